@@ -1,0 +1,146 @@
+//! Claude Code: command lines for duplex and classic mode, the stdin frames of
+//! the stream-json control protocol, and (in `lines`) the output parser.
+
+pub mod lines;
+
+use super::{SpawnSpec, StdinMode};
+use crate::session::permissions::Permissions;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+const STREAM_FLAGS: [&str; 3] = ["--output-format", "stream-json", "--verbose"];
+
+/// The long-lived duplex process of a chat session.
+pub fn duplex_spec(bin: &str, resume: Option<&str>) -> SpawnSpec {
+    let mut args: Vec<String> = STREAM_FLAGS.iter().map(|s| s.to_string()).collect();
+    args.extend(
+        [
+            "--input-format",
+            "stream-json",
+            "--permission-prompt-tool",
+            "stdio",
+            "--include-partial-messages",
+        ]
+        .map(String::from),
+    );
+    if let Some(id) = resume {
+        // Equals form: the id can never be read as a flag of its own.
+        args.push(format!("--resume={id}"));
+    }
+    SpawnSpec {
+        program: bin.to_owned(),
+        args,
+        stdin: StdinMode::Open,
+    }
+}
+
+/// One `claude -p` process for one message (classic mode). `once` are tools
+/// allowed for this run only, on top of the session's remembered ones.
+pub fn classic_spec(
+    bin: &str,
+    prompt: &str,
+    resume: Option<&str>,
+    perms: &Permissions,
+    once: &BTreeSet<String>,
+) -> SpawnSpec {
+    let mut args = vec!["-p".to_owned()];
+    args.extend(STREAM_FLAGS.iter().map(|s| s.to_string()));
+    if let Some(id) = resume {
+        args.push(format!("--resume={id}"));
+    }
+    let tools: BTreeSet<&str> = perms
+        .allowed_tools
+        .iter()
+        .chain(once.iter())
+        .map(String::as_str)
+        .collect();
+    if !tools.is_empty() {
+        args.push(format!(
+            "--allowedTools={}",
+            tools.into_iter().collect::<Vec<_>>().join(",")
+        ));
+    }
+    if perms.skip_all {
+        args.push("--dangerously-skip-permissions".to_owned());
+    }
+    // `--` ends the options: a prompt starting with `-` stays a prompt.
+    args.push("--".to_owned());
+    args.push(prompt.to_owned());
+    SpawnSpec {
+        program: bin.to_owned(),
+        args,
+        stdin: StdinMode::Null,
+    }
+}
+
+/// A user turn written to the duplex process's stdin.
+pub fn user_turn(content: &str) -> String {
+    json!({"type": "user", "message": {"role": "user", "content": content}}).to_string()
+}
+
+/// Answer to a `can_use_tool` request: run the tool with its input unchanged.
+pub fn allow_response(request_id: &str, input: &Value) -> String {
+    json!({"type": "control_response", "response": {
+        "subtype": "success", "request_id": request_id,
+        "response": {"behavior": "allow", "updatedInput": input}}})
+    .to_string()
+}
+
+/// Answer to a `can_use_tool` request: refuse, telling the model why.
+/// `interrupt` also ends the agent's turn (used when the user pressed stop).
+pub fn deny_response(request_id: &str, message: &str, interrupt: bool) -> String {
+    let mut inner = json!({"behavior": "deny", "message": message});
+    if interrupt {
+        inner["interrupt"] = Value::Bool(true);
+    }
+    json!({"type": "control_response", "response": {
+        "subtype": "success", "request_id": request_id, "response": inner}})
+    .to_string()
+}
+
+/// Ask the duplex process to stop its current turn.
+pub fn interrupt_request(request_id: &str) -> String {
+    json!({"type": "control_request", "request_id": request_id,
+        "request": {"subtype": "interrupt"}})
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_spec_keeps_prompt_and_ids_as_single_items() {
+        let perms = Permissions {
+            allowed_tools: ["Write".to_string()].into(),
+            skip_all: false,
+        };
+        let once: BTreeSet<String> = ["Bash".to_string()].into();
+        let s = classic_spec("claude", "-rf /", Some("abc"), &perms, &once);
+        assert_eq!(
+            s.args,
+            [
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--resume=abc",
+                "--allowedTools=Bash,Write",
+                "--",
+                "-rf /"
+            ]
+        );
+    }
+
+    #[test]
+    fn duplex_frames_match_the_fixture_shapes() {
+        let v: Value = serde_json::from_str(&allow_response("r1", &json!({"a": 1}))).unwrap();
+        assert_eq!(v["response"]["response"]["behavior"], "allow");
+        assert_eq!(v["response"]["request_id"], "r1");
+        let v: Value = serde_json::from_str(&deny_response("r2", "no", false)).unwrap();
+        assert_eq!(v["response"]["response"]["message"], "no");
+        assert!(v["response"]["response"].get("interrupt").is_none());
+        let v: Value = serde_json::from_str(&interrupt_request("i1")).unwrap();
+        assert_eq!(v["request"]["subtype"], "interrupt");
+    }
+}

@@ -1,0 +1,247 @@
+//! Command-line flags (each with an environment variable) → `Config`.
+
+use crate::agent::template::{Template, TemplateError};
+use crate::agent::{AgentSpec, ClaudeMode};
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+use thiserror::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AgentChoice {
+    /// Claude Code (`claude`), in the mode given by --claude-mode.
+    Claude,
+    /// Any CLI, from --agent-cli-1st / --agent-cli-nth.
+    Template,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClaudeModeChoice {
+    /// One long-lived process per chat session (stream-json in and out).
+    Duplex,
+    /// One `claude -p` process per message, as the original swe-swe did.
+    Classic,
+}
+
+/// swe-swe: chat with a command-line coding agent from your browser.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about)]
+pub struct Args {
+    /// Address to bind. Loopback by default: anyone who reaches swe-swe can
+    /// run commands through the agent.
+    #[arg(long, env = "SWE_SWE_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "SWE_SWE_PORT", default_value_t = 7000)]
+    pub port: u16,
+    /// Serve everything under this path, e.g. /swe (behind a proxy).
+    #[arg(long, env = "SWE_SWE_PREFIX_PATH", default_value = "")]
+    pub prefix_path: String,
+    /// The project folder the agent works in.
+    #[arg(long, env = "SWE_SWE_WORKDIR", default_value = ".")]
+    pub workdir: PathBuf,
+    /// Which agent to run.
+    #[arg(long, env = "SWE_SWE_AGENT", value_enum, default_value = "claude")]
+    pub agent: AgentChoice,
+    /// How Claude Code is driven.
+    #[arg(
+        long,
+        env = "SWE_SWE_CLAUDE_MODE",
+        value_enum,
+        default_value = "duplex"
+    )]
+    pub claude_mode: ClaudeModeChoice,
+    /// The Claude Code executable.
+    #[arg(long, env = "SWE_SWE_CLAUDE_BIN", default_value = "claude")]
+    pub claude_bin: String,
+    /// Template agent command for a session's first message; `?` is the prompt
+    /// (one argument, never through a shell). Without `?` the prompt goes to stdin.
+    #[arg(long = "agent-cli-1st", env = "SWE_SWE_AGENT_CLI_1ST")]
+    pub agent_cli_1st: Option<String>,
+    /// Template agent command for later messages (default: the 1st template).
+    #[arg(long = "agent-cli-nth", env = "SWE_SWE_AGENT_CLI_NTH")]
+    pub agent_cli_nth: Option<String>,
+    /// How long a stop may take before the agent's process group is killed
+    /// (interrupt, then SIGINT → SIGTERM → SIGKILL within this time).
+    #[arg(long, env = "SWE_SWE_STOP_GRACE", default_value = "5s", value_parser = parse_duration)]
+    pub stop_grace: Duration,
+    /// Agent session ids remembered per chat session (for resume fallback).
+    #[arg(long, env = "SWE_SWE_HISTORY_CAP", default_value_t = 10)]
+    pub history_cap: usize,
+    /// tool_use entries remembered per chat session.
+    #[arg(long, env = "SWE_SWE_TOOL_CACHE_CAP", default_value_t = 1000)]
+    pub tool_cache_cap: usize,
+    /// Events kept in memory per session for replay.
+    #[arg(long, env = "SWE_SWE_TAIL_CAP", default_value_t = 10_000)]
+    pub tail_cap: usize,
+    /// Messages that may wait while a turn runs, per session.
+    #[arg(long, env = "SWE_SWE_QUEUE_CAP", default_value_t = 16)]
+    pub queue_cap: usize,
+    /// Largest WebSocket message accepted from a browser, in bytes.
+    #[arg(long, env = "SWE_SWE_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
+    pub max_frame_bytes: usize,
+    /// Longest agent output line, in bytes; longer lines are skipped with an error event.
+    #[arg(long, env = "SWE_SWE_MAX_LINE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_line_bytes: usize,
+    /// Events queued per tab before a tab that does not keep up is dropped
+    /// (it reconnects and replays what it missed).
+    #[arg(long, env = "SWE_SWE_SUBSCRIBER_QUEUE", default_value_t = 1024)]
+    pub subscriber_queue: usize,
+    /// Chat sessions held at once.
+    #[arg(long, env = "SWE_SWE_MAX_SESSIONS", default_value_t = 10_000)]
+    pub max_sessions: usize,
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("--agent template needs --agent-cli-1st, e.g. --agent-cli-1st \"goose run --text ?\"")]
+    MissingTemplate,
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("--prefix-path must start with '/' and contain only URL path characters, got {0:?}")]
+    Prefix(String),
+    #[error("--workdir {path:?}: {reason}")]
+    Workdir { path: PathBuf, reason: String },
+    #[error("--{0} must be at least 1")]
+    Zero(&'static str),
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    /// "" or "/something" without a trailing slash.
+    pub prefix: String,
+    pub workdir: PathBuf,
+    pub agent: AgentSpec,
+    pub stop_grace: Duration,
+    pub history_cap: usize,
+    pub tool_cache_cap: usize,
+    pub tail_cap: usize,
+    pub queue_cap: usize,
+    pub max_frame_bytes: usize,
+    pub max_line_bytes: usize,
+    pub subscriber_queue: usize,
+    pub max_sessions: usize,
+}
+
+impl Args {
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let agent = match self.agent {
+            AgentChoice::Claude => AgentSpec::Claude {
+                bin: self.claude_bin,
+                mode: match self.claude_mode {
+                    ClaudeModeChoice::Duplex => ClaudeMode::Duplex,
+                    ClaudeModeChoice::Classic => ClaudeMode::Classic,
+                },
+            },
+            AgentChoice::Template => {
+                let first = self.agent_cli_1st.ok_or(ConfigError::MissingTemplate)?;
+                AgentSpec::Template(Template::parse(&first, self.agent_cli_nth.as_deref())?)
+            }
+        };
+        let prefix = normalise_prefix(&self.prefix_path)?;
+        let workdir = self
+            .workdir
+            .canonicalize()
+            .map_err(|e| ConfigError::Workdir {
+                path: self.workdir.clone(),
+                reason: e.to_string(),
+            })?;
+        if !workdir.is_dir() {
+            return Err(ConfigError::Workdir {
+                path: workdir,
+                reason: "not a directory".into(),
+            });
+        }
+        for (name, v) in [
+            ("history-cap", self.history_cap),
+            ("tool-cache-cap", self.tool_cache_cap),
+            ("tail-cap", self.tail_cap),
+            ("subscriber-queue", self.subscriber_queue),
+            ("max-sessions", self.max_sessions),
+            ("max-frame-bytes", self.max_frame_bytes),
+            ("max-line-bytes", self.max_line_bytes),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        Ok(Config {
+            host: self.host,
+            port: self.port,
+            prefix,
+            workdir,
+            agent,
+            stop_grace: self.stop_grace,
+            history_cap: self.history_cap,
+            tool_cache_cap: self.tool_cache_cap,
+            tail_cap: self.tail_cap,
+            queue_cap: self.queue_cap,
+            max_frame_bytes: self.max_frame_bytes,
+            max_line_bytes: self.max_line_bytes,
+            subscriber_queue: self.subscriber_queue,
+            max_sessions: self.max_sessions,
+        })
+    }
+}
+
+fn normalise_prefix(p: &str) -> Result<String, ConfigError> {
+    let trimmed = p.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let ok = trimmed.starts_with('/')
+        && trimmed
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
+        && !trimmed.contains("//");
+    if ok {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(ConfigError::Prefix(p.to_owned()))
+    }
+}
+
+/// "5s", "500ms", "2m", or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
+    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("unknown unit in {s:?}; use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_prefixes() {
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert!(parse_duration("5h").is_err());
+        assert_eq!(normalise_prefix("/swe/").unwrap(), "/swe");
+        assert_eq!(normalise_prefix("").unwrap(), "");
+        assert!(normalise_prefix("swe").is_err());
+        assert!(normalise_prefix("/a<b").is_err());
+    }
+
+    #[test]
+    fn template_agent_needs_a_template() {
+        let args = Args::parse_from(["swe-swe", "--agent", "template"]);
+        assert!(matches!(
+            args.into_config(),
+            Err(ConfigError::MissingTemplate)
+        ));
+    }
+}

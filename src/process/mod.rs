@@ -1,0 +1,269 @@
+//! The run task: the only owner of an agent process.
+//!
+//! The agent is started in a process group of its own. Only this task holds
+//! the `Child`; the session talks to it through a bounded control channel, so
+//! no pid is ever copied out and signalled later (seed race 2). Signals go to
+//! the group, and only while the group leader is unreaped: we wait for the
+//! leader with `waitid(WNOWAIT)`, which leaves it a zombie, kill what is left
+//! of its group, and only then reap it. An unreaped leader keeps its pid and
+//! pgid from being reused, so a signal can never reach an unrelated process.
+
+pub mod line_reader;
+
+use crate::agent::{SpawnSpec, StdinMode};
+use crate::session::state::{AgentEvent, ProcId};
+use line_reader::{LineOut, LineReader};
+use nix::sys::signal::{killpg, Signal};
+use nix::sys::wait::{waitid, Id, WaitPidFlag};
+use nix::unistd::Pid;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
+
+/// Longest stderr line kept; stderr is for humans.
+const STDERR_LINE_CAP: usize = 64 * 1024;
+/// How long to wait for output pipes to close after the group was killed.
+/// Only a process that left the group (setsid) can hold them open longer.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+/// Stdin frames waiting to be written (user turns, permission answers).
+const STDIN_QUEUE: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct ProcLimits {
+    pub max_line_bytes: usize,
+    /// Used when the session disappears without saying how to stop.
+    pub default_grace: Duration,
+}
+
+#[derive(Debug)]
+pub enum Control {
+    /// SIGINT now, SIGTERM after half of `grace`, SIGKILL at `grace`.
+    Terminate { grace: Duration },
+}
+
+/// The session's side of a run task.
+#[derive(Debug)]
+pub struct ProcHandle {
+    pub control: mpsc::Sender<Control>,
+    pub stdin: Option<mpsc::Sender<String>>,
+}
+
+pub type AgentEvents = mpsc::Sender<(ProcId, AgentEvent)>;
+
+/// Starts the run task for `spec`. Its events arrive on `events`, ending with
+/// exactly one `Exited` or `SpawnFailed`.
+pub fn spawn_run(
+    tracker: &TaskTracker,
+    id: ProcId,
+    spec: SpawnSpec,
+    cwd: PathBuf,
+    events: AgentEvents,
+    limits: ProcLimits,
+) -> ProcHandle {
+    let (control_tx, control_rx) = mpsc::channel(8);
+    let (stdin_tx, stdin_rx) = match spec.stdin {
+        StdinMode::Open => {
+            let (tx, rx) = mpsc::channel(STDIN_QUEUE);
+            (Some(tx), Some(rx))
+        }
+        _ => (None, None),
+    };
+    tracker.spawn(run(id, spec, cwd, events, limits, control_rx, stdin_rx));
+    ProcHandle {
+        control: control_tx,
+        stdin: stdin_tx,
+    }
+}
+
+async fn run(
+    id: ProcId,
+    spec: SpawnSpec,
+    cwd: PathBuf,
+    events: AgentEvents,
+    limits: ProcLimits,
+    mut control: mpsc::Receiver<Control>,
+    stdin_rx: Option<mpsc::Receiver<String>>,
+) {
+    let mut cmd = tokio::process::Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .current_dir(&cwd)
+        .process_group(0)
+        .stdin(match spec.stdin {
+            StdinMode::Null => Stdio::null(),
+            _ => Stdio::piped(),
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(false);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let error = match e.kind() {
+                std::io::ErrorKind::NotFound => format!("{:?} was not found", spec.program),
+                std::io::ErrorKind::PermissionDenied => {
+                    format!("{:?} is not executable (permission denied)", spec.program)
+                }
+                _ => e.to_string(),
+            };
+            let _ = events.send((id, AgentEvent::SpawnFailed { error })).await;
+            return;
+        }
+    };
+    let Some(raw_pid) = child.id() else {
+        let _ = events
+            .send((
+                id,
+                AgentEvent::SpawnFailed {
+                    error: "the process vanished at start".into(),
+                },
+            ))
+            .await;
+        return;
+    };
+    let pid = Pid::from_raw(raw_pid as i32);
+    tracing::debug!(proc = id.0, pid = raw_pid, command = %spec.display(), "agent started");
+
+    let mut io = JoinSet::new();
+    if let Some(out) = child.stdout.take() {
+        let events = events.clone();
+        let cap = limits.max_line_bytes;
+        io.spawn(async move {
+            let mut r = LineReader::new(BufReader::with_capacity(64 * 1024, out), cap);
+            while let Ok(Some(line)) = r.next_line().await {
+                let ev = match line {
+                    LineOut::Line(l) => AgentEvent::Line(l),
+                    LineOut::TooLong { len } => AgentEvent::LineTooLong { len, limit: cap },
+                };
+                // Backpressure: a session that cannot keep up slows the agent.
+                if events.send((id, ev)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    if let Some(err) = child.stderr.take() {
+        let events = events.clone();
+        io.spawn(async move {
+            let mut r = LineReader::new(BufReader::new(err), STDERR_LINE_CAP);
+            while let Ok(Some(line)) = r.next_line().await {
+                let text = match line {
+                    LineOut::Line(l) => l,
+                    LineOut::TooLong { len } => format!("[stderr line of {len} bytes skipped]"),
+                };
+                if events.send((id, AgentEvent::Stderr(text))).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut stdin_task = JoinSet::new();
+    if let Some(mut stdin) = child.stdin.take() {
+        match (spec.stdin, stdin_rx) {
+            (StdinMode::Once(text), _) => {
+                stdin_task.spawn(async move {
+                    let _ = stdin.write_all(text.as_bytes()).await;
+                    let _ = stdin.shutdown().await;
+                });
+            }
+            (_, Some(mut rx)) => {
+                stdin_task.spawn(async move {
+                    while let Some(mut line) = rx.recv().await {
+                        line.push('\n');
+                        if stdin.write_all(line.as_bytes()).await.is_err()
+                            || stdin.flush().await.is_err()
+                        {
+                            break; // the agent closed its stdin or died
+                        }
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+
+    // Resolves when the leader has exited, leaving it unreaped.
+    let mut leader_exit = tokio::task::spawn_blocking(move || wait_without_reaping(pid));
+    let mut terminating = false;
+    // The next escalation step: when, which signal, and the step after it.
+    let mut next: Option<(Instant, Signal, Duration)> = None;
+    loop {
+        let deadline = next.map(|(at, _, _)| at);
+        tokio::select! {
+            _ = &mut leader_exit => break,
+            msg = control.recv(), if !terminating => {
+                let grace = match msg {
+                    Some(Control::Terminate { grace }) => grace,
+                    // The session is gone: nobody will read this agent's output.
+                    None => limits.default_grace,
+                };
+                terminating = true;
+                signal_group(pid, Signal::SIGINT);
+                next = Some((Instant::now() + grace / 2, Signal::SIGTERM, grace / 2));
+            }
+            _ = sleep_until_opt(deadline), if deadline.is_some() => {
+                if let Some((_, sig, step)) = next.take() {
+                    signal_group(pid, sig);
+                    if sig == Signal::SIGTERM {
+                        next = Some((Instant::now() + step, Signal::SIGKILL, step));
+                    }
+                }
+            }
+        }
+    }
+    // The leader is a zombie: the group id is still ours. Kill what is left of
+    // the group (grandchildren), then reap the leader.
+    signal_group(pid, Signal::SIGKILL);
+    let status = child.wait().await;
+    stdin_task.abort_all();
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while io.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            proc = id.0,
+            "agent output still open after its group was killed; abandoning it"
+        );
+        io.abort_all();
+    }
+    let (code, signal) = match status {
+        Ok(s) => (s.code(), s.signal()),
+        Err(e) => {
+            tracing::error!(proc = id.0, error = %e, "could not reap agent");
+            (None, None)
+        }
+    };
+    tracing::debug!(proc = id.0, ?code, ?signal, "agent exited");
+    let _ = events.send((id, AgentEvent::Exited { code, signal })).await;
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Signals the whole process group; "no such process" means it is already gone.
+fn signal_group(pgid: Pid, sig: Signal) {
+    match killpg(pgid, sig) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(e) => tracing::warn!(pgid = pgid.as_raw(), ?sig, error = %e, "killpg failed"),
+    }
+}
+
+/// Blocks until `pid` has exited, without reaping it.
+fn wait_without_reaping(pid: Pid) {
+    loop {
+        match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => return,
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Wire types: what browsers send (`client`) and the frames we send back
+//! (`server`). `docs/PROTOCOL.md` documents every message.
+
+pub mod client;
+pub mod server;
+
+pub use client::{decode_client_message, ClientMessage, Decision, DecodeError};
+pub use server::Frame;

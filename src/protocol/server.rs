@@ -1,0 +1,193 @@
+//! Server → browser frames.
+//!
+//! Session events are serialised once, with their `seq`, into a shared
+//! [`Frame`]; every subscriber of the session gets a clone of the same `Arc`,
+//! so fan-out never re-serialises and every tab sees byte-identical events.
+
+use serde::Serialize;
+use std::sync::Arc;
+
+/// One serialised JSON text frame, shared between all receivers.
+pub type Frame = Arc<str>;
+
+/// Why a turn ended; `exec_end.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnStatus {
+    Success,
+    Error,
+    Stopped,
+}
+
+/// An event of a chat session: part of its log, numbered by `seq`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum SessionEvent {
+    UserMessage {
+        content: String,
+        run_id: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        queue_id: Option<u64>,
+    },
+    Queued {
+        queue_id: u64,
+        content: String,
+    },
+    QueueCancelled {
+        queue_id: u64,
+    },
+    ExecStart {
+        run_id: u64,
+    },
+    ExecEnd {
+        run_id: u64,
+        status: TurnStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// One raw stdout line of Claude Code, unchanged.
+    Claudejson {
+        content: String,
+    },
+    /// Plain text output of an agent (template agents, non-JSON lines).
+    Content {
+        content: String,
+    },
+    Stderr {
+        content: String,
+    },
+    PermissionRequest {
+        request_id: String,
+        run_id: u64,
+        /// The tool name (the original client called it `sender`).
+        sender: String,
+        /// The tool input as a JSON string.
+        tool_input: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tool_use_id: Option<String>,
+    },
+    PermissionResolved {
+        request_id: String,
+        decision: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    PermissionVoid {
+        request_id: String,
+        reason: String,
+    },
+    AgentSession {
+        agent_session_id: String,
+    },
+    Info {
+        message: String,
+    },
+    Error {
+        message: String,
+        code: &'static str,
+    },
+}
+
+#[derive(Serialize)]
+struct Sequenced<'a> {
+    seq: u64,
+    #[serde(flatten)]
+    event: &'a SessionEvent,
+}
+
+impl SessionEvent {
+    pub fn to_frame(&self, seq: u64) -> Frame {
+        serde_json::to_string(&Sequenced { seq, event: self })
+            .unwrap_or_else(|e| {
+                format!(r#"{{"type":"error","seq":{seq},"message":"serialisation failed: {e}"}}"#)
+            })
+            .into()
+    }
+}
+
+/// Frames for one connection only; not part of any session log.
+#[derive(Debug, Clone, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum Reply {
+    Session {
+        session: String,
+        last_seq: u64,
+        running: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        run_id: Option<u64>,
+        /// The oldest seq still replayable; a client further behind missed events.
+        first_seq: u64,
+    },
+    Error {
+        message: String,
+        code: &'static str,
+    },
+    StopAck {
+        run_id: Option<u64>,
+        running: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    Pong,
+}
+
+impl Reply {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Reply::Error {
+            message: message.into(),
+            code,
+        }
+    }
+
+    pub fn to_frame(&self) -> Frame {
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| {
+                format!(r#"{{"type":"error","message":"serialisation failed: {e}"}}"#)
+            })
+            .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_carry_seq_and_camel_case_fields() {
+        let f = SessionEvent::PermissionRequest {
+            request_id: "p-1".into(),
+            run_id: 3,
+            sender: "Write".into(),
+            tool_input: "{}".into(),
+            tool_use_id: None,
+        }
+        .to_frame(7);
+        let v: serde_json::Value = serde_json::from_str(&f).unwrap();
+        assert_eq!(v["type"], "permission_request");
+        assert_eq!(v["seq"], 7);
+        assert_eq!(v["requestId"], "p-1");
+        assert_eq!(v["runId"], 3);
+        assert!(v.get("toolUseId").is_none());
+    }
+
+    #[test]
+    fn claudejson_keeps_the_raw_line_as_a_string() {
+        let line = r#"{"type":"result","x":"a\"b"}"#;
+        let f = SessionEvent::Claudejson {
+            content: line.into(),
+        }
+        .to_frame(1);
+        let v: serde_json::Value = serde_json::from_str(&f).unwrap();
+        assert_eq!(v["content"], line);
+    }
+}

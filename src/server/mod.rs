@@ -1,0 +1,112 @@
+//! The HTTP edge: the page, `/ws`, and graceful shutdown.
+
+mod page;
+mod ws;
+
+use crate::config::Config;
+use crate::process::ProcLimits;
+use crate::session::actor::{SessionRuntime, Stats};
+use crate::session::{Registry, SessionConfig};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Frames above this are refused by the WebSocket layer itself (the
+/// connection closes with 1009); between `max_frame_bytes` and this, the
+/// message is read, answered with an `error`, and the connection stays.
+const HARD_FRAME_CAP: usize = 16 * 1024 * 1024;
+/// Extra time, beyond the stop grace, that shutdown waits for sessions,
+/// processes and sockets to finish.
+const SHUTDOWN_SLACK: Duration = Duration::from_secs(3);
+
+pub(crate) struct AppState {
+    registry: Registry,
+    max_frame_bytes: usize,
+    next_conn: AtomicU64,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// Serves until `shutdown` is cancelled, then stops every run (each turn gets
+/// its `exec_end`), waits for every agent process group to die and for the
+/// sockets to flush, and returns.
+pub async fn serve(
+    listener: TcpListener,
+    cfg: Config,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let tracker = TaskTracker::new();
+    let runtime = SessionRuntime {
+        cwd: cfg.workdir.clone(),
+        limits: ProcLimits {
+            max_line_bytes: cfg.max_line_bytes,
+            default_grace: cfg.stop_grace,
+        },
+        subscriber_queue: cfg.subscriber_queue,
+        tracker: tracker.clone(),
+        shutdown: shutdown.clone(),
+        stats: Arc::new(Stats::default()),
+    };
+    let session_cfg = SessionConfig {
+        agent: cfg.agent.clone(),
+        history_cap: cfg.history_cap,
+        tool_cache_cap: cfg.tool_cache_cap,
+        tail_cap: cfg.tail_cap,
+        queue_cap: cfg.queue_cap,
+        stop_grace: cfg.stop_grace,
+    };
+    let registry = Registry::new(session_cfg, runtime, cfg.max_sessions);
+    let state = Arc::new(AppState {
+        registry: registry.clone(),
+        max_frame_bytes: cfg.max_frame_bytes,
+        next_conn: AtomicU64::new(1),
+        shutdown: shutdown.clone(),
+        tracker: tracker.clone(),
+    });
+    let app = router(&cfg.prefix, state);
+    let stop = shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await?;
+    tracing::info!("shutting down: stopping runs");
+    // Sessions have seen the token; drop our handles so each actor can end
+    // once its processes are gone.
+    registry.clear();
+    tracker.close();
+    if tokio::time::timeout(cfg.stop_grace + SHUTDOWN_SLACK, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::error!(remaining = tracker.len(), "shutdown did not finish in time");
+    }
+    Ok(())
+}
+
+fn router(prefix: &str, state: Arc<AppState>) -> Router {
+    let mut r = Router::new()
+        .route(&format!("{prefix}/"), get(page::index))
+        .route(&format!("{prefix}/ws"), get(ws_upgrade))
+        .route(&format!("{prefix}/healthz"), get(|| async { "ok" }));
+    if !prefix.is_empty() {
+        let to = format!("{prefix}/");
+        r = r.route(prefix, get(move || async move { Redirect::permanent(&to) }));
+    }
+    r.with_state(state)
+}
+
+async fn ws_upgrade(State(app): State<Arc<AppState>>, upgrade: WebSocketUpgrade) -> Response {
+    let tracker = app.tracker.clone();
+    upgrade
+        .max_message_size(HARD_FRAME_CAP)
+        .max_frame_size(HARD_FRAME_CAP)
+        .on_upgrade(move |socket| tracker.track_future(ws::connection(socket, app)))
+        .into_response()
+}

@@ -1,0 +1,299 @@
+//! One WebSocket connection: a reader (this task) that turns frames into
+//! session inputs, and a writer task that alone owns the socket's sink and
+//! drains the connection's queues. Nobody else touches the socket (seed
+//! race 5: a closed client is only ever seen by its own writer).
+
+use super::AppState;
+use crate::protocol::client::{decode_client_message, ClientMessage};
+use crate::protocol::server::{Frame, Reply};
+use crate::session::state::{ConnId, Input};
+use crate::session::{SessionHandle, Subscription};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Replies meant for this connection only (errors, acks).
+const PRIVATE_QUEUE: usize = 64;
+/// A tab that stopped reading is closed with this code; it should reconnect
+/// and replay with `lastSeq`.
+pub const CLOSE_LAGGED: u16 = 4001;
+const CLOSE_GOING_AWAY: u16 = 1001;
+/// How long shutdown lets the writer flush the last events.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
+
+enum WriterCtl {
+    Subscribe(Subscription),
+}
+
+struct Conn {
+    id: ConnId,
+    app: Arc<AppState>,
+    private: mpsc::Sender<Frame>,
+    writer: mpsc::Sender<WriterCtl>,
+    session: Option<SessionHandle>,
+}
+
+pub(crate) async fn connection(socket: WebSocket, app: Arc<AppState>) {
+    let id = app.next_conn.fetch_add(1, Ordering::Relaxed);
+    let (sink, mut stream) = socket.split();
+    let (private_tx, private_rx) = mpsc::channel(PRIVATE_QUEUE);
+    let (ctl_tx, ctl_rx) = mpsc::channel(4);
+    let mut writer = tokio::spawn(write_loop(sink, private_rx, ctl_rx, app.shutdown.clone()));
+    let mut conn = Conn {
+        id,
+        app: app.clone(),
+        private: private_tx,
+        writer: ctl_tx,
+        session: None,
+    };
+    let shutdown = app.shutdown.clone();
+    loop {
+        let msg = tokio::select! {
+            m = stream.next() => m,
+            _ = shutdown.cancelled() => break,
+            _ = &mut writer => break,
+        };
+        match msg {
+            Some(Ok(Message::Text(text))) => conn.on_text(text.as_str()).await,
+            Some(Ok(Message::Binary(_))) => conn.send_error(
+                "binary_frame",
+                "binary frames are not supported; send JSON text",
+            ),
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+            Some(Ok(_)) => {} // ping/pong are answered by the WebSocket layer
+        }
+    }
+    if shutdown.is_cancelled() {
+        // Let the writer deliver the last events of the session (every
+        // `exec_end`) before the socket closes.
+        let _ = tokio::time::timeout(FLUSH_TIMEOUT, &mut writer).await;
+    }
+    if let Some(s) = conn.session.take() {
+        s.unsubscribe(id).await;
+    }
+    writer.abort();
+}
+
+impl Conn {
+    fn send_error(&self, code: &'static str, message: impl Into<String>) {
+        let _ = self
+            .private
+            .try_send(Reply::error(code, message).to_frame());
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        if text.len() > self.app.max_frame_bytes {
+            return self.send_error(
+                "too_large",
+                format!(
+                    "message of {} bytes is over the {}-byte limit; it was dropped",
+                    text.len(),
+                    self.app.max_frame_bytes
+                ),
+            );
+        }
+        let msg = match decode_client_message(text) {
+            Ok(m) => m,
+            Err(e) => return self.send_error(e.code(), e.to_string()),
+        };
+        match msg {
+            ClientMessage::Hello { session, last_seq } => {
+                self.join(session, Some(last_seq.unwrap_or(0))).await;
+            }
+            ClientMessage::UserMessage {
+                content,
+                session,
+                agent_session,
+            } => {
+                // The original client names its session in every message.
+                let other = session
+                    .as_deref()
+                    .is_some_and(|s| Some(s) != self.session.as_ref().map(|h| h.id()));
+                if self.session.is_none() || other {
+                    if session.is_none() {
+                        return self
+                            .send_error("no_session", "send a hello (or a sessionID) first");
+                    }
+                    if !self.join(session, None).await {
+                        return;
+                    }
+                }
+                let from = self.id;
+                self.input(Input::UserMessage {
+                    from,
+                    content,
+                    agent_session_hint: agent_session,
+                })
+                .await;
+            }
+            ClientMessage::Stop { run_id } => {
+                if self.session.is_none() {
+                    let _ = self.private.try_send(
+                        Reply::StopAck {
+                            run_id,
+                            running: false,
+                            message: Some("not in a session".into()),
+                        }
+                        .to_frame(),
+                    );
+                    return;
+                }
+                let from = self.id;
+                self.input(Input::Stop { from, run_id }).await;
+            }
+            ClientMessage::PermissionAnswer {
+                request_id,
+                decision,
+                reason,
+            } => {
+                let from = self.id;
+                self.input(Input::PermissionAnswer {
+                    from,
+                    request_id,
+                    decision,
+                    reason,
+                })
+                .await;
+            }
+            ClientMessage::LegacyPermission {
+                allowed_tools,
+                skip_permissions,
+            } => {
+                self.input(Input::LegacyPermission {
+                    allowed_tools,
+                    skip: skip_permissions,
+                })
+                .await;
+            }
+            ClientMessage::CancelQueued { queue_id } => {
+                let from = self.id;
+                self.input(Input::CancelQueued { from, queue_id }).await;
+            }
+            ClientMessage::FuzzySearch { .. } | ClientMessage::RefreshFileIndex => self.send_error(
+                "not_available",
+                "the @ file finder is not available in this version of swe-swe yet",
+            ),
+            ClientMessage::Ping => {
+                let _ = self.private.try_send(Reply::Pong.to_frame());
+            }
+        }
+    }
+
+    async fn input(&mut self, input: Input) {
+        let Some(session) = &self.session else {
+            return self.send_error("no_session", "send a hello first");
+        };
+        if let Err(e) = session.input(input, Some(self.private.clone())).await {
+            self.send_error("session_unavailable", e.to_string());
+        }
+    }
+
+    /// Subscribes to `session` (a new one when `None`), leaving any other.
+    async fn join(&mut self, session: Option<String>, last_seq: Option<u64>) -> bool {
+        let reg = &self.app.registry;
+        let handle = match session {
+            Some(id) => reg.get_or_create(&id),
+            None => reg.create(),
+        };
+        let handle = match handle {
+            Ok(h) => h,
+            Err(e) => {
+                self.send_error("invalid_session", e.to_string());
+                return false;
+            }
+        };
+        if let Some(old) = self.session.take() {
+            old.unsubscribe(self.id).await;
+        }
+        match handle
+            .subscribe(self.id, last_seq, self.private.clone())
+            .await
+        {
+            Ok(sub) => {
+                if self.writer.send(WriterCtl::Subscribe(sub)).await.is_err() {
+                    return false;
+                }
+                self.session = Some(handle);
+                true
+            }
+            Err(e) => {
+                self.send_error("session_unavailable", e.to_string());
+                false
+            }
+        }
+    }
+}
+
+async fn recv_events(events: &mut Option<mpsc::Receiver<Frame>>) -> Option<Frame> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn send(sink: &mut SplitSink<WebSocket, Message>, frame: &Frame) -> bool {
+    sink.send(Message::Text(Utf8Bytes::from(frame.as_ref())))
+        .await
+        .is_ok()
+}
+
+async fn close(sink: &mut SplitSink<WebSocket, Message>, code: u16, reason: &'static str) {
+    let _ = sink
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
+}
+
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut private: mpsc::Receiver<Frame>,
+    mut ctl: mpsc::Receiver<WriterCtl>,
+    shutdown: CancellationToken,
+) {
+    let mut events: Option<mpsc::Receiver<Frame>> = None;
+    loop {
+        let ok = tokio::select! {
+            biased;
+            c = ctl.recv() => match c {
+                Some(WriterCtl::Subscribe(sub)) => {
+                    let mut ok = send(&mut sink, &sub.hello).await;
+                    for f in &sub.replay {
+                        if !ok {
+                            break;
+                        }
+                        ok = send(&mut sink, f).await;
+                    }
+                    events = Some(sub.events);
+                    ok
+                }
+                None => false,
+            },
+            Some(f) = private.recv() => send(&mut sink, &f).await,
+            ev = recv_events(&mut events) => match ev {
+                Some(f) => send(&mut sink, &f).await,
+                None if shutdown.is_cancelled() => {
+                    close(&mut sink, CLOSE_GOING_AWAY, "server shutting down").await;
+                    false
+                }
+                None => {
+                    close(&mut sink, CLOSE_LAGGED, "too slow; reconnect with lastSeq").await;
+                    false
+                }
+            },
+            _ = shutdown.cancelled(), if events.is_none() => {
+                close(&mut sink, CLOSE_GOING_AWAY, "server shutting down").await;
+                false
+            }
+        };
+        if !ok {
+            break;
+        }
+    }
+}

@@ -1,0 +1,1002 @@
+//! `SessionState`: everything one chat session knows, as a pure state machine.
+//!
+//! `handle(input) -> effects` does no I/O, reads no clock and never blocks;
+//! the actor feeds it inputs one at a time and performs the effects. Every
+//! race of the seed report becomes an ordering of inputs here, and orderings
+//! can be tested exhaustively without threads.
+
+use super::event_log::EventLog;
+use super::history::History;
+use super::permissions::Permissions;
+use super::tool_cache::{ToolCache, ToolUse};
+use crate::agent::claude::{self, lines};
+use crate::agent::{valid_agent_session_id, AgentSpec, ClaudeMode, SpawnSpec};
+use crate::protocol::server::{Frame, Reply, SessionEvent, TurnStatus};
+use crate::protocol::Decision;
+use serde_json::Value;
+use std::collections::{BTreeSet, VecDeque};
+use std::time::Duration;
+
+/// A WebSocket connection, as the session knows it.
+pub type ConnId = u64;
+
+/// Generation number of an agent process within its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProcId(pub u64);
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub agent: AgentSpec,
+    pub history_cap: usize,
+    pub tool_cache_cap: usize,
+    pub tail_cap: usize,
+    pub queue_cap: usize,
+    pub stop_grace: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    UserMessage {
+        from: ConnId,
+        content: String,
+        agent_session_hint: Option<String>,
+    },
+    Stop {
+        from: ConnId,
+        run_id: Option<u64>,
+    },
+    PermissionAnswer {
+        from: ConnId,
+        request_id: String,
+        decision: Decision,
+        reason: Option<String>,
+    },
+    LegacyPermission {
+        allowed_tools: Vec<String>,
+        skip: bool,
+    },
+    CancelQueued {
+        from: ConnId,
+        queue_id: u64,
+    },
+    /// Continue an existing agent conversation in this session.
+    AdoptAgentSession {
+        id: String,
+    },
+    Agent {
+        proc: ProcId,
+        event: AgentEvent,
+    },
+    StopGraceElapsed {
+        run_id: u64,
+    },
+    Shutdown,
+}
+
+/// What a run task reports about its process. `Exited` or `SpawnFailed` is
+/// always the last event of a process.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentEvent {
+    Line(String),
+    LineTooLong {
+        len: usize,
+        limit: usize,
+    },
+    Stderr(String),
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    SpawnFailed {
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Send to every subscriber; already numbered and kept in the log tail.
+    Broadcast(Frame),
+    Reply {
+        to: ConnId,
+        frame: Frame,
+    },
+    Spawn {
+        proc: ProcId,
+        spec: SpawnSpec,
+    },
+    /// One line to the process's stdin.
+    Write {
+        proc: ProcId,
+        line: String,
+    },
+    /// SIGINT → SIGTERM → SIGKILL to the process group, within `grace`.
+    Terminate {
+        proc: ProcId,
+        grace: Duration,
+    },
+    /// Feed `StopGraceElapsed { run_id }` after `after`.
+    ArmStopTimer {
+        run_id: u64,
+        after: Duration,
+    },
+}
+
+/// A read-only view for the public handle and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSnapshot {
+    pub history: Vec<String>,
+    pub permissions: Permissions,
+    pub tool_cache_len: usize,
+    pub running: Option<u64>,
+    pub queue: Vec<(u64, String)>,
+    pub last_seq: u64,
+    pub first_seq: u64,
+    pub agent_alive: bool,
+}
+
+#[derive(Debug)]
+struct Proc {
+    id: ProcId,
+    command: String,
+    /// The id given with `--resume`, if any.
+    resumed: Option<String>,
+    no_conversation: bool,
+    terminating: bool,
+    stderr_tail: VecDeque<String>,
+}
+
+#[derive(Debug)]
+struct Prompt {
+    request_id: String,
+    tool: String,
+    input: Value,
+    /// Duplex: the CLI's own `request_id`, to answer on stdin.
+    agent_request_id: Option<String>,
+    answer: Option<Decision>,
+}
+
+#[derive(Debug)]
+struct Turn {
+    run_id: u64,
+    prompt: String,
+    stopping: bool,
+    result: Option<lines::TurnResult>,
+    /// Resume candidates not tried yet, newest first (a snapshot taken when
+    /// the turn started: the walk never sees a half-updated history).
+    fallback: VecDeque<String>,
+    prompts: Vec<Prompt>,
+    /// Classic: tools allowed for the rerun of this turn only.
+    once_allowed: BTreeSet<String>,
+}
+
+const STDERR_TAIL: usize = 20;
+
+pub struct SessionState {
+    cfg: SessionConfig,
+    history: History,
+    permissions: Permissions,
+    tool_cache: ToolCache,
+    log: EventLog,
+    proc: Option<Proc>,
+    turn: Option<Turn>,
+    queue: VecDeque<(u64, String)>,
+    next_proc: u64,
+    next_run: u64,
+    next_queue: u64,
+    next_request: u64,
+    shutting_down: bool,
+    out: Vec<Effect>,
+}
+
+impl SessionState {
+    pub fn new(cfg: SessionConfig) -> Self {
+        Self {
+            history: History::new(cfg.history_cap),
+            tool_cache: ToolCache::new(cfg.tool_cache_cap),
+            log: EventLog::new(cfg.tail_cap),
+            permissions: Permissions::default(),
+            proc: None,
+            turn: None,
+            queue: VecDeque::new(),
+            next_proc: 1,
+            next_run: 1,
+            next_queue: 1,
+            next_request: 1,
+            shutting_down: false,
+            out: Vec::new(),
+            cfg,
+        }
+    }
+
+    pub fn handle(&mut self, input: Input) -> Vec<Effect> {
+        match input {
+            Input::UserMessage {
+                from,
+                content,
+                agent_session_hint,
+            } => self.on_user_message(from, content, agent_session_hint),
+            Input::Stop { from, run_id } => self.on_stop(from, run_id),
+            Input::PermissionAnswer {
+                from,
+                request_id,
+                decision,
+                reason,
+            } => self.on_answer(from, &request_id, decision, reason),
+            Input::LegacyPermission {
+                allowed_tools,
+                skip,
+            } => self.on_legacy_permission(allowed_tools, skip),
+            Input::CancelQueued { from, queue_id } => self.on_cancel_queued(from, queue_id),
+            Input::AdoptAgentSession { id } => self.adopt(&id),
+            Input::Agent { proc, event } => {
+                if self.proc.as_ref().map(|p| p.id) == Some(proc) {
+                    self.on_agent(event);
+                }
+                // Events of a process that is no longer current are ignored:
+                // a stale run can never touch the state of a newer one.
+            }
+            Input::StopGraceElapsed { run_id } => self.on_stop_grace(run_id),
+            Input::Shutdown => self.on_shutdown(),
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    // ---- read-only views -------------------------------------------------
+
+    pub fn snapshot(&self) -> SessionSnapshot {
+        SessionSnapshot {
+            history: self.history.to_vec(),
+            permissions: self.permissions.clone(),
+            tool_cache_len: self.tool_cache.len(),
+            running: self.turn.as_ref().map(|t| t.run_id),
+            queue: self.queue.iter().cloned().collect(),
+            last_seq: self.log.last_seq(),
+            first_seq: self.log.first_seq(),
+            agent_alive: self.proc.is_some(),
+        }
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    pub fn running(&self) -> Option<u64> {
+        self.turn.as_ref().map(|t| t.run_id)
+    }
+
+    /// After `Shutdown`: nothing runs and no process is left.
+    pub fn is_quiescent(&self) -> bool {
+        self.shutting_down && self.turn.is_none() && self.proc.is_none()
+    }
+
+    /// Nothing runs, nothing is queued, no process is alive.
+    pub fn is_idle(&self) -> bool {
+        self.turn.is_none() && self.proc.is_none() && self.queue.is_empty()
+    }
+
+    // ---- output helpers --------------------------------------------------
+
+    fn emit(&mut self, event: SessionEvent) {
+        let frame = self.log.append(&event);
+        self.out.push(Effect::Broadcast(frame));
+    }
+
+    fn reply(&mut self, to: ConnId, reply: Reply) {
+        self.out.push(Effect::Reply {
+            to,
+            frame: reply.to_frame(),
+        });
+    }
+
+    fn write(&mut self, line: String) {
+        if let Some(p) = &self.proc {
+            self.out.push(Effect::Write { proc: p.id, line });
+        }
+    }
+
+    fn info(&mut self, message: impl Into<String>) {
+        self.emit(SessionEvent::Info {
+            message: message.into(),
+        });
+    }
+
+    // ---- user input ------------------------------------------------------
+
+    fn on_user_message(&mut self, from: ConnId, content: String, hint: Option<String>) {
+        if content.trim().is_empty() {
+            return self.reply(from, Reply::error("empty_message", "the message is empty"));
+        }
+        if let Some(hint) = hint {
+            if !valid_agent_session_id(&hint) {
+                self.reply(
+                    from,
+                    Reply::error(
+                        "invalid_agent_session",
+                        "claudeSessionID is not a valid agent session id; it was ignored",
+                    ),
+                );
+            } else if self.history.is_empty() {
+                self.adopt(&hint);
+            }
+        }
+        if self.shutting_down {
+            return self.reply(
+                from,
+                Reply::error("shutting_down", "the server is shutting down"),
+            );
+        }
+        if self.turn.is_none() {
+            return self.start_turn(content, None);
+        }
+        if self.queue.len() >= self.cfg.queue_cap {
+            return self.reply(
+                from,
+                Reply::error(
+                    "queue_full",
+                    format!(
+                        "{} messages are already waiting for the current turn; try again when it ends",
+                        self.queue.len()
+                    ),
+                ),
+            );
+        }
+        let queue_id = self.next_queue;
+        self.next_queue += 1;
+        self.queue.push_back((queue_id, content.clone()));
+        self.emit(SessionEvent::Queued { queue_id, content });
+    }
+
+    fn on_cancel_queued(&mut self, from: ConnId, queue_id: u64) {
+        match self.queue.iter().position(|(id, _)| *id == queue_id) {
+            Some(i) => {
+                self.queue.remove(i);
+                self.emit(SessionEvent::QueueCancelled { queue_id });
+            }
+            None => self.reply(
+                from,
+                Reply::error("unknown_queue_id", format!("no queued message {queue_id}")),
+            ),
+        }
+    }
+
+    fn adopt(&mut self, id: &str) {
+        if valid_agent_session_id(id) && self.history.push(id) {
+            self.emit(SessionEvent::AgentSession {
+                agent_session_id: id.to_owned(),
+            });
+        }
+    }
+
+    fn on_stop(&mut self, from: ConnId, run_id: Option<u64>) {
+        let current = self.turn.as_ref().map(|t| t.run_id);
+        let target = match (current, run_id) {
+            (Some(cur), Some(asked)) if asked != cur => None,
+            (cur, _) => cur,
+        };
+        let Some(run) = target else {
+            let message = match run_id {
+                Some(r) => format!("run {r} is not running"),
+                None => "nothing is running".to_owned(),
+            };
+            return self.reply(
+                from,
+                Reply::StopAck {
+                    run_id,
+                    running: false,
+                    message: Some(message),
+                },
+            );
+        };
+        self.reply(
+            from,
+            Reply::StopAck {
+                run_id: Some(run),
+                running: true,
+                message: None,
+            },
+        );
+        self.stop_turn(self.cfg.stop_grace, "stopped by the user");
+    }
+
+    /// Ends the current turn as `stopped`: the CLI's interrupt first in
+    /// duplex mode, signals to the process group otherwise.
+    fn stop_turn(&mut self, grace: Duration, why: &str) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        if turn.stopping {
+            return;
+        }
+        turn.stopping = true;
+        let run_id = turn.run_id;
+        self.void_prompts(why);
+        let duplex = self.cfg.agent.is_duplex();
+        match self.proc.as_mut() {
+            None => self.finish_turn(TurnStatus::Stopped, None, Some(why.to_owned())),
+            Some(p) if duplex && !self.shutting_down => {
+                let _ = p;
+                self.write(claude::interrupt_request(&format!("stop-{run_id}")));
+                self.out.push(Effect::ArmStopTimer {
+                    run_id,
+                    after: grace / 2,
+                });
+            }
+            Some(p) => {
+                p.terminating = true;
+                let proc = p.id;
+                self.out.push(Effect::Terminate { proc, grace });
+            }
+        }
+    }
+
+    fn on_stop_grace(&mut self, run_id: u64) {
+        let still_stopping = self
+            .turn
+            .as_ref()
+            .is_some_and(|t| t.run_id == run_id && t.stopping);
+        if let (true, Some(p)) = (still_stopping, self.proc.as_mut()) {
+            if !p.terminating {
+                p.terminating = true;
+                let proc = p.id;
+                self.out.push(Effect::Terminate {
+                    proc,
+                    grace: self.cfg.stop_grace / 2,
+                });
+            }
+        }
+    }
+
+    fn on_shutdown(&mut self) {
+        self.shutting_down = true;
+        for (queue_id, _) in std::mem::take(&mut self.queue) {
+            self.emit(SessionEvent::QueueCancelled { queue_id });
+        }
+        if self.turn.is_some() {
+            self.stop_turn(self.cfg.stop_grace, "the server is shutting down");
+        }
+        if let Some(p) = self.proc.as_mut() {
+            if !p.terminating {
+                p.terminating = true;
+                let proc = p.id;
+                self.out.push(Effect::Terminate {
+                    proc,
+                    grace: self.cfg.stop_grace,
+                });
+            }
+        }
+    }
+
+    // ---- permissions -----------------------------------------------------
+
+    fn open_prompt(
+        &mut self,
+        tool: String,
+        input: Value,
+        agent_request_id: Option<String>,
+        tool_use_id: Option<String>,
+    ) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let request_id = format!("perm-{}", self.next_request);
+        self.next_request += 1;
+        let run_id = turn.run_id;
+        turn.prompts.push(Prompt {
+            request_id: request_id.clone(),
+            tool: tool.clone(),
+            input: input.clone(),
+            agent_request_id,
+            answer: None,
+        });
+        self.emit(SessionEvent::PermissionRequest {
+            request_id,
+            run_id,
+            sender: tool,
+            tool_input: input.to_string(),
+            tool_use_id,
+        });
+    }
+
+    fn on_answer(
+        &mut self,
+        from: ConnId,
+        request_id: &str,
+        decision: Decision,
+        reason: Option<String>,
+    ) {
+        let open = self.turn.as_ref().and_then(|t| {
+            t.prompts
+                .iter()
+                .position(|p| p.request_id == request_id && p.answer.is_none())
+        });
+        let Some(index) = open else {
+            return self.reply(
+                from,
+                Reply::error(
+                    "unknown_request",
+                    format!(
+                        "no open permission request {:?}: it was already answered, or its turn ended",
+                        request_id.chars().take(128).collect::<String>()
+                    ),
+                ),
+            );
+        };
+        let tool = self
+            .turn
+            .as_ref()
+            .map(|t| t.prompts[index].tool.clone())
+            .unwrap_or_default();
+        // The whole permission value is replaced in this one step.
+        match decision {
+            Decision::AllowAlways => self.permissions = self.permissions.with_tool(&tool),
+            Decision::SkipAll => self.permissions = self.permissions.with_skip_all(),
+            Decision::Allow | Decision::Deny => {}
+        }
+        self.resolve(index, decision, reason);
+    }
+
+    fn on_legacy_permission(&mut self, allowed_tools: Vec<String>, skip: bool) {
+        // The original client sends the whole list every time: one new value.
+        self.permissions = Permissions {
+            allowed_tools: allowed_tools.into_iter().collect(),
+            skip_all: skip,
+        };
+        let open: Vec<(usize, String)> = self
+            .turn
+            .iter()
+            .flat_map(|t| t.prompts.iter().enumerate())
+            .filter(|(_, p)| p.answer.is_none())
+            .map(|(i, p)| (i, p.tool.clone()))
+            .collect();
+        for (index, tool) in open {
+            let decision = if self.permissions.allows(&tool) {
+                Decision::Allow
+            } else {
+                Decision::Deny
+            };
+            self.resolve(index, decision, None);
+        }
+    }
+
+    /// Records the answer to prompt `index` of the current turn and acts on it.
+    fn resolve(&mut self, index: usize, decision: Decision, reason: Option<String>) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let prompt = &mut turn.prompts[index];
+        prompt.answer = Some(decision);
+        let allowed = decision != Decision::Deny;
+        if allowed {
+            turn.once_allowed.insert(prompt.tool.clone());
+        }
+        let request_id = prompt.request_id.clone();
+        let agent_line = prompt.agent_request_id.as_ref().map(|agent_id| {
+            if allowed {
+                claude::allow_response(agent_id, &prompt.input)
+            } else {
+                let msg = reason
+                    .clone()
+                    .unwrap_or_else(|| "The user denied this tool use.".to_owned());
+                claude::deny_response(agent_id, &msg, false)
+            }
+        });
+        self.emit(SessionEvent::PermissionResolved {
+            request_id,
+            decision: decision.as_str(),
+            reason,
+        });
+        if let Some(line) = agent_line {
+            self.write(line);
+        }
+        self.classic_continue_if_ready();
+    }
+
+    /// Tells every tab that the open prompts of this turn no longer apply;
+    /// duplex prompts are denied to the CLI so it does not wait on them.
+    fn void_prompts(&mut self, why: &str) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let mut voided = Vec::new();
+        for p in turn.prompts.iter_mut().filter(|p| p.answer.is_none()) {
+            p.answer = Some(Decision::Deny);
+            voided.push((p.request_id.clone(), p.agent_request_id.clone()));
+        }
+        for (request_id, agent_id) in voided {
+            if let Some(agent_id) = agent_id {
+                self.write(claude::deny_response(&agent_id, why, true));
+            }
+            self.emit(SessionEvent::PermissionVoid {
+                request_id,
+                reason: why.to_owned(),
+            });
+        }
+    }
+
+    // ---- turns -------------------------------------------------------------
+
+    fn start_turn(&mut self, content: String, queue_id: Option<u64>) {
+        let run_id = self.next_run;
+        self.next_run += 1;
+        let first_turn = run_id == 1;
+        self.emit(SessionEvent::UserMessage {
+            content: content.clone(),
+            run_id,
+            queue_id,
+        });
+        self.emit(SessionEvent::ExecStart { run_id });
+        self.turn = Some(Turn {
+            run_id,
+            prompt: content.clone(),
+            stopping: false,
+            result: None,
+            fallback: self.history.newest_first().into(),
+            prompts: Vec::new(),
+            once_allowed: BTreeSet::new(),
+        });
+        match self.cfg.agent.clone() {
+            AgentSpec::Claude {
+                mode: ClaudeMode::Duplex,
+                ..
+            } => {
+                if self.proc.is_none() {
+                    self.spawn_claude_for_turn();
+                } else {
+                    self.write(claude::user_turn(&content));
+                }
+            }
+            AgentSpec::Claude {
+                mode: ClaudeMode::Classic,
+                ..
+            } => self.spawn_claude_for_turn(),
+            AgentSpec::Template(t) => {
+                let spec = t.spawn_spec(&content, first_turn);
+                self.spawn(spec, None);
+            }
+        }
+    }
+
+    /// Starts Claude Code for the current turn, resuming the next candidate
+    /// of the turn's fallback list (or fresh when it is empty).
+    fn spawn_claude_for_turn(&mut self) {
+        let AgentSpec::Claude { bin, mode } = self.cfg.agent.clone() else {
+            return;
+        };
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let resume = turn.fallback.pop_front();
+        let prompt = turn.prompt.clone();
+        match mode {
+            ClaudeMode::Duplex => {
+                self.spawn(claude::duplex_spec(&bin, resume.as_deref()), resume);
+                self.write(claude::user_turn(&prompt));
+            }
+            ClaudeMode::Classic => {
+                let once = turn.once_allowed.clone();
+                let spec = claude::classic_spec(
+                    &bin,
+                    &prompt,
+                    resume.as_deref(),
+                    &self.permissions,
+                    &once,
+                );
+                self.spawn(spec, resume);
+            }
+        }
+    }
+
+    fn spawn(&mut self, spec: SpawnSpec, resumed: Option<String>) {
+        let id = ProcId(self.next_proc);
+        self.next_proc += 1;
+        self.proc = Some(Proc {
+            id,
+            command: spec.display(),
+            resumed,
+            no_conversation: false,
+            terminating: false,
+            stderr_tail: VecDeque::new(),
+        });
+        self.out.push(Effect::Spawn { proc: id, spec });
+    }
+
+    fn finish_turn(&mut self, status: TurnStatus, exit_code: Option<i32>, message: Option<String>) {
+        self.void_prompts("the turn ended");
+        let Some(turn) = self.turn.take() else {
+            return;
+        };
+        if status == TurnStatus::Error {
+            self.emit(SessionEvent::Error {
+                message: message.clone().unwrap_or_else(|| "the agent failed".into()),
+                code: "agent_failed",
+            });
+        }
+        self.emit(SessionEvent::ExecEnd {
+            run_id: turn.run_id,
+            status,
+            exit_code,
+            message,
+        });
+        if !self.shutting_down {
+            if let Some((queue_id, content)) = self.queue.pop_front() {
+                self.start_turn(content, Some(queue_id));
+            }
+        }
+    }
+
+    /// Classic mode: once the process has exited and every prompt of the turn
+    /// is answered, rerun with the granted tools, or end the turn.
+    fn classic_continue_if_ready(&mut self) {
+        if self.cfg.agent.is_duplex() || self.proc.is_some() {
+            return;
+        }
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        if turn.stopping
+            || turn.prompts.is_empty()
+            || turn.prompts.iter().any(|p| p.answer.is_none())
+        {
+            return;
+        }
+        let granted: Vec<String> = turn
+            .prompts
+            .iter()
+            .filter(|p| p.answer != Some(Decision::Deny))
+            .map(|p| p.tool.clone())
+            .collect();
+        turn.prompts.clear();
+        if granted.is_empty() {
+            let failed = turn.result.as_ref().is_none_or(|r| r.failed);
+            let status = if failed {
+                TurnStatus::Error
+            } else {
+                TurnStatus::Success
+            };
+            return self.finish_turn(status, None, Some("permission denied".into()));
+        }
+        turn.prompt = format!(
+            "Permission granted for: {}. Please continue with what you were doing.",
+            granted.join(", ")
+        );
+        // Continue the conversation the denied run belonged to.
+        turn.fallback = self.history.newest_first().into();
+        self.spawn_claude_for_turn();
+    }
+
+    // ---- agent output ----------------------------------------------------
+
+    fn on_agent(&mut self, event: AgentEvent) {
+        match event {
+            AgentEvent::Line(line) => self.on_line(line),
+            AgentEvent::LineTooLong { len, limit } => self.emit(SessionEvent::Error {
+                message: format!(
+                    "the agent printed a line of {len} bytes, over the {limit}-byte limit; that line was skipped"
+                ),
+                code: "agent_line_too_long",
+            }),
+            AgentEvent::Stderr(line) => {
+                if let Some(p) = self.proc.as_mut() {
+                    p.no_conversation |= lines::is_no_conversation(&line);
+                    if p.stderr_tail.len() == STDERR_TAIL {
+                        p.stderr_tail.pop_front();
+                    }
+                    p.stderr_tail.push_back(line.clone());
+                }
+                self.emit(SessionEvent::Stderr { content: line });
+            }
+            AgentEvent::Exited { code, signal } => self.on_exit(code, signal),
+            AgentEvent::SpawnFailed { error } => {
+                let command = self.proc.take().map(|p| p.command).unwrap_or_default();
+                let message = format!(
+                    "Could not start the agent `{command}`: {error}. {}",
+                    self.cfg.agent.install_hint()
+                );
+                tracing::error!(%command, %error, "agent failed to start");
+                self.finish_turn(TurnStatus::Error, None, Some(message));
+            }
+        }
+    }
+
+    fn on_line(&mut self, line: String) {
+        if !self.cfg.agent.is_claude() {
+            return self.emit(SessionEvent::Content { content: line });
+        }
+        let parsed = lines::parse_line(&line);
+        if parsed == lines::ClaudeLine::NotJson {
+            self.emit(SessionEvent::Content { content: line });
+        } else {
+            self.emit(SessionEvent::Claudejson { content: line });
+        }
+        match parsed {
+            lines::ClaudeLine::Init { session_id } => self.adopt(&session_id),
+            lines::ClaudeLine::Assistant { tool_uses } => {
+                for t in tool_uses {
+                    self.tool_cache.insert(
+                        t.id,
+                        ToolUse {
+                            name: t.name,
+                            input: t.input,
+                        },
+                    );
+                }
+            }
+            lines::ClaudeLine::ToolResults { results } => {
+                if self.cfg.agent.is_duplex() {
+                    return;
+                }
+                for r in results {
+                    if r.is_error && lines::is_permission_denial(&r.text) {
+                        self.classic_denial(&r.tool_use_id, &r.text);
+                    }
+                }
+            }
+            lines::ClaudeLine::Result(result) => self.on_result(result),
+            lines::ClaudeLine::CanUseTool {
+                request_id,
+                tool_name,
+                input,
+                tool_use_id,
+            } => self.on_can_use_tool(request_id, tool_name, input, tool_use_id),
+            lines::ClaudeLine::Other | lines::ClaudeLine::NotJson => {}
+        }
+    }
+
+    fn classic_denial(&mut self, tool_use_id: &str, text: &str) {
+        let (tool, input) = match self.tool_cache.get(tool_use_id) {
+            Some(t) => (t.name.clone(), t.input.clone()),
+            None => (
+                lines::denied_tool_from_text(text).unwrap_or_else(|| "unknown".into()),
+                Value::Null,
+            ),
+        };
+        let Some(turn) = self.turn.as_ref() else {
+            return;
+        };
+        if turn.stopping || turn.prompts.iter().any(|p| p.tool == tool) {
+            return;
+        }
+        self.open_prompt(tool, input, None, Some(tool_use_id.to_owned()));
+    }
+
+    fn on_can_use_tool(
+        &mut self,
+        request_id: String,
+        tool: String,
+        input: Value,
+        tool_use_id: Option<String>,
+    ) {
+        let active = self.turn.as_ref().is_some_and(|t| !t.stopping);
+        if !active {
+            return self.write(claude::deny_response(
+                &request_id,
+                "no turn is running",
+                true,
+            ));
+        }
+        if self.permissions.allows(&tool) {
+            return self.write(claude::allow_response(&request_id, &input));
+        }
+        self.open_prompt(tool, input, Some(request_id), tool_use_id);
+    }
+
+    fn on_result(&mut self, result: lines::TurnResult) {
+        if let Some(id) = &result.session_id {
+            self.adopt(id);
+        }
+        if result.errors.iter().any(|e| lines::is_no_conversation(e)) {
+            if let Some(p) = self.proc.as_mut() {
+                p.no_conversation = true;
+            }
+        }
+        let no_conversation = self.proc.as_ref().is_some_and(|p| p.no_conversation);
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        if !self.cfg.agent.is_duplex() {
+            turn.result = Some(result);
+            return;
+        }
+        if no_conversation {
+            return; // the process exits next; `on_exit` falls back
+        }
+        let status = if turn.stopping {
+            TurnStatus::Stopped
+        } else if result.failed {
+            TurnStatus::Error
+        } else {
+            TurnStatus::Success
+        };
+        let message = (!result.errors.is_empty()).then(|| result.errors.join("; "));
+        let message = message.or_else(|| {
+            result
+                .failed
+                .then(|| "the agent reported an error".to_owned())
+        });
+        self.finish_turn(status, None, message);
+    }
+
+    fn on_exit(&mut self, code: Option<i32>, signal: Option<i32>) {
+        let Some(proc) = self.proc.take() else {
+            return;
+        };
+        let Some(turn) = self.turn.as_mut() else {
+            return; // an idle duplex process ended; the next turn restarts it
+        };
+        if !turn.stopping && proc.no_conversation && self.cfg.agent.is_claude() {
+            if let Some(gone) = &proc.resumed {
+                self.history.remove(gone);
+                turn.fallback.retain(|id| id != gone);
+                let gone = gone.clone();
+                let next = turn.fallback.front().cloned();
+                self.info(match next {
+                    Some(older) => format!(
+                        "Conversation {gone} could not be resumed (no conversation found); trying the older {older}."
+                    ),
+                    None => format!(
+                        "Conversation {gone} could not be resumed (no conversation found) and no older one is left; starting a new conversation."
+                    ),
+                });
+                return self.spawn_claude_for_turn();
+            }
+        }
+        let how = match (code, signal) {
+            (Some(c), _) => format!("exit code {c}"),
+            (None, Some(s)) => format!("signal {s}"),
+            _ => "unknown status".to_owned(),
+        };
+        let stderr: Vec<String> = proc.stderr_tail.into_iter().collect();
+        let detail = if stderr.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", stderr.join(" | "))
+        };
+        if turn.stopping {
+            return self.finish_turn(TurnStatus::Stopped, code, Some("stopped".into()));
+        }
+        match &self.cfg.agent {
+            AgentSpec::Claude {
+                mode: ClaudeMode::Duplex,
+                ..
+            } => {
+                let msg = format!("the agent exited during the turn ({how}){detail}");
+                self.finish_turn(TurnStatus::Error, code, Some(msg));
+            }
+            AgentSpec::Claude {
+                mode: ClaudeMode::Classic,
+                ..
+            } => {
+                if !turn.prompts.is_empty() {
+                    return self.classic_continue_if_ready();
+                }
+                match &turn.result {
+                    Some(r) if !r.failed => self.finish_turn(TurnStatus::Success, code, None),
+                    Some(r) => {
+                        let msg = if r.errors.is_empty() {
+                            format!("the agent reported an error ({how}){detail}")
+                        } else {
+                            r.errors.join("; ")
+                        };
+                        self.finish_turn(TurnStatus::Error, code, Some(msg))
+                    }
+                    None => {
+                        let msg = format!("the agent exited without a result ({how}){detail}");
+                        self.finish_turn(TurnStatus::Error, code, Some(msg))
+                    }
+                }
+            }
+            AgentSpec::Template(_) => {
+                if code == Some(0) {
+                    self.finish_turn(TurnStatus::Success, code, None)
+                } else {
+                    let msg = format!("the agent failed ({how}){detail}");
+                    self.finish_turn(TurnStatus::Error, code, Some(msg))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;
