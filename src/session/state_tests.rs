@@ -1,2 +1,400 @@
+//! Orderings of inputs, driven directly against the pure state machine.
+
+use super::*;
+use crate::agent::template::Template;
+use proptest::prelude::*;
+
+fn cfg(agent: AgentSpec, history_cap: usize) -> SessionConfig {
+    SessionConfig {
+        agent,
+        history_cap,
+        tool_cache_cap: 1000,
+        tail_cap: 10_000,
+        queue_cap: 4,
+        stop_grace: Duration::from_secs(4),
+    }
+}
+
+fn classic() -> AgentSpec {
+    AgentSpec::Claude {
+        bin: "claude".into(),
+        mode: ClaudeMode::Classic,
+    }
+}
+
+fn duplex() -> AgentSpec {
+    AgentSpec::Claude {
+        bin: "claude".into(),
+        mode: ClaudeMode::Duplex,
+    }
+}
+
+fn events(effects: &[Effect]) -> Vec<serde_json::Value> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Broadcast(f) => Some(serde_json::from_str(f).unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn types(effects: &[Effect]) -> Vec<String> {
+    events(effects)
+        .iter()
+        .map(|v| v["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn spawned(effects: &[Effect]) -> Option<(ProcId, SpawnSpec)> {
+    effects.iter().find_map(|e| match e {
+        Effect::Spawn { proc, spec } => Some((*proc, spec.clone())),
+        _ => None,
+    })
+}
+
+fn msg(content: &str) -> Input {
+    Input::UserMessage {
+        from: 1,
+        content: content.into(),
+        agent_session_hint: None,
+    }
+}
+
+fn line(proc: ProcId, l: &str) -> Input {
+    Input::Agent {
+        proc,
+        event: AgentEvent::Line(l.into()),
+    }
+}
+
+fn exited(proc: ProcId, code: i32) -> Input {
+    Input::Agent {
+        proc,
+        event: AgentEvent::Exited {
+            code: Some(code),
+            signal: None,
+        },
+    }
+}
+
+fn resume_arg(spec: &SpawnSpec) -> Option<String> {
+    spec.args
+        .iter()
+        .find_map(|a| a.strip_prefix("--resume=").map(str::to_owned))
+}
+
 #[test]
-fn placeholder() {}
+fn classic_turn_is_bracketed_and_learns_the_session_id() {
+    let mut s = SessionState::new(cfg(classic(), 10));
+    let fx = s.handle(msg("hello"));
+    assert_eq!(types(&fx), ["user_message", "exec_start"]);
+    let (p, spec) = spawned(&fx).unwrap();
+    assert_eq!(spec.args.last().unwrap(), "hello");
+    let fx = s.handle(line(p, r#"{"type":"system","subtype":"init","session_id":"s1"}"#));
+    assert_eq!(types(&fx), ["claudejson", "agent_session"]);
+    s.handle(line(p, r#"{"type":"result","subtype":"success","is_error":false,"session_id":"s1"}"#));
+    let fx = s.handle(exited(p, 0));
+    let ev = events(&fx);
+    assert_eq!(ev[0]["type"], "exec_end");
+    assert_eq!(ev[0]["status"], "success");
+    assert_eq!(s.snapshot().history, ["s1"]);
+    // The next turn resumes it.
+    let fx = s.handle(msg("again"));
+    assert_eq!(resume_arg(&spawned(&fx).unwrap().1).as_deref(), Some("s1"));
+}
+
+#[test]
+fn classic_resume_falls_back_newest_first_then_fresh_and_says_so() {
+    let mut s = SessionState::new(cfg(classic(), 10));
+    for id in ["a", "b", "c"] {
+        s.handle(Input::AdoptAgentSession { id: id.into() });
+    }
+    let mut fx = s.handle(msg("hi"));
+    let mut tried = Vec::new();
+    loop {
+        let (p, spec) = spawned(&fx).expect("a process is started");
+        let resume = resume_arg(&spec);
+        tried.push(resume.clone());
+        let Some(id) = resume else { break };
+        s.handle(Input::Agent {
+            proc: p,
+            event: AgentEvent::Stderr(format!("No conversation found with session ID: {id}")),
+        });
+        fx = s.handle(exited(p, 1));
+        assert!(types(&fx).contains(&"info".to_owned()), "the user is told");
+    }
+    assert_eq!(tried, [Some("c".into()), Some("b".into()), Some("a".into()), None]);
+    let last_info = events(&fx).into_iter().find(|e| e["type"] == "info").unwrap();
+    assert!(last_info["message"].as_str().unwrap().contains("starting a new conversation"));
+    assert!(s.snapshot().history.is_empty(), "dead ids are forgotten");
+}
+
+#[test]
+fn classic_permission_denial_asks_and_allow_reruns_with_the_tool() {
+    let mut s = SessionState::new(cfg(classic(), 10));
+    let (p, _) = spawned(&s.handle(msg("write w.txt"))).unwrap();
+    s.handle(line(p, r#"{"type":"system","subtype":"init","session_id":"s1"}"#));
+    s.handle(line(
+        p,
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t1","name":"Write","input":{"file_path":"w.txt"}}]}}"#,
+    ));
+    let fx = s.handle(line(
+        p,
+        r#"{"type":"user","message":{"content":[{"type":"tool_result","content":"Claude requested permissions to write to w.txt, but you haven't granted it yet.","is_error":true,"tool_use_id":"t1"}]}}"#,
+    ));
+    let req = events(&fx).into_iter().find(|e| e["type"] == "permission_request").unwrap();
+    assert_eq!(req["sender"], "Write");
+    s.handle(line(p, r#"{"type":"result","subtype":"success","session_id":"s1"}"#));
+    let fx = s.handle(exited(p, 0));
+    assert!(!types(&fx).contains(&"exec_end".to_owned()), "the turn waits for the answer");
+    let fx = s.handle(Input::PermissionAnswer {
+        from: 2,
+        request_id: req["requestId"].as_str().unwrap().into(),
+        decision: Decision::Allow,
+        reason: None,
+    });
+    let (_, spec) = spawned(&fx).unwrap();
+    assert!(spec.args.contains(&"--allowedTools=Write".to_owned()));
+    assert!(spec.args.contains(&"--resume=s1".to_owned()));
+    assert!(!spec.args.contains(&"--dangerously-skip-permissions".to_owned()));
+    assert!(s.snapshot().permissions.allowed_tools.is_empty(), "allow once is not remembered");
+}
+
+#[test]
+fn duplex_permission_allow_always_is_remembered_and_deny_carries_the_reason() {
+    let mut s = SessionState::new(cfg(duplex(), 10));
+    let fx = s.handle(msg("write a"));
+    let (p, spec) = spawned(&fx).unwrap();
+    assert_eq!(spec.stdin, crate::agent::StdinMode::Open);
+    assert!(fx.iter().any(|e| matches!(e, Effect::Write { line, .. } if line.contains("write a"))));
+    let can_use = |req: &str| {
+        format!(
+            r#"{{"type":"control_request","request_id":"{req}","request":{{"subtype":"can_use_tool","tool_name":"Write","input":{{"file_path":"a"}},"tool_use_id":"t"}}}}"#
+        )
+    };
+    let fx = s.handle(line(p, &can_use("r1")));
+    let req = events(&fx).into_iter().find(|e| e["type"] == "permission_request").unwrap();
+    let fx = s.handle(Input::PermissionAnswer {
+        from: 1,
+        request_id: req["requestId"].as_str().unwrap().into(),
+        decision: Decision::AllowAlways,
+        reason: None,
+    });
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Write { line, .. } if line.contains(r#""behavior":"allow""#) && line.contains("r1"))));
+    // A second answer to the same prompt is refused, to that tab only.
+    let fx = s.handle(Input::PermissionAnswer {
+        from: 9,
+        request_id: req["requestId"].as_str().unwrap().into(),
+        decision: Decision::Deny,
+        reason: None,
+    });
+    assert!(matches!(&fx[..], [Effect::Reply { to: 9, .. }]));
+    // Remembered: no prompt the second time.
+    let fx = s.handle(line(p, &can_use("r2")));
+    assert!(types(&fx) == ["claudejson"]);
+    assert!(fx.iter().any(|e| matches!(e, Effect::Write { line, .. } if line.contains("r2") && line.contains("allow"))));
+    s.handle(line(p, r#"{"type":"result","subtype":"success"}"#));
+    // A different tool, denied with a reason.
+    s.handle(msg("bash"));
+    let fx = s.handle(line(
+        p,
+        r#"{"type":"control_request","request_id":"r3","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{}}}"#,
+    ));
+    let req = events(&fx).into_iter().find(|e| e["type"] == "permission_request").unwrap();
+    let fx = s.handle(Input::PermissionAnswer {
+        from: 1,
+        request_id: req["requestId"].as_str().unwrap().into(),
+        decision: Decision::Deny,
+        reason: Some("not now".into()),
+    });
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Write { line, .. } if line.contains("deny") && line.contains("not now"))));
+}
+
+#[test]
+fn stale_stop_never_touches_the_next_run() {
+    let mut s = SessionState::new(cfg(AgentSpec::Template(Template::parse("agent ?", None).unwrap()), 10));
+    let (p1, _) = spawned(&s.handle(msg("one"))).unwrap();
+    s.handle(msg("two")); // queued
+    let fx = s.handle(Input::Stop { from: 1, run_id: Some(1) });
+    assert!(fx.iter().any(|e| matches!(e, Effect::Terminate { proc, .. } if *proc == p1)));
+    let fx = s.handle(Input::Agent {
+        proc: p1,
+        event: AgentEvent::Exited { code: None, signal: Some(2) },
+    });
+    assert_eq!(types(&fx), ["exec_end", "user_message", "exec_start"]);
+    assert_eq!(events(&fx)[0]["status"], "stopped");
+    let (p2, _) = spawned(&fx).unwrap();
+    // The stop for run 1 arrives again, late: run 2 is not touched.
+    let fx = s.handle(Input::Stop { from: 1, run_id: Some(1) });
+    assert!(fx.iter().all(|e| !matches!(e, Effect::Terminate { .. })));
+    // Output of the dead process is ignored.
+    assert!(s.handle(line(p1, "late")).is_empty());
+    assert!(!s.handle(line(p2, "fresh")).is_empty());
+}
+
+#[test]
+fn stop_with_nothing_running_is_answered() {
+    let mut s = SessionState::new(cfg(duplex(), 10));
+    let fx = s.handle(Input::Stop { from: 3, run_id: None });
+    let [Effect::Reply { to: 3, frame }] = &fx[..] else {
+        panic!("{fx:?}")
+    };
+    assert!(frame.contains(r#""running":false"#));
+}
+
+#[test]
+fn duplex_stop_interrupts_then_escalates_and_voids_the_prompt() {
+    let mut s = SessionState::new(cfg(duplex(), 10));
+    let (p, _) = spawned(&s.handle(msg("write a"))).unwrap();
+    s.handle(line(
+        p,
+        r#"{"type":"control_request","request_id":"r1","request":{"subtype":"can_use_tool","tool_name":"Write","input":{}}}"#,
+    ));
+    let fx = s.handle(Input::Stop { from: 1, run_id: None });
+    assert!(types(&fx).contains(&"permission_void".to_owned()));
+    assert!(fx.iter().any(|e| matches!(e, Effect::Write { line, .. } if line.contains("interrupt"))));
+    assert!(fx.iter().any(|e| matches!(e, Effect::ArmStopTimer { run_id: 1, after } if *after == Duration::from_secs(2))));
+    let fx = s.handle(Input::StopGraceElapsed { run_id: 1 });
+    assert!(matches!(&fx[..], [Effect::Terminate { grace, .. }] if *grace == Duration::from_secs(2)));
+    let fx = s.handle(Input::Agent {
+        proc: p,
+        event: AgentEvent::Exited { code: None, signal: Some(9) },
+    });
+    assert_eq!(events(&fx).last().unwrap()["status"], "stopped");
+}
+
+#[test]
+fn crash_mid_turn_ends_the_turn_with_an_error_and_the_next_message_resumes() {
+    let mut s = SessionState::new(cfg(duplex(), 10));
+    let (p, _) = spawned(&s.handle(msg("crash"))).unwrap();
+    s.handle(line(p, r#"{"type":"system","subtype":"init","session_id":"s9"}"#));
+    let fx = s.handle(exited(p, 3));
+    assert_eq!(types(&fx), ["error", "exec_end"]);
+    let fx = s.handle(msg("again"));
+    assert_eq!(resume_arg(&spawned(&fx).unwrap().1).as_deref(), Some("s9"));
+}
+
+#[test]
+fn spawn_failure_is_explained() {
+    let mut s = SessionState::new(cfg(classic(), 10));
+    let (p, _) = spawned(&s.handle(msg("hi"))).unwrap();
+    let fx = s.handle(Input::Agent {
+        proc: p,
+        event: AgentEvent::SpawnFailed {
+            error: "\"claude\" was not found".into(),
+        },
+    });
+    let ev = events(&fx);
+    assert_eq!(ev[0]["type"], "error");
+    let m = ev[0]["message"].as_str().unwrap();
+    assert!(m.contains("npm install -g @anthropic-ai/claude-code") && m.contains("--claude-bin"));
+    assert_eq!(ev[1]["type"], "exec_end");
+    assert!(s.is_idle());
+}
+
+#[test]
+fn legacy_permission_response_replaces_the_whole_value() {
+    let mut s = SessionState::new(cfg(classic(), 10));
+    s.handle(Input::LegacyPermission {
+        allowed_tools: vec!["Write".into(), "Bash".into()],
+        skip: true,
+    });
+    s.handle(Input::LegacyPermission {
+        allowed_tools: vec!["Read".into()],
+        skip: false,
+    });
+    let p = s.snapshot().permissions;
+    assert_eq!(p.allowed_tools, ["Read".to_string()].into());
+    assert!(!p.skip_all);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Append(u8),
+    Read,
+    Message,
+    ResumeFails,
+    Succeeds,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0u8..20).prop_map(Op::Append),
+        Just(Op::Read),
+        Just(Op::Message),
+        Just(Op::ResumeFails),
+        Just(Op::Succeeds),
+    ]
+}
+
+proptest! {
+    /// Any interleaving of appends, reads, turns and failing resumes keeps
+    /// the history bounded, duplicate-free and newest-last, and a fallback
+    /// walk tries ids newest-first, each once, then starts fresh.
+    #[test]
+    fn history_invariants_hold_under_any_interleaving(ops in proptest::collection::vec(op(), 1..80), cap in 1usize..6) {
+        let mut s = SessionState::new(cfg(classic(), cap));
+        let mut last_append: Option<String> = None;
+        let mut current: Option<ProcId> = None;
+        let mut walk: Vec<Option<String>> = Vec::new();
+        let mut walk_start: Vec<String> = Vec::new();
+        for op in ops {
+            let fx = match op {
+                Op::Append(i) => {
+                    let id = format!("id{i}");
+                    last_append = Some(id.clone());
+                    s.handle(Input::AdoptAgentSession { id })
+                }
+                Op::Read => Vec::new(),
+                Op::Message => s.handle(msg("m")),
+                Op::ResumeFails => match current {
+                    Some(p) => {
+                        s.handle(Input::Agent { proc: p, event: AgentEvent::Stderr("No conversation found with session ID: x".into()) });
+                        s.handle(exited(p, 1))
+                    }
+                    None => Vec::new(),
+                },
+                Op::Succeeds => match current {
+                    Some(p) => {
+                        s.handle(line(p, r#"{"type":"result","subtype":"success"}"#));
+                        s.handle(exited(p, 0))
+                    }
+                    None => Vec::new(),
+                },
+            };
+            if fx.iter().any(|e| matches!(e, Effect::Broadcast(f) if f.contains(r#""type":"exec_start""#))) {
+                // A turn started in this step (none of these steps changes the
+                // history before starting one): its walk starts over.
+                walk.clear();
+                walk_start = s.snapshot().history.into_iter().rev().collect();
+            }
+            if let Some((p, spec)) = spawned(&fx) {
+                current = Some(p);
+                walk.push(resume_arg(&spec));
+            } else if fx.iter().any(|e| matches!(e, Effect::Broadcast(f) if f.contains(r#""type":"exec_end""#))) {
+                current = None;
+            }
+            let h = s.snapshot().history;
+            prop_assert!(h.len() <= cap);
+            let mut dedup = h.clone();
+            dedup.sort();
+            dedup.dedup();
+            prop_assert_eq!(dedup.len(), h.len());
+            if let (Op::Append(_), Some(id)) = (&op, &last_append) {
+                prop_assert_eq!(h.last(), Some(id));
+            }
+            // The walk so far is a prefix of "snapshot newest-first, then fresh"
+            // (ids adopted during the walk do not join it).
+            let mut expected: Vec<Option<String>> = walk_start.iter().cloned().map(Some).collect();
+            expected.push(None);
+            let tried: Vec<_> = walk.iter().take_while(|x| x.is_some()).cloned().collect();
+            prop_assert!(tried.len() <= walk_start.len());
+            prop_assert_eq!(&tried[..], &expected[..tried.len()]);
+        }
+    }
+}
