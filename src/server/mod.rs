@@ -11,6 +11,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -73,6 +74,12 @@ pub async fn serve(
     });
     let app = router(&cfg.prefix, state);
     let stop = shutdown.clone();
+    // Events are small frames that must leave at once: no Nagle delay.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY: {e}");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await?;

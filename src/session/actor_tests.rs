@@ -40,7 +40,12 @@ async fn concurrent_history_appends_lose_nothing() {
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..100 {
             let h = h.clone();
-            tasks.spawn(async move { (h.adopt_agent_session(format!("s-{i}")).await.unwrap(), format!("s-{i}")) });
+            tasks.spawn(async move {
+                (
+                    h.adopt_agent_session(format!("s-{i}")).await.unwrap(),
+                    format!("s-{i}"),
+                )
+            });
         }
         let mut applied = tasks.join_all().await;
         applied.sort();
@@ -104,7 +109,11 @@ async fn slow_subscriber_is_dropped_and_others_get_everything() {
     // The slow one got its queue's worth, then its stream ended.
     let mut slow = slow.events;
     let mut n = 0;
-    while tokio::time::timeout(Duration::from_secs(5), slow.recv()).await.unwrap().is_some() {
+    while tokio::time::timeout(Duration::from_secs(5), slow.recv())
+        .await
+        .unwrap()
+        .is_some()
+    {
         n += 1;
     }
     assert_eq!(n, QUEUE);
@@ -127,7 +136,11 @@ async fn subscribe_is_gap_free_while_events_flow() {
     let (private, _keep) = mpsc::channel(64);
     let mut subs = Vec::new();
     for conn in 0..20 {
-        subs.push(h.subscribe(conn, Some(conn * 7), private.clone()).await.unwrap());
+        subs.push(
+            h.subscribe(conn, Some(conn * 7), private.clone())
+                .await
+                .unwrap(),
+        );
         tokio::task::yield_now().await;
     }
     producer.await.unwrap();
@@ -135,16 +148,27 @@ async fn subscribe_is_gap_free_while_events_flow() {
         let mut seqs: Vec<u64> = sub
             .replay
             .iter()
-            .map(|f| serde_json::from_str::<serde_json::Value>(f).unwrap()["seq"].as_u64().unwrap())
+            .map(|f| {
+                serde_json::from_str::<serde_json::Value>(f).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap()
+            })
             .collect();
         while seqs.last() != Some(&2000) {
             let f = sub.events.recv().await.unwrap();
-            seqs.push(serde_json::from_str::<serde_json::Value>(&f).unwrap()["seq"].as_u64().unwrap());
+            seqs.push(
+                serde_json::from_str::<serde_json::Value>(&f).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap(),
+            );
         }
         // Starts right after last_seq (or at the first event produced after
         // joining, if last_seq was ahead of the log), then every seq once.
         let from = seqs[0];
         assert!(from <= conn as u64 * 7 + 1, "conn {conn} starts at {from}");
-        assert!(seqs == (from..=2000).collect::<Vec<_>>(), "conn {conn}: gap or duplicate");
+        assert!(
+            seqs == (from..=2000).collect::<Vec<_>>(),
+            "conn {conn}: gap or duplicate"
+        );
     }
 }

@@ -91,9 +91,15 @@ fn classic_turn_is_bracketed_and_learns_the_session_id() {
     assert_eq!(types(&fx), ["user_message", "exec_start"]);
     let (p, spec) = spawned(&fx).unwrap();
     assert_eq!(spec.args.last().unwrap(), "hello");
-    let fx = s.handle(line(p, r#"{"type":"system","subtype":"init","session_id":"s1"}"#));
+    let fx = s.handle(line(
+        p,
+        r#"{"type":"system","subtype":"init","session_id":"s1"}"#,
+    ));
     assert_eq!(types(&fx), ["claudejson", "agent_session"]);
-    s.handle(line(p, r#"{"type":"result","subtype":"success","is_error":false,"session_id":"s1"}"#));
+    s.handle(line(
+        p,
+        r#"{"type":"result","subtype":"success","is_error":false,"session_id":"s1"}"#,
+    ));
     let fx = s.handle(exited(p, 0));
     let ev = events(&fx);
     assert_eq!(ev[0]["type"], "exec_end");
@@ -124,9 +130,18 @@ fn classic_resume_falls_back_newest_first_then_fresh_and_says_so() {
         fx = s.handle(exited(p, 1));
         assert!(types(&fx).contains(&"info".to_owned()), "the user is told");
     }
-    assert_eq!(tried, [Some("c".into()), Some("b".into()), Some("a".into()), None]);
-    let last_info = events(&fx).into_iter().find(|e| e["type"] == "info").unwrap();
-    assert!(last_info["message"].as_str().unwrap().contains("starting a new conversation"));
+    assert_eq!(
+        tried,
+        [Some("c".into()), Some("b".into()), Some("a".into()), None]
+    );
+    let last_info = events(&fx)
+        .into_iter()
+        .find(|e| e["type"] == "info")
+        .unwrap();
+    assert!(last_info["message"]
+        .as_str()
+        .unwrap()
+        .contains("starting a new conversation"));
     assert!(s.snapshot().history.is_empty(), "dead ids are forgotten");
 }
 
@@ -134,7 +149,10 @@ fn classic_resume_falls_back_newest_first_then_fresh_and_says_so() {
 fn classic_permission_denial_asks_and_allow_reruns_with_the_tool() {
     let mut s = SessionState::new(cfg(classic(), 10));
     let (p, _) = spawned(&s.handle(msg("write w.txt"))).unwrap();
-    s.handle(line(p, r#"{"type":"system","subtype":"init","session_id":"s1"}"#));
+    s.handle(line(
+        p,
+        r#"{"type":"system","subtype":"init","session_id":"s1"}"#,
+    ));
     s.handle(line(
         p,
         r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t1","name":"Write","input":{"file_path":"w.txt"}}]}}"#,
@@ -143,11 +161,20 @@ fn classic_permission_denial_asks_and_allow_reruns_with_the_tool() {
         p,
         r#"{"type":"user","message":{"content":[{"type":"tool_result","content":"Claude requested permissions to write to w.txt, but you haven't granted it yet.","is_error":true,"tool_use_id":"t1"}]}}"#,
     ));
-    let req = events(&fx).into_iter().find(|e| e["type"] == "permission_request").unwrap();
+    let req = events(&fx)
+        .into_iter()
+        .find(|e| e["type"] == "permission_request")
+        .unwrap();
     assert_eq!(req["sender"], "Write");
-    s.handle(line(p, r#"{"type":"result","subtype":"success","session_id":"s1"}"#));
+    s.handle(line(
+        p,
+        r#"{"type":"result","subtype":"success","session_id":"s1"}"#,
+    ));
     let fx = s.handle(exited(p, 0));
-    assert!(!types(&fx).contains(&"exec_end".to_owned()), "the turn waits for the answer");
+    assert!(
+        !types(&fx).contains(&"exec_end".to_owned()),
+        "the turn waits for the answer"
+    );
     let fx = s.handle(Input::PermissionAnswer {
         from: 2,
         request_id: req["requestId"].as_str().unwrap().into(),
@@ -157,8 +184,13 @@ fn classic_permission_denial_asks_and_allow_reruns_with_the_tool() {
     let (_, spec) = spawned(&fx).unwrap();
     assert!(spec.args.contains(&"--allowedTools=Write".to_owned()));
     assert!(spec.args.contains(&"--resume=s1".to_owned()));
-    assert!(!spec.args.contains(&"--dangerously-skip-permissions".to_owned()));
-    assert!(s.snapshot().permissions.allowed_tools.is_empty(), "allow once is not remembered");
+    assert!(!spec
+        .args
+        .contains(&"--dangerously-skip-permissions".to_owned()));
+    assert!(
+        s.snapshot().permissions.allowed_tools.is_empty(),
+        "allow once is not remembered"
+    );
 }
 
 #[test]
@@ -167,14 +199,19 @@ fn duplex_permission_allow_always_is_remembered_and_deny_carries_the_reason() {
     let fx = s.handle(msg("write a"));
     let (p, spec) = spawned(&fx).unwrap();
     assert_eq!(spec.stdin, crate::agent::StdinMode::Open);
-    assert!(fx.iter().any(|e| matches!(e, Effect::Write { line, .. } if line.contains("write a"))));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Write { line, .. } if line.contains("write a"))));
     let can_use = |req: &str| {
         format!(
             r#"{{"type":"control_request","request_id":"{req}","request":{{"subtype":"can_use_tool","tool_name":"Write","input":{{"file_path":"a"}},"tool_use_id":"t"}}}}"#
         )
     };
     let fx = s.handle(line(p, &can_use("r1")));
-    let req = events(&fx).into_iter().find(|e| e["type"] == "permission_request").unwrap();
+    let req = events(&fx)
+        .into_iter()
+        .find(|e| e["type"] == "permission_request")
+        .unwrap();
     let fx = s.handle(Input::PermissionAnswer {
         from: 1,
         request_id: req["requestId"].as_str().unwrap().into(),
@@ -195,7 +232,9 @@ fn duplex_permission_allow_always_is_remembered_and_deny_carries_the_reason() {
     // Remembered: no prompt the second time.
     let fx = s.handle(line(p, &can_use("r2")));
     assert!(types(&fx) == ["claudejson"]);
-    assert!(fx.iter().any(|e| matches!(e, Effect::Write { line, .. } if line.contains("r2") && line.contains("allow"))));
+    assert!(fx.iter().any(
+        |e| matches!(e, Effect::Write { line, .. } if line.contains("r2") && line.contains("allow"))
+    ));
     s.handle(line(p, r#"{"type":"result","subtype":"success"}"#));
     // A different tool, denied with a reason.
     s.handle(msg("bash"));
@@ -203,7 +242,10 @@ fn duplex_permission_allow_always_is_remembered_and_deny_carries_the_reason() {
         p,
         r#"{"type":"control_request","request_id":"r3","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{}}}"#,
     ));
-    let req = events(&fx).into_iter().find(|e| e["type"] == "permission_request").unwrap();
+    let req = events(&fx)
+        .into_iter()
+        .find(|e| e["type"] == "permission_request")
+        .unwrap();
     let fx = s.handle(Input::PermissionAnswer {
         from: 1,
         request_id: req["requestId"].as_str().unwrap().into(),
@@ -217,20 +259,34 @@ fn duplex_permission_allow_always_is_remembered_and_deny_carries_the_reason() {
 
 #[test]
 fn stale_stop_never_touches_the_next_run() {
-    let mut s = SessionState::new(cfg(AgentSpec::Template(Template::parse("agent ?", None).unwrap()), 10));
+    let mut s = SessionState::new(cfg(
+        AgentSpec::Template(Template::parse("agent ?", None).unwrap()),
+        10,
+    ));
     let (p1, _) = spawned(&s.handle(msg("one"))).unwrap();
     s.handle(msg("two")); // queued
-    let fx = s.handle(Input::Stop { from: 1, run_id: Some(1) });
-    assert!(fx.iter().any(|e| matches!(e, Effect::Terminate { proc, .. } if *proc == p1)));
+    let fx = s.handle(Input::Stop {
+        from: 1,
+        run_id: Some(1),
+    });
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Terminate { proc, .. } if *proc == p1)));
     let fx = s.handle(Input::Agent {
         proc: p1,
-        event: AgentEvent::Exited { code: None, signal: Some(2) },
+        event: AgentEvent::Exited {
+            code: None,
+            signal: Some(2),
+        },
     });
     assert_eq!(types(&fx), ["exec_end", "user_message", "exec_start"]);
     assert_eq!(events(&fx)[0]["status"], "stopped");
     let (p2, _) = spawned(&fx).unwrap();
     // The stop for run 1 arrives again, late: run 2 is not touched.
-    let fx = s.handle(Input::Stop { from: 1, run_id: Some(1) });
+    let fx = s.handle(Input::Stop {
+        from: 1,
+        run_id: Some(1),
+    });
     assert!(fx.iter().all(|e| !matches!(e, Effect::Terminate { .. })));
     // Output of the dead process is ignored.
     assert!(s.handle(line(p1, "late")).is_empty());
@@ -240,7 +296,10 @@ fn stale_stop_never_touches_the_next_run() {
 #[test]
 fn stop_with_nothing_running_is_answered() {
     let mut s = SessionState::new(cfg(duplex(), 10));
-    let fx = s.handle(Input::Stop { from: 3, run_id: None });
+    let fx = s.handle(Input::Stop {
+        from: 3,
+        run_id: None,
+    });
     let [Effect::Reply { to: 3, frame }] = &fx[..] else {
         panic!("{fx:?}")
     };
@@ -255,15 +314,25 @@ fn duplex_stop_interrupts_then_escalates_and_voids_the_prompt() {
         p,
         r#"{"type":"control_request","request_id":"r1","request":{"subtype":"can_use_tool","tool_name":"Write","input":{}}}"#,
     ));
-    let fx = s.handle(Input::Stop { from: 1, run_id: None });
+    let fx = s.handle(Input::Stop {
+        from: 1,
+        run_id: None,
+    });
     assert!(types(&fx).contains(&"permission_void".to_owned()));
-    assert!(fx.iter().any(|e| matches!(e, Effect::Write { line, .. } if line.contains("interrupt"))));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Write { line, .. } if line.contains("interrupt"))));
     assert!(fx.iter().any(|e| matches!(e, Effect::ArmStopTimer { run_id: 1, after } if *after == Duration::from_secs(2))));
     let fx = s.handle(Input::StopGraceElapsed { run_id: 1 });
-    assert!(matches!(&fx[..], [Effect::Terminate { grace, .. }] if *grace == Duration::from_secs(2)));
+    assert!(
+        matches!(&fx[..], [Effect::Terminate { grace, .. }] if *grace == Duration::from_secs(2))
+    );
     let fx = s.handle(Input::Agent {
         proc: p,
-        event: AgentEvent::Exited { code: None, signal: Some(9) },
+        event: AgentEvent::Exited {
+            code: None,
+            signal: Some(9),
+        },
     });
     assert_eq!(events(&fx).last().unwrap()["status"], "stopped");
 }
@@ -272,7 +341,10 @@ fn duplex_stop_interrupts_then_escalates_and_voids_the_prompt() {
 fn crash_mid_turn_ends_the_turn_with_an_error_and_the_next_message_resumes() {
     let mut s = SessionState::new(cfg(duplex(), 10));
     let (p, _) = spawned(&s.handle(msg("crash"))).unwrap();
-    s.handle(line(p, r#"{"type":"system","subtype":"init","session_id":"s9"}"#));
+    s.handle(line(
+        p,
+        r#"{"type":"system","subtype":"init","session_id":"s9"}"#,
+    ));
     let fx = s.handle(exited(p, 3));
     assert_eq!(types(&fx), ["error", "exec_end"]);
     let fx = s.handle(msg("again"));

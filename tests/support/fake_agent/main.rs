@@ -9,7 +9,7 @@
 //! The prompt is a script (first word):
 //!   (anything else)   reply "You said: PROMPT"
 //!   recall            reply with the earlier prompts of this conversation
-//!   lines N           N assistant text lines, each stamped with `ts_ns`
+//!   lines N [PAD]     N assistant text lines (padded by PAD bytes), each stamped with `ts_ns`
 //!   slow N [MS]       N chunks, MS apart (interruptible in duplex mode)
 //!   write PATH        a Write tool_use that needs permission
 //!   tools N           N tool_use/tool_result pairs
@@ -20,6 +20,8 @@
 //!   bigline N         one line of N bytes, then a normal reply
 //!   garbage           binary garbage and invalid UTF-8, then a reply
 //!   silent            print nothing at all, wait
+//!   deaf              like stubborn, and deaf to interrupts (SIGKILL only)
+//!   whoami            (template) print pid and pgid, exit
 //!   argv              print the argv it was started with
 //!   quick             only the result
 //!   exit-after        (duplex) finish the turn, then exit 0
@@ -52,7 +54,7 @@ struct Opts {
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("--grandchild") {
-        println!("grandchild {}", std::process::id());
+        // Keeps the inherited stdout open, like a background job would.
         hold_forever();
     }
     install_signal_log();
@@ -64,9 +66,11 @@ fn main() {
         Some(id) if !conv_path(id).exists() => {
             eprintln!("No conversation found with session ID: {id}");
             if !o.duplex {
-                emit(&json!({"type":"result","subtype":"error_during_execution","duration_ms":0,
+                emit(
+                    &json!({"type":"result","subtype":"error_during_execution","duration_ms":0,
                     "duration_api_ms":0,"is_error":true,"num_turns":0,"stop_reason":null,"session_id":id,
-                    "total_cost_usd":0,"errors":[format!("No conversation found with session ID: {id}")]}));
+                    "total_cost_usd":0,"errors":[format!("No conversation found with session ID: {id}")]}),
+                );
             }
             std::process::exit(1);
         }
@@ -113,12 +117,16 @@ fn parse(argv: Vec<String>) -> Opts {
             "--include-partial-messages" => o.partial = true,
             "--dangerously-skip-permissions" => o.skip = true,
             "--resume" | "-r" => o.resume = it.next(),
-            "--allowedTools" => o.allowed.extend(it.next().into_iter().flat_map(split_tools)),
+            "--allowedTools" => o
+                .allowed
+                .extend(it.next().into_iter().flat_map(split_tools)),
             "--permission-prompt-tool" | "--permission-mode" => {
                 it.next();
             }
             s if s.starts_with("--resume=") => o.resume = Some(s["--resume=".len()..].to_owned()),
-            s if s.starts_with("--allowedTools=") => o.allowed.extend(split_tools(s["--allowedTools=".len()..].to_owned())),
+            s if s.starts_with("--allowedTools=") => o
+                .allowed
+                .extend(split_tools(s["--allowedTools=".len()..].to_owned())),
             "-p" | "--print" | "--verbose" => {}
             _ => rest.push(a),
         }
@@ -131,18 +139,32 @@ fn parse(argv: Vec<String>) -> Opts {
 }
 
 fn split_tools(s: String) -> Vec<String> {
-    s.split([',', ' ']).filter(|t| !t.is_empty()).map(str::to_owned).collect()
+    s.split([',', ' '])
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn install_signal_log() {
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]) else {
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) else {
         return;
     };
     std::thread::spawn(move || {
         for sig in signals.forever() {
-            let name = if sig == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
+            let name = if sig == signal_hook::consts::SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
             if let Ok(path) = std::env::var("FAKE_AGENT_SIGNAL_LOG") {
-                if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                {
                     let _ = writeln!(f, "{} {name}", std::process::id());
                 }
             }
@@ -160,7 +182,9 @@ fn hold_forever() -> ! {
 }
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn emit(v: &Value) {
@@ -169,7 +193,10 @@ fn emit(v: &Value) {
 
 fn emit_raw(bytes: &[u8]) {
     let mut out = std::io::stdout().lock();
-    let ok = out.write_all(bytes).and_then(|_| out.write_all(b"\n")).and_then(|_| out.flush());
+    let ok = out
+        .write_all(bytes)
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| out.flush());
     if ok.is_err() {
         std::process::exit(0); // stdout closed: nobody listens any more
     }
@@ -178,7 +205,10 @@ fn emit_raw(bytes: &[u8]) {
 fn state_dir() -> PathBuf {
     std::env::var_os("FAKE_AGENT_STATE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".fake-claude"))
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
+                .join(".fake-claude")
+        })
 }
 
 fn conv_path(id: &str) -> PathBuf {
@@ -187,7 +217,11 @@ fn conv_path(id: &str) -> PathBuf {
 
 fn remember(session: &str, prompt: &str) {
     let _ = std::fs::create_dir_all(state_dir());
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(conv_path(session)) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(conv_path(session))
+    {
         let _ = writeln!(f, "{}", prompt.replace('\n', " "));
     }
 }
@@ -223,6 +257,7 @@ fn template(o: &Opts) {
             hold_forever();
         }
         "argv" => emit_raw(format!("argv {}", json!(o.argv)).as_bytes()),
+        "whoami" => emit_raw(format!("pid {} pgid {}", std::process::id(), pgid()).as_bytes()),
         "color" => emit_raw(b"\x1b[31mred\x1b[0m plain"),
         "fail" => {
             eprintln!("template agent failing on purpose");
@@ -251,7 +286,9 @@ fn duplex(o: &Opts, session: &str) {
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
-            let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
+            let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
             let msg = match v["type"].as_str() {
                 Some("user") => Msg::User(match &v["message"]["content"] {
                     Value::String(s) => s.clone(),
@@ -266,7 +303,10 @@ fn duplex(o: &Opts, session: &str) {
                     if r["response"]["behavior"] == "allow" {
                         Msg::Allow(id, r["response"]["updatedInput"].clone())
                     } else {
-                        Msg::Deny(id, r["response"]["message"].as_str().unwrap_or("").to_owned())
+                        Msg::Deny(
+                            id,
+                            r["response"]["message"].as_str().unwrap_or("").to_owned(),
+                        )
                     }
                 }
                 _ => continue,
@@ -280,7 +320,10 @@ fn duplex(o: &Opts, session: &str) {
     let mut t = Turn {
         o,
         session,
-        inbox: Some(Inbox { rx, pending: VecDeque::new() }),
+        inbox: Some(Inbox {
+            rx,
+            pending: VecDeque::new(),
+        }),
     };
     while let Some(msg) = t.next_msg(None) {
         match msg {
@@ -291,7 +334,9 @@ fn duplex(o: &Opts, session: &str) {
                     return;
                 }
             }
-            Msg::Interrupt(id) => emit(&json!({"type":"control_response","response":{"subtype":"success","request_id":id}})),
+            Msg::Interrupt(id) => emit(
+                &json!({"type":"control_response","response":{"subtype":"success","request_id":id}}),
+            ),
             Msg::Eof => return,
             _ => {}
         }
@@ -372,7 +417,11 @@ impl Turn<'_> {
                 json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}),
                 json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":text}}),
             ] {
-                emit(&self.envelope(json!({"type":"stream_event","event":ev,"parent_tool_use_id":null})));
+                emit(
+                    &self.envelope(
+                        json!({"type":"stream_event","event":ev,"parent_tool_use_id":null}),
+                    ),
+                );
             }
         }
         emit(&self.envelope(json!({"type":"assistant","message":{"id":msg_id,"type":"message","role":"assistant",
@@ -419,9 +468,11 @@ impl Turn<'_> {
         let final_text: String = match cmd {
             "recall" => format!("Earlier you said: {}", earlier.join(" | ")),
             "lines" => {
-                for i in 0..arg(words.next(), 1) {
+                let n = arg(words.next(), 1);
+                let pad = "x".repeat(arg(words.next(), 0));
+                for i in 0..n {
                     let mut v = self.envelope(json!({"type":"assistant","message":{"id":format!("msg_l{i}"),
-                        "type":"message","role":"assistant","content":[{"type":"text","text":format!("line {i}")}]},
+                        "type":"message","role":"assistant","content":[{"type":"text","text":format!("line {i}{pad}")}]},
                         "parent_tool_use_id":null}));
                     v["ts_ns"] = json!(now_ns());
                     emit(&v);
@@ -449,7 +500,11 @@ impl Turn<'_> {
             "tools" => {
                 for i in 0..arg(words.next(), 1) {
                     let id = format!("toolu_{}", uuid::Uuid::new_v4().simple());
-                    self.tool_use(&id, "Bash", &json!({"command":format!("echo {i}"),"description":"scripted"}));
+                    self.tool_use(
+                        &id,
+                        "Bash",
+                        &json!({"command":format!("echo {i}"),"description":"scripted"}),
+                    );
                     self.tool_result(&id, &format!("{i}"), false);
                 }
                 "tools done".into()
@@ -459,11 +514,17 @@ impl Turn<'_> {
                 eprintln!("fake agent crashing on purpose");
                 std::process::exit(3);
             }
+            "deaf" => {
+                // Ignores interrupts and SIGINT/SIGTERM: only SIGKILL ends it.
+                STUBBORN.store(true, Ordering::SeqCst);
+                emit(&json!({"type":"fake_pid","pid":std::process::id(),"pgid":pgid()}));
+                hold_forever();
+            }
             "hold" | "stubborn" | "fork" | "silent" => {
                 STUBBORN.store(cmd == "stubborn", Ordering::SeqCst);
                 if cmd == "fork" {
                     let exe = std::env::current_exe().unwrap_or_default();
-                    if let Ok(child) = std::process::Command::new(exe).arg("--grandchild").stdout(std::process::Stdio::null()).spawn() {
+                    if let Ok(child) = std::process::Command::new(exe).arg("--grandchild").spawn() {
                         emit(&json!({"type":"fake_grandchild","pid":child.id()}));
                     }
                 }
@@ -515,10 +576,12 @@ impl Turn<'_> {
             Ok(input.clone())
         } else if self.o.duplex {
             let req = uuid::Uuid::new_v4().to_string();
-            emit(&json!({"type":"control_request","request_id":req,"request":{"subtype":"can_use_tool",
+            emit(
+                &json!({"type":"control_request","request_id":req,"request":{"subtype":"can_use_tool",
                 "tool_name":"Write","display_name":"Write","input":input,"description":path,
                 "permission_suggestions":[{"type":"setMode","mode":"acceptEdits","destination":"session"}],
-                "tool_use_id":id}}));
+                "tool_use_id":id}}),
+            );
             let mut later = Vec::new();
             let answer = loop {
                 let fresh = self.inbox.as_ref().and_then(|i| i.rx.recv().ok());
@@ -538,7 +601,9 @@ impl Turn<'_> {
             }
             answer
         } else {
-            Err(format!("Claude requested permissions to write to {path}, but you haven't granted it yet."))
+            Err(format!(
+                "Claude requested permissions to write to {path}, but you haven't granted it yet."
+            ))
         };
         let said = match allowed {
             Ok(input) => {

@@ -1,0 +1,382 @@
+//! Helpers for integration tests: a real swe-swe server on an ephemeral port
+//! with the fake agent, a WebSocket client, and /proc inspection.
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub fn fake_agent() -> &'static str {
+    env!("CARGO_BIN_EXE_fake-agent")
+}
+
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub prefix: String,
+    pub workdir: tempfile::TempDir,
+    pub state: tempfile::TempDir,
+}
+
+pub struct ServerBuilder {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl ServerBuilder {
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, a: I) -> Self {
+        self.args.extend(a.into_iter().map(Into::into));
+        self
+    }
+    pub fn env(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub async fn start(self) -> Server {
+        let workdir = tempfile::tempdir().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        Server::start_in(self, workdir, state).await
+    }
+}
+
+impl Server {
+    /// Claude mode (duplex unless the args say otherwise) with the fake agent.
+    pub fn claude() -> ServerBuilder {
+        ServerBuilder {
+            args: vec![
+                "--agent".into(),
+                "claude".into(),
+                "--claude-bin".into(),
+                fake_agent().into(),
+            ],
+            env: Vec::new(),
+        }
+    }
+
+    /// Template mode: `fake-agent text ?`.
+    pub fn template() -> ServerBuilder {
+        ServerBuilder {
+            args: vec![
+                "--agent".into(),
+                "template".into(),
+                "--agent-cli-1st".into(),
+                format!("{} text ?", fake_agent()),
+            ],
+            env: Vec::new(),
+        }
+    }
+
+    pub fn plain() -> ServerBuilder {
+        ServerBuilder {
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    pub async fn start_in(
+        b: ServerBuilder,
+        workdir: tempfile::TempDir,
+        state: tempfile::TempDir,
+    ) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_swe-swe"));
+        cmd.args(["--port", "0", "--workdir"])
+            .arg(workdir.path())
+            .args(&b.args)
+            .env(
+                "RUST_LOG",
+                std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .env("FAKE_AGENT_STATE_DIR", state.path())
+            .envs(b.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("start swe-swe");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("server prints its address")
+            .unwrap()
+            .expect("server printed nothing");
+        let url = line
+            .strip_prefix("swe-swe listening on http://")
+            .expect(&line);
+        let (host_port, prefix) = url.split_once('/').unwrap();
+        Server {
+            child,
+            addr: host_port.parse().unwrap(),
+            prefix: format!("/{}", prefix.trim_end_matches('/'))
+                .trim_end_matches('/')
+                .to_owned(),
+            workdir,
+            state,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id().unwrap() as i32
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}{}/ws", self.addr, self.prefix)
+    }
+
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.ws_url()).await
+    }
+
+    /// A client already joined to `session` (replaying from 0).
+    pub async fn joined(&self, session: &str) -> Client {
+        let mut c = self.client().await;
+        c.hello(session, 0).await;
+        c
+    }
+
+    pub fn signal_log(&self) -> PathBuf {
+        self.state.path().join("signals.log")
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid()),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("server exits")
+            .unwrap()
+    }
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Client {
+        let (ws, _) = tokio::time::timeout(
+            WAIT,
+            tokio_tungstenite::connect_async_with_config(url, None, true),
+        )
+        .await
+        .expect("connect in time")
+        .expect("connect");
+        Client { ws }
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.send_text(&v.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, s: &str) {
+        self.ws.send(Message::text(s)).await.expect("send");
+    }
+
+    pub async fn send_binary(&mut self, b: Vec<u8>) {
+        self.ws.send(Message::binary(b)).await.expect("send");
+    }
+
+    /// The next JSON frame; panics on timeout or close.
+    pub async fn recv(&mut self) -> Value {
+        match self.try_recv(WAIT).await {
+            Ok(v) => v,
+            Err(why) => panic!("no frame: {why}"),
+        }
+    }
+
+    /// The next JSON frame, or why there is none (timeout, close code).
+    pub async fn try_recv(&mut self, wait: Duration) -> Result<Value, String> {
+        loop {
+            match tokio::time::timeout(wait, self.ws.next()).await {
+                Err(_) => return Err("timeout".into()),
+                Ok(None) => return Err("closed".into()),
+                Ok(Some(Err(e))) => return Err(format!("error: {e}")),
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    return Ok(serde_json::from_str(t.as_str()).expect("JSON frame"))
+                }
+                Ok(Some(Ok(Message::Close(c)))) => {
+                    return Err(format!(
+                        "close {}",
+                        c.map(|c| u16::from(c.code)).unwrap_or(0)
+                    ))
+                }
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    /// The next text frame, unparsed.
+    pub async fn recv_text(&mut self) -> String {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => return t.as_str().to_owned(),
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                other => panic!("no text frame: {other:?}"),
+            }
+        }
+    }
+
+    /// Frames up to and including the first one matching `pred`.
+    pub async fn recv_until(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let v = self.recv().await;
+            let done = pred(&v);
+            out.push(v);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    pub async fn until_type(&mut self, t: &str) -> Vec<Value> {
+        self.recv_until(|v| v["type"] == t).await
+    }
+
+    pub async fn hello(&mut self, session: &str, last_seq: u64) -> Value {
+        self.send(json!({"type":"hello","session":session,"lastSeq":last_seq}))
+            .await;
+        let v = self.recv().await;
+        assert_eq!(v["type"], "session", "{v}");
+        v
+    }
+
+    pub async fn message(&mut self, content: &str) {
+        self.send(json!({"type":"message","content":content})).await;
+    }
+
+    /// Sends `content` and returns every frame up to its `exec_end`.
+    pub async fn turn(&mut self, content: &str) -> Vec<Value> {
+        self.message(content).await;
+        self.until_type("exec_end").await
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+/// The seq of a session event, read without parsing the frame (events are
+/// serialised with `seq` first).
+pub fn seq_of(frame: &str) -> Option<u64> {
+    let rest = frame.strip_prefix(r#"{"seq":"#)?;
+    rest[..rest.find(',')?].parse().ok()
+}
+
+pub fn of_type<'a>(frames: &'a [Value], t: &str) -> Vec<&'a Value> {
+    frames.iter().filter(|v| v["type"] == t).collect()
+}
+
+/// Raw agent lines forwarded as `claudejson`, parsed.
+pub fn claude_lines(frames: &[Value]) -> Vec<Value> {
+    frames
+        .iter()
+        .filter(|v| v["type"] == "claudejson")
+        .map(|v| serde_json::from_str(v["content"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+/// (pid, ppid, pgrp, state) of every process.
+pub fn processes() -> Vec<(i32, i32, i32, char)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The command name may contain spaces; fields follow the last ')'.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.len() < 3 {
+            continue;
+        }
+        let state = f[0].chars().next().unwrap_or('?');
+        out.push((
+            pid,
+            f[1].parse().unwrap_or(0),
+            f[2].parse().unwrap_or(0),
+            state,
+        ));
+    }
+    out
+}
+
+/// Live (non-zombie) members of process group `pgid`.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    processes()
+        .into_iter()
+        .filter(|(_, _, g, s)| *g == pgid && *s != 'Z')
+        .map(|(p, ..)| p)
+        .collect()
+}
+
+/// True when no process at all (not even a zombie) is left in group `pgid`.
+pub fn group_gone(pgid: i32) -> bool {
+    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None)
+        == Err(nix::errno::Errno::ESRCH)
+}
+
+pub fn is_alive(pid: i32) -> bool {
+    processes()
+        .iter()
+        .any(|(p, _, _, s)| *p == pid && *s != 'Z')
+}
+
+/// Zombie children of `ppid` (processes it failed to reap).
+pub fn zombies_of(ppid: i32) -> Vec<i32> {
+    processes()
+        .into_iter()
+        .filter(|(_, pp, _, s)| *pp == ppid && *s == 'Z')
+        .map(|(p, ..)| p)
+        .collect()
+}
+
+/// Live descendants' count is what tests care about: children of `ppid`.
+pub fn children_of(ppid: i32) -> Vec<i32> {
+    processes()
+        .into_iter()
+        .filter(|(_, pp, _, s)| *pp == ppid && *s != 'Z')
+        .map(|(p, ..)| p)
+        .collect()
+}
+
+/// Polls a condition on /proc (the kernel gives no event for "group empty")
+/// until it holds or `wait` passes.
+pub async fn eventually(wait: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if cond() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
