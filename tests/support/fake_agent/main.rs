@@ -462,6 +462,11 @@ impl Turn<'_> {
         }
         let earlier = recall(self.session);
         remember(self.session, prompt);
+        // Like a model that was waiting for a grant: retry the last request.
+        let prompt = match (prompt.starts_with("Permission granted for"), earlier.last()) {
+            (true, Some(last)) => last.as_str(),
+            _ => prompt,
+        };
         let mut words = prompt.split_whitespace();
         let cmd = words.next().unwrap_or("");
         let arg = |w: Option<&str>, d: usize| w.and_then(|x| x.parse::<usize>().ok()).unwrap_or(d);
