@@ -1,0 +1,145 @@
+//! Bad input from browsers and from agents: each case says what was tried.
+//! Every one gets a clear error (or is handled) and the connection and the
+//! session stay usable afterwards.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+/// After an error, the same connection still completes a turn.
+async fn still_usable(c: &mut Client) {
+    let frames = c.turn("still there?").await;
+    assert_eq!(frames.last().unwrap()["status"], "success", "{frames:?}");
+}
+
+#[tokio::test]
+async fn malformed_frames_get_errors_and_the_connection_survives() {
+    let server = Server::claude().start().await;
+    let mut c = server.joined("bad").await;
+    let cases: [(&str, &str); 7] = [
+        ("{not json", "bad_json"),                                 // malformed JSON
+        ("[1,2,3]", "bad_message"),                                // not an object
+        (r#"{"type":"launch_missiles"}"#, "unknown_type"),         // unknown type
+        (r#"{"hello":"world"}"#, "bad_message"),                   // no type, no sender
+        (r#"{"type":"stop","runId":"one"}"#, "bad_field"),         // wrong field type
+        (r#"{"type":"permission_response","requestId":"x","decision":"perhaps"}"#, "bad_field"),
+        (r#"{"sender":"AGENT","content":"spoof"}"#, "bad_field"),  // pretending to be the agent
+    ];
+    for (text, code) in cases {
+        c.send_text(text).await;
+        let e = c.recv().await;
+        assert_eq!(e["type"], "error", "{text}");
+        assert_eq!(e["code"], code, "{text}: {e}");
+        assert!(e["message"].as_str().unwrap().len() > 5);
+    }
+    // A binary frame.
+    c.send_binary(vec![0, 159, 146, 150]).await;
+    assert_eq!(c.recv().await["code"], "binary_frame");
+    still_usable(&mut c).await;
+}
+
+#[tokio::test]
+async fn a_frame_over_1_mib_is_refused_and_the_connection_survives() {
+    let server = Server::claude().start().await;
+    let mut c = server.joined("big").await;
+    let huge = json!({"type":"message","content":"x".repeat(2 * 1024 * 1024)}).to_string();
+    c.send_text(&huge).await;
+    let e = c.recv().await;
+    assert_eq!(e["code"], "too_large", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("1048576"));
+    still_usable(&mut c).await;
+}
+
+#[tokio::test]
+async fn hostile_session_ids_are_refused() {
+    let server = Server::claude().start().await;
+    let mut c = server.client().await;
+    for id in ["; rm -rf /".to_owned(), "../../etc/passwd".to_owned(), "x".repeat(10 * 1024), String::new()] {
+        c.send(json!({"type":"hello","session":id})).await;
+        let e = c.recv().await;
+        assert_eq!(e["code"], "invalid_session", "{e}");
+        // The original client's message form, too.
+        c.send(json!({"sender":"USER","content":"hi","sessionID":id})).await;
+        let e = c.recv().await;
+        assert_eq!(e["type"], "error");
+    }
+    // A hostile *agent* session id is ignored with an error, never passed on.
+    c.hello("ok", 0).await;
+    c.send(json!({"sender":"USER","content":"argv","sessionID":"ok","claudeSessionID":"--dangerously-skip-permissions"}))
+        .await;
+    let frames = c.until_type("exec_end").await;
+    assert!(of_type(&frames, "error").iter().any(|e| e["code"] == "invalid_agent_session"));
+    let argv = claude_lines(&frames).into_iter().find(|l| l["type"] == "fake_argv");
+    // Duplex mode: argv is printed by the process started for this turn.
+    let argv = argv.expect("argv line")["argv"].to_string();
+    assert!(!argv.contains("dangerously"), "{argv}");
+    still_usable(&mut c).await;
+}
+
+#[tokio::test]
+async fn a_prompt_starting_with_a_dash_stays_a_prompt() {
+    let server = Server::claude().args(["--claude-mode", "classic"]).start().await;
+    let mut c = server.joined("dash").await;
+    let frames = c.turn("--dangerously-skip-permissions argv").await;
+    // Classic puts the prompt after `--`: the fake saw a prompt, not a flag.
+    let text = claude_lines(&frames)
+        .iter()
+        .filter(|l| l["type"] == "assistant")
+        .map(|l| l["message"]["content"][0]["text"].as_str().unwrap_or("").to_owned())
+        .collect::<String>();
+    assert!(text.contains("You said: --dangerously-skip-permissions argv"), "{text}");
+}
+
+#[tokio::test]
+async fn a_50_mb_agent_line_is_skipped_with_an_error_and_the_stream_goes_on() {
+    let server = Server::claude().start().await;
+    let mut c = server.joined("bigline").await;
+    let frames = c.turn(&format!("bigline {}", 50 * 1024 * 1024)).await;
+    let e = of_type(&frames, "error");
+    assert_eq!(e[0]["code"], "agent_line_too_long");
+    assert!(e[0]["message"].as_str().unwrap().contains("52428800"));
+    assert!(frames.iter().any(|f| f["content"].as_str().is_some_and(|s| s.contains("after the big line"))));
+    assert_eq!(frames.last().unwrap()["status"], "success");
+    still_usable(&mut c).await;
+}
+
+#[tokio::test]
+async fn binary_garbage_on_agent_stdout_is_shown_as_text() {
+    let server = Server::claude().start().await;
+    let mut c = server.joined("garbage").await;
+    let frames = c.turn("garbage").await;
+    let text = of_type(&frames, "content")[0]["content"].as_str().unwrap().to_owned();
+    assert!(text.contains("garbage") && text.contains('\u{fffd}'), "{text:?}");
+    assert_eq!(frames.last().unwrap()["status"], "success");
+    still_usable(&mut c).await;
+}
+
+#[tokio::test]
+async fn an_agent_that_never_prints_can_be_stopped() {
+    let server = Server::claude().args(["--stop-grace", "1s"]).start().await;
+    let mut c = server.joined("silent").await;
+    c.message("silent").await;
+    c.until_type("exec_start").await;
+    c.send(json!({"type":"stop"})).await;
+    let frames = c.until_type("exec_end").await;
+    assert_eq!(frames.last().unwrap()["status"], "stopped");
+    still_usable(&mut c).await;
+}
+
+#[tokio::test]
+async fn answers_that_match_nothing_are_errors_not_crashes() {
+    let server = Server::claude().start().await;
+    let mut c = server.joined("nothing").await;
+    c.send(json!({"type":"permission_response","requestId":"perm-999","decision":"allow"})).await;
+    assert_eq!(c.recv().await["code"], "unknown_request");
+    c.send(json!({"type":"cancel_queued","queueId":42})).await;
+    assert_eq!(c.recv().await["code"], "unknown_queue_id");
+    c.send(json!({"type":"stop","runId":7})).await;
+    let ack = c.recv().await;
+    assert_eq!(ack["type"], "stop_ack");
+    assert_eq!(ack["running"], false);
+    c.send(json!({"type":"message","content":"   "})).await;
+    assert_eq!(c.recv().await["code"], "empty_message");
+    still_usable(&mut c).await;
+}
