@@ -18,13 +18,16 @@ async fn malformed_frames_get_errors_and_the_connection_survives() {
     let server = Server::claude().start().await;
     let mut c = server.joined("bad").await;
     let cases: [(&str, &str); 7] = [
-        ("{not json", "bad_json"),                                 // malformed JSON
-        ("[1,2,3]", "bad_message"),                                // not an object
-        (r#"{"type":"launch_missiles"}"#, "unknown_type"),         // unknown type
-        (r#"{"hello":"world"}"#, "bad_message"),                   // no type, no sender
-        (r#"{"type":"stop","runId":"one"}"#, "bad_field"),         // wrong field type
-        (r#"{"type":"permission_response","requestId":"x","decision":"perhaps"}"#, "bad_field"),
-        (r#"{"sender":"AGENT","content":"spoof"}"#, "bad_field"),  // pretending to be the agent
+        ("{not json", "bad_json"),                         // malformed JSON
+        ("[1,2,3]", "bad_message"),                        // not an object
+        (r#"{"type":"launch_missiles"}"#, "unknown_type"), // unknown type
+        (r#"{"hello":"world"}"#, "bad_message"),           // no type, no sender
+        (r#"{"type":"stop","runId":"one"}"#, "bad_field"), // wrong field type
+        (
+            r#"{"type":"permission_response","requestId":"x","decision":"perhaps"}"#,
+            "bad_field",
+        ),
+        (r#"{"sender":"AGENT","content":"spoof"}"#, "bad_field"), // pretending to be the agent
     ];
     for (text, code) in cases {
         c.send_text(text).await;
@@ -55,12 +58,18 @@ async fn a_frame_over_1_mib_is_refused_and_the_connection_survives() {
 async fn hostile_session_ids_are_refused() {
     let server = Server::claude().start().await;
     let mut c = server.client().await;
-    for id in ["; rm -rf /".to_owned(), "../../etc/passwd".to_owned(), "x".repeat(10 * 1024), String::new()] {
+    for id in [
+        "; rm -rf /".to_owned(),
+        "../../etc/passwd".to_owned(),
+        "x".repeat(10 * 1024),
+        String::new(),
+    ] {
         c.send(json!({"type":"hello","session":id})).await;
         let e = c.recv().await;
         assert_eq!(e["code"], "invalid_session", "{e}");
         // The original client's message form, too.
-        c.send(json!({"sender":"USER","content":"hi","sessionID":id})).await;
+        c.send(json!({"sender":"USER","content":"hi","sessionID":id}))
+            .await;
         let e = c.recv().await;
         assert_eq!(e["type"], "error");
     }
@@ -69,8 +78,12 @@ async fn hostile_session_ids_are_refused() {
     c.send(json!({"sender":"USER","content":"argv","sessionID":"ok","claudeSessionID":"--dangerously-skip-permissions"}))
         .await;
     let frames = c.until_type("exec_end").await;
-    assert!(of_type(&frames, "error").iter().any(|e| e["code"] == "invalid_agent_session"));
-    let argv = claude_lines(&frames).into_iter().find(|l| l["type"] == "fake_argv");
+    assert!(of_type(&frames, "error")
+        .iter()
+        .any(|e| e["code"] == "invalid_agent_session"));
+    let argv = claude_lines(&frames)
+        .into_iter()
+        .find(|l| l["type"] == "fake_argv");
     // Duplex mode: argv is printed by the process started for this turn.
     let argv = argv.expect("argv line")["argv"].to_string();
     assert!(!argv.contains("dangerously"), "{argv}");
@@ -79,16 +92,27 @@ async fn hostile_session_ids_are_refused() {
 
 #[tokio::test]
 async fn a_prompt_starting_with_a_dash_stays_a_prompt() {
-    let server = Server::claude().args(["--claude-mode", "classic"]).start().await;
+    let server = Server::claude()
+        .args(["--claude-mode", "classic"])
+        .start()
+        .await;
     let mut c = server.joined("dash").await;
     let frames = c.turn("--dangerously-skip-permissions argv").await;
     // Classic puts the prompt after `--`: the fake saw a prompt, not a flag.
     let text = claude_lines(&frames)
         .iter()
         .filter(|l| l["type"] == "assistant")
-        .map(|l| l["message"]["content"][0]["text"].as_str().unwrap_or("").to_owned())
+        .map(|l| {
+            l["message"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
         .collect::<String>();
-    assert!(text.contains("You said: --dangerously-skip-permissions argv"), "{text}");
+    assert!(
+        text.contains("You said: --dangerously-skip-permissions argv"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -99,7 +123,9 @@ async fn a_50_mb_agent_line_is_skipped_with_an_error_and_the_stream_goes_on() {
     let e = of_type(&frames, "error");
     assert_eq!(e[0]["code"], "agent_line_too_long");
     assert!(e[0]["message"].as_str().unwrap().contains("52428800"));
-    assert!(frames.iter().any(|f| f["content"].as_str().is_some_and(|s| s.contains("after the big line"))));
+    assert!(frames.iter().any(|f| f["content"]
+        .as_str()
+        .is_some_and(|s| s.contains("after the big line"))));
     assert_eq!(frames.last().unwrap()["status"], "success");
     still_usable(&mut c).await;
 }
@@ -109,8 +135,14 @@ async fn binary_garbage_on_agent_stdout_is_shown_as_text() {
     let server = Server::claude().start().await;
     let mut c = server.joined("garbage").await;
     let frames = c.turn("garbage").await;
-    let text = of_type(&frames, "content")[0]["content"].as_str().unwrap().to_owned();
-    assert!(text.contains("garbage") && text.contains('\u{fffd}'), "{text:?}");
+    let text = of_type(&frames, "content")[0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.contains("garbage") && text.contains('\u{fffd}'),
+        "{text:?}"
+    );
     assert_eq!(frames.last().unwrap()["status"], "success");
     still_usable(&mut c).await;
 }
@@ -131,7 +163,8 @@ async fn an_agent_that_never_prints_can_be_stopped() {
 async fn answers_that_match_nothing_are_errors_not_crashes() {
     let server = Server::claude().start().await;
     let mut c = server.joined("nothing").await;
-    c.send(json!({"type":"permission_response","requestId":"perm-999","decision":"allow"})).await;
+    c.send(json!({"type":"permission_response","requestId":"perm-999","decision":"allow"}))
+        .await;
     assert_eq!(c.recv().await["code"], "unknown_request");
     c.send(json!({"type":"cancel_queued","queueId":42})).await;
     assert_eq!(c.recv().await["code"], "unknown_queue_id");

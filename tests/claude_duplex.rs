@@ -11,7 +11,12 @@ fn texts(frames: &[serde_json::Value]) -> String {
     claude_lines(frames)
         .iter()
         .filter(|l| l["type"] == "assistant")
-        .flat_map(|l| l["message"]["content"].as_array().cloned().unwrap_or_default())
+        .flat_map(|l| {
+            l["message"]["content"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .filter_map(|b| b["text"].as_str().map(str::to_owned))
         .collect::<Vec<_>>()
         .join("")
@@ -26,12 +31,17 @@ async fn a_reply_streams_to_two_tabs_identically() {
     let fb = b.until_type("exec_end").await;
     assert_eq!(fa, fb, "same seq, same events");
     assert!(texts(&fa).contains("You said: hello there"));
-    let types: Vec<_> = fa.iter().map(|v| v["type"].as_str().unwrap().to_owned()).collect();
+    let types: Vec<_> = fa
+        .iter()
+        .map(|v| v["type"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(types.first().unwrap(), "user_message");
     assert_eq!(types[1], "exec_start");
     assert!(types.contains(&"agent_session".to_owned()));
     // Partial messages are requested: token deltas arrive as stream_event lines.
-    assert!(claude_lines(&fa).iter().any(|l| l["type"] == "stream_event"));
+    assert!(claude_lines(&fa)
+        .iter()
+        .any(|l| l["type"] == "stream_event"));
 }
 
 #[tokio::test]
@@ -45,19 +55,25 @@ async fn permission_allow_deny_and_allow_always() {
     a.message("write allowed.txt").await;
     let req = a.until_type("permission_request").await.pop().unwrap();
     assert_eq!(req["sender"], "Write");
-    let input: serde_json::Value = serde_json::from_str(req["toolInput"].as_str().unwrap()).unwrap();
+    let input: serde_json::Value =
+        serde_json::from_str(req["toolInput"].as_str().unwrap()).unwrap();
     assert_eq!(input["file_path"], "allowed.txt");
     let req_b = b.until_type("permission_request").await.pop().unwrap();
     assert_eq!(req, req_b);
-    b.send(json!({"type":"permission_response","requestId":req["requestId"],"decision":"allow"})).await;
+    b.send(json!({"type":"permission_response","requestId":req["requestId"],"decision":"allow"}))
+        .await;
     let frames = a.until_type("exec_end").await;
-    assert_eq!(of_type(&frames, "permission_resolved")[0]["decision"], "allow");
+    assert_eq!(
+        of_type(&frames, "permission_resolved")[0]["decision"],
+        "allow"
+    );
     assert_eq!(frames.last().unwrap()["status"], "success");
     assert_eq!(read(&dir.join("allowed.txt")), "written by fake\n");
     b.until_type("exec_end").await;
 
     // A late second answer is refused, to that tab only.
-    a.send(json!({"type":"permission_response","requestId":req["requestId"],"decision":"deny"})).await;
+    a.send(json!({"type":"permission_response","requestId":req["requestId"],"decision":"deny"}))
+        .await;
     let err = a.recv().await;
     assert_eq!(err["type"], "error");
     assert_eq!(err["code"], "unknown_request");
@@ -68,7 +84,10 @@ async fn permission_allow_deny_and_allow_always() {
     a.send(json!({"type":"permission_response","requestId":req["requestId"],"decision":"deny","reason":"not in this folder"})).await;
     let frames = a.until_type("exec_end").await;
     assert!(!dir.join("denied.txt").exists());
-    assert!(texts(&frames).contains("Tool said: not in this folder"), "{frames:?}");
+    assert!(
+        texts(&frames).contains("Tool said: not in this folder"),
+        "{frames:?}"
+    );
     assert_eq!(frames.last().unwrap()["status"], "success");
     b.until_type("exec_end").await;
 
@@ -89,12 +108,17 @@ async fn stop_interrupts_the_turn_and_the_conversation_goes_on() {
     c.turn("first words").await;
     c.message("slow 1000 20").await;
     let mut frames = c
-        .recv_until(|v| v["type"] == "claudejson" && v["content"].as_str().unwrap().contains("chunk 3"))
+        .recv_until(|v| {
+            v["type"] == "claudejson" && v["content"].as_str().unwrap().contains("chunk 3")
+        })
         .await;
     let asked = Instant::now();
     c.send(json!({"type":"stop"})).await;
     frames.extend(c.until_type("exec_end").await);
-    assert!(asked.elapsed() < Duration::from_secs(4), "ended within the grace period");
+    assert!(
+        asked.elapsed() < Duration::from_secs(4),
+        "ended within the grace period"
+    );
     assert_eq!(frames.last().unwrap()["status"], "stopped");
     assert!(of_type(&frames, "stop_ack")[0]["running"] == true);
     // Same process, same conversation: the agent remembers the first turn.
@@ -109,11 +133,14 @@ async fn an_agent_deaf_to_interrupt_and_signals_is_killed_within_the_grace() {
     let mut c = server.joined("deaf").await;
     c.message("deaf").await;
     let pid_line = c
-        .recv_until(|v| v["type"] == "claudejson" && v["content"].as_str().unwrap().contains("fake_pid"))
+        .recv_until(|v| {
+            v["type"] == "claudejson" && v["content"].as_str().unwrap().contains("fake_pid")
+        })
         .await
         .pop()
         .unwrap();
-    let info: serde_json::Value = serde_json::from_str(pid_line["content"].as_str().unwrap()).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(pid_line["content"].as_str().unwrap()).unwrap();
     let pgid = info["pgid"].as_i64().unwrap() as i32;
     let asked = Instant::now();
     c.send(json!({"type":"stop"})).await;
@@ -137,7 +164,13 @@ async fn a_crash_mid_turn_ends_the_turn_and_the_next_message_resumes() {
     assert_eq!(end["status"], "error");
     assert_eq!(end["exitCode"], 3);
     let err = of_type(&frames, "error")[0];
-    assert!(err["message"].as_str().unwrap().contains("crashing on purpose"), "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("crashing on purpose"),
+        "{err}"
+    );
     let frames = c.turn("recall").await;
     assert!(texts(&frames).contains("remember me"), "{frames:?}");
 }
@@ -148,11 +181,20 @@ async fn fork_bomb_lite_the_grandchild_dies_with_the_group() {
     let mut c = server.joined("fork").await;
     c.message("fork").await;
     let frames = c
-        .recv_until(|v| v["type"] == "claudejson" && v["content"].as_str().unwrap().contains("fake_pid"))
+        .recv_until(|v| {
+            v["type"] == "claudejson" && v["content"].as_str().unwrap().contains("fake_pid")
+        })
         .await;
     let lines = claude_lines(&frames);
-    let grandchild = lines.iter().find(|l| l["type"] == "fake_grandchild").unwrap()["pid"].as_i64().unwrap() as i32;
-    let pgid = lines.iter().find(|l| l["type"] == "fake_pid").unwrap()["pgid"].as_i64().unwrap() as i32;
+    let grandchild = lines
+        .iter()
+        .find(|l| l["type"] == "fake_grandchild")
+        .unwrap()["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    let pgid = lines.iter().find(|l| l["type"] == "fake_pid").unwrap()["pgid"]
+        .as_i64()
+        .unwrap() as i32;
     assert!(is_alive(grandchild));
     // Stop interrupts the turn; the process (and grandchild) stay for the
     // next turn in duplex mode. Shutting the server down ends them all.
@@ -169,13 +211,22 @@ async fn a_missing_or_unusable_claude_is_explained() {
     let dir = tempfile::tempdir().unwrap();
     let not_exec = dir.path().join("claude");
     std::fs::write(&not_exec, "#!/bin/sh\necho hi\n").unwrap();
-    for bin in ["/nonexistent/claude".to_owned(), not_exec.to_string_lossy().into_owned()] {
+    for bin in [
+        "/nonexistent/claude".to_owned(),
+        not_exec.to_string_lossy().into_owned(),
+    ] {
         let server = Server::plain().args(["--claude-bin", &bin]).start().await;
         let mut c = server.joined("missing").await;
         let frames = c.turn("hello").await;
-        let err = of_type(&frames, "error")[0]["message"].as_str().unwrap().to_owned();
+        let err = of_type(&frames, "error")[0]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         assert!(err.contains(&bin), "{err}");
-        assert!(err.contains("npm install -g @anthropic-ai/claude-code"), "{err}");
+        assert!(
+            err.contains("npm install -g @anthropic-ai/claude-code"),
+            "{err}"
+        );
         assert!(err.contains("--claude-bin"), "{err}");
         assert_eq!(frames.last().unwrap()["status"], "error");
         // Still usable: the next message gets the same clear answer.
@@ -189,12 +240,20 @@ async fn an_unknown_stored_agent_session_falls_back_and_says_so() {
     let server = Server::claude().start().await;
     let mut c = server.client().await;
     // The original client's message, naming an agent session that is gone.
-    c.send(json!({"sender":"USER","content":"hi","firstMessage":true,"sessionID":"legacy-tab",
-        "claudeSessionID":"00000000-0000-0000-0000-000000000000"}))
-        .await;
+    c.send(
+        json!({"sender":"USER","content":"hi","firstMessage":true,"sessionID":"legacy-tab",
+        "claudeSessionID":"00000000-0000-0000-0000-000000000000"}),
+    )
+    .await;
     let frames = c.until_type("exec_end").await;
     let info = of_type(&frames, "info");
-    assert!(info[0]["message"].as_str().unwrap().contains("could not be resumed"), "{frames:?}");
+    assert!(
+        info[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be resumed"),
+        "{frames:?}"
+    );
     assert_eq!(frames.last().unwrap()["status"], "success");
     assert!(texts(&frames).contains("You said: hi"));
 }

@@ -202,3 +202,83 @@ async fn a_stuck_tab_is_dropped_without_hurting_the_others() {
     let first = again.recv().await;
     assert_eq!(first["seq"], last_seq + 1);
 }
+
+/// Seed race 4. Twenty sessions emit tool_use blocks concurrently (1,500
+/// each, over the 1,000 bound) through the public handles: nothing panics
+/// and every session's cache stays within its bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_tool_use_keeps_every_cache_bounded() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    use swe_swe::agent::{AgentSpec, ClaudeMode};
+    use swe_swe::process::ProcLimits;
+    use swe_swe::session::actor::{SessionRuntime, Stats};
+    use swe_swe::session::state::Input;
+    use swe_swe::session::{Registry, SessionConfig};
+    use tokio_util::sync::CancellationToken;
+    use tokio_util::task::TaskTracker;
+
+    let state = tempfile::tempdir().unwrap();
+    std::env::set_var("FAKE_AGENT_STATE_DIR", state.path());
+    let rt = SessionRuntime {
+        cwd: state.path().to_owned(),
+        limits: ProcLimits {
+            max_line_bytes: 1 << 20,
+            default_grace: Duration::from_secs(1),
+        },
+        subscriber_queue: 100_000,
+        tracker: TaskTracker::new(),
+        shutdown: CancellationToken::new(),
+        stats: Arc::new(Stats::default()),
+    };
+    let cfg = SessionConfig {
+        agent: AgentSpec::Claude {
+            bin: fake_agent().into(),
+            mode: ClaudeMode::Duplex,
+        },
+        history_cap: 10,
+        tool_cache_cap: 1000,
+        tail_cap: 100_000,
+        queue_cap: 4,
+        stop_grace: Duration::from_secs(1),
+    };
+    let registry = Registry::new(cfg, rt.clone(), 100);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20u64 {
+        let h = registry.get_or_create(&format!("tools-{i}")).unwrap();
+        tasks.spawn(async move {
+            let (private, _keep) = tokio::sync::mpsc::channel(16);
+            let mut sub = h.subscribe(i, Some(0), private.clone()).await.unwrap();
+            h.input(
+                Input::UserMessage {
+                    from: i,
+                    content: "tools 1500".into(),
+                    agent_session_hint: None,
+                },
+                Some(private),
+            )
+            .await
+            .unwrap();
+            loop {
+                let f = tokio::time::timeout(WAIT, sub.events.recv())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                if f.contains(r#""type":"exec_end""#) {
+                    assert!(f.contains(r#""status":"success""#), "{f}");
+                    break;
+                }
+            }
+            h.snapshot().await.unwrap().tool_cache_len
+        });
+    }
+    while let Some(len) = tasks.join_next().await {
+        assert_eq!(len.unwrap(), 1000, "full, and never over the bound");
+    }
+    rt.shutdown.cancel();
+    registry.clear();
+    rt.tracker.close();
+    tokio::time::timeout(WAIT, rt.tracker.wait())
+        .await
+        .expect("sessions and processes end");
+}

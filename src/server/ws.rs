@@ -52,11 +52,15 @@ pub(crate) async fn connection(socket: WebSocket, app: Arc<AppState>) {
         session: None,
     };
     let shutdown = app.shutdown.clone();
+    let mut writer_done = false;
     loop {
         let msg = tokio::select! {
             m = stream.next() => m,
             _ = shutdown.cancelled() => break,
-            _ = &mut writer => break,
+            _ = &mut writer => {
+                writer_done = true;
+                break;
+            }
         };
         match msg {
             Some(Ok(Message::Text(text))) => conn.on_text(text.as_str()).await,
@@ -68,7 +72,7 @@ pub(crate) async fn connection(socket: WebSocket, app: Arc<AppState>) {
             Some(Ok(_)) => {} // ping/pong are answered by the WebSocket layer
         }
     }
-    if shutdown.is_cancelled() {
+    if shutdown.is_cancelled() && !writer_done {
         // Let the writer deliver the last events of the session (every
         // `exec_end`) before the socket closes.
         let _ = tokio::time::timeout(FLUSH_TIMEOUT, &mut writer).await;

@@ -200,6 +200,7 @@ struct Actor {
 impl Actor {
     async fn run(mut self) {
         let mut shutting_down = false;
+        let mut commands_open = true;
         loop {
             // Every branch is cancel-safe: `recv`, a token and a DelayQueue.
             // Commands go first, so a stop is never queued behind agent output.
@@ -209,13 +210,17 @@ impl Actor {
                     shutting_down = true;
                     self.feed(Input::Shutdown, None);
                 }
-                cmd = self.commands.recv() => match cmd {
+                cmd = self.commands.recv(), if commands_open => match cmd {
                     Some(cmd) => self.on_command(cmd),
-                    None if !shutting_down => {
-                        shutting_down = true;
-                        self.feed(Input::Shutdown, None);
+                    None => {
+                        // Every handle is gone: nobody can reach this session
+                        // again, so it winds down like at shutdown.
+                        commands_open = false;
+                        if !shutting_down {
+                            shutting_down = true;
+                            self.feed(Input::Shutdown, None);
+                        }
                     }
-                    None => {}
                 },
                 Some((proc, event)) = self.agent_rx.recv() => {
                     let last = matches!(event, AgentEvent::Exited { .. } | AgentEvent::SpawnFailed { .. });

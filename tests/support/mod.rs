@@ -22,6 +22,8 @@ pub fn fake_agent() -> &'static str {
 
 pub struct Server {
     pub child: Child,
+    /// Set when the server's log shows a panic (of any task).
+    pub panicked: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub addr: SocketAddr,
     pub prefix: String,
     pub workdir: tempfile::TempDir,
@@ -104,9 +106,21 @@ impl Server {
             .env("FAKE_AGENT_STATE_DIR", state.path())
             .envs(b.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("start swe-swe");
+        let panicked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stderr = child.stderr.take().unwrap();
+        let flag = panicked.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                if l.contains("panicked") {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                eprintln!("[server] {l}");
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(WAIT, lines.next_line())
@@ -120,6 +134,7 @@ impl Server {
         let (host_port, prefix) = url.split_once('/').unwrap();
         Server {
             child,
+            panicked,
             addr: host_port.parse().unwrap(),
             prefix: format!("/{}", prefix.trim_end_matches('/'))
                 .trim_end_matches('/')

@@ -1,0 +1,63 @@
+//! SIGTERM with runs in flight: every turn gets its exec_end, every agent
+//! process group is dead within the grace period, and the server exits 0.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::*;
+
+async fn started(server: &Server, session: &str, prompt: &str) -> (Client, i32, Option<i32>) {
+    let mut c = server.joined(session).await;
+    c.message(prompt).await;
+    let frames = c
+        .recv_until(|v| {
+            v["type"] == "claudejson" && v["content"].as_str().unwrap().contains("fake_pid")
+        })
+        .await;
+    let lines = claude_lines(&frames);
+    let pgid = lines.iter().find(|l| l["type"] == "fake_pid").unwrap()["pgid"]
+        .as_i64()
+        .unwrap() as i32;
+    let grandchild = lines
+        .iter()
+        .find(|l| l["type"] == "fake_grandchild")
+        .map(|l| l["pid"].as_i64().unwrap() as i32);
+    (c, pgid, grandchild)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_every_turn_and_every_process() {
+    for mode in ["duplex", "classic"] {
+        let server = Server::claude()
+            .args(["--claude-mode", mode, "--stop-grace", "2s"])
+            .start()
+            .await;
+        let mut runs = Vec::new();
+        for (i, prompt) in ["hold", "deaf", "fork", "stubborn"].into_iter().enumerate() {
+            runs.push(started(&server, &format!("s{i}"), prompt).await);
+        }
+        let asked = Instant::now();
+        let pid = server.pid();
+        let status = server.terminate().await;
+        let took = asked.elapsed();
+        assert!(status.success(), "{mode}: exit {status:?}");
+        assert!(
+            took < Duration::from_secs(5),
+            "{mode}: shutdown took {took:?}"
+        );
+        for (mut c, pgid, grandchild) in runs {
+            let frames = c.until_type("exec_end").await;
+            assert_eq!(frames.last().unwrap()["status"], "stopped", "{mode}");
+            // Then the server says goodbye.
+            assert_eq!(c.try_recv(WAIT).await.unwrap_err(), "close 1001");
+            assert!(
+                group_members(pgid).is_empty(),
+                "{mode}: group {pgid} survived"
+            );
+            if let Some(g) = grandchild {
+                assert!(!is_alive(g), "{mode}: grandchild {g} survived");
+            }
+        }
+        assert!(children_of(pid).is_empty());
+    }
+}
