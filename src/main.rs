@@ -28,6 +28,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let config = Args::parse().into_config()?;
+    raise_fd_limit();
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -50,4 +51,17 @@ async fn run() -> anyhow::Result<()> {
     });
     swe_swe::server::serve(listener, config, shutdown).await?;
     Ok(())
+}
+
+/// Each tab is a socket and each agent three pipes: lift the soft descriptor
+/// limit to the hard one so a few thousand connections fit.
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!("could not raise the open-file limit: {e}");
+            }
+        }
+    }
 }

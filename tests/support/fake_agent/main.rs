@@ -9,7 +9,7 @@
 //! The prompt is a script (first word):
 //!   (anything else)   reply "You said: PROMPT"
 //!   recall            reply with the earlier prompts of this conversation
-//!   lines N [PAD]     N assistant text lines (padded by PAD bytes), each stamped with `ts_ns`
+//!   lines N [PAD] [US] N assistant text lines (padded by PAD bytes, US µs apart), each stamped with `ts_ns`
 //!   slow N [MS]       N chunks, MS apart (interruptible in duplex mode)
 //!   write PATH        a Write tool_use that needs permission
 //!   tools N           N tool_use/tool_result pairs
@@ -475,7 +475,11 @@ impl Turn<'_> {
             "lines" => {
                 let n = arg(words.next(), 1);
                 let pad = "x".repeat(arg(words.next(), 0));
+                let pace = Duration::from_micros(arg(words.next(), 0) as u64);
                 for i in 0..n {
+                    if !pace.is_zero() {
+                        self.pause(pace);
+                    }
                     let mut v = self.envelope(json!({"type":"assistant","message":{"id":format!("msg_l{i}"),
                         "type":"message","role":"assistant","content":[{"type":"text","text":format!("line {i}{pad}")}]},
                         "parent_tool_use_id":null}));

@@ -1,0 +1,274 @@
+//! swe-swe-load: start a swe-swe server (release build next to this binary)
+//! with the fake agent, open many WebSocket connections, run one agent turn
+//! per session, and print what it measured:
+//!
+//!   connections, events delivered, events/s, latency from the agent writing
+//!   a line to a client reading it (p50/p99/max), server RSS.
+//!
+//! Rerun: `cargo build --release && target/release/swe-swe-load --sessions 100 --tabs 1 --lines 200`
+#![forbid(unsafe_code)]
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::Barrier;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser, Debug)]
+#[command(about = "Drive a swe-swe server with many connections and print throughput and latency")]
+struct Args {
+    /// Chat sessions, each running one turn.
+    #[arg(long, default_value_t = 100)]
+    sessions: usize,
+    /// Connections (tabs) per session; all receive every event.
+    #[arg(long, default_value_t = 1)]
+    tabs: usize,
+    /// Extra connections that join a session of their own and stay idle.
+    #[arg(long, default_value_t = 0)]
+    idle: usize,
+    /// Agent output lines per turn.
+    #[arg(long, default_value_t = 200)]
+    lines: usize,
+    /// Padding bytes per agent line.
+    #[arg(long, default_value_t = 100)]
+    pad: usize,
+    /// Microseconds between agent lines (0: as fast as the agent can write).
+    #[arg(long, default_value_t = 0)]
+    pace_us: u64,
+    /// Claude mode of the server (the fake agent speaks both).
+    #[arg(long, default_value = "classic")]
+    mode: String,
+    /// Directory holding swe-swe and fake-agent (default: next to this binary).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Per-tab queue on the server (--subscriber-queue).
+    #[arg(long, default_value_t = 4096)]
+    subscriber_queue: usize,
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// `\"ts_ns\":N` inside the escaped agent line of a claudejson frame.
+fn ts_of(frame: &str) -> Option<u64> {
+    let i = frame.find(r#"\"ts_ns\":"#)? + r#"\"ts_ns\":"#.len();
+    let digits: String = frame[i..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+struct TabResult {
+    events: u64,
+    latencies_us: Vec<u64>,
+    errors: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    raise_fd_limit();
+    let bin_dir = match &args.bin_dir {
+        Some(d) => d.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("binary dir")?
+            .to_owned(),
+    };
+    let work = std::env::temp_dir().join(format!("swe-swe-load-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let mut server = tokio::process::Command::new(bin_dir.join("swe-swe"))
+        .args([
+            "--port",
+            "0",
+            "--agent",
+            "claude",
+            "--claude-mode",
+            &args.mode,
+        ])
+        .arg("--claude-bin")
+        .arg(bin_dir.join("fake-agent"))
+        .arg("--workdir")
+        .arg(&work)
+        .args(["--subscriber-queue", &args.subscriber_queue.to_string()])
+        .args([
+            "--max-sessions",
+            &(args.sessions + args.idle + 10).to_string(),
+        ])
+        .env("FAKE_AGENT_STATE_DIR", &work)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("start swe-swe (did you `cargo build --release`?)")?;
+    let server_pid = server.id().context("server pid")?;
+    let mut out = BufReader::new(server.stdout.take().context("stdout")?).lines();
+    let line = out.next_line().await?.context("server printed nothing")?;
+    let base = line
+        .strip_prefix("swe-swe listening on http://")
+        .context("address line")?;
+    let url = format!("ws://{}ws", base);
+    let (rss0, _) = rss_kib(server_pid);
+
+    // Connect everyone first; measure only the turns.
+    let total_tabs = args.sessions * args.tabs;
+    let ready = Arc::new(Barrier::new(total_tabs + 1));
+    let go = Arc::new(Barrier::new(total_tabs + 1));
+    let mut tasks = tokio::task::JoinSet::new();
+    for s in 0..args.sessions {
+        for t in 0..args.tabs {
+            let (url, ready, go) = (url.clone(), ready.clone(), go.clone());
+            let prompt = (t == 0).then(|| format!("lines {} {} {}", args.lines, args.pad, args.pace_us));
+            tasks.spawn(async move { tab(&url, &format!("load-{s}"), prompt, ready, go).await });
+        }
+    }
+    let mut idle = Vec::new();
+    for i in 0..args.idle {
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true).await?;
+        ws.send(Message::text(format!(
+            r#"{{"type":"hello","session":"idle-{i}"}}"#
+        )))
+        .await?;
+        ws.next().await;
+        idle.push(ws);
+    }
+    ready.wait().await;
+    let (rss_connected, _) = rss_kib(server_pid);
+    let started = Instant::now();
+    go.wait().await;
+    let mut events = 0;
+    let mut errors = 0;
+    let mut lat = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        let r = r??;
+        events += r.events;
+        errors += r.errors;
+        lat.extend(r.latencies_us);
+    }
+    let wall = started.elapsed();
+    let (rss_end, hwm) = rss_kib(server_pid);
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    println!("mode                 {}", args.mode);
+    println!(
+        "connections          {} active ({} sessions x {} tabs) + {} idle",
+        total_tabs, args.sessions, args.tabs, args.idle
+    );
+    println!(
+        "agent lines/turn     {} (+{} B padding)",
+        args.lines, args.pad
+    );
+    println!(
+        "events delivered     {events} in {:.3} s",
+        wall.as_secs_f64()
+    );
+    println!(
+        "events/s             {:.0}",
+        events as f64 / wall.as_secs_f64()
+    );
+    println!(
+        "latency agent->client p50 {} us, p99 {} us, max {} us ({} samples)",
+        pct(0.50),
+        pct(0.99),
+        lat.last().copied().unwrap_or(0),
+        lat.len()
+    );
+    println!("errors               {errors}");
+    println!(
+        "server RSS           start {} MiB, all connected {} MiB, end {} MiB, peak {} MiB",
+        rss0 / 1024,
+        rss_connected / 1024,
+        rss_end / 1024,
+        hwm / 1024
+    );
+    drop(idle);
+    if let Some(pid) = server.id() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    let status = tokio::time::timeout(Duration::from_secs(30), server.wait()).await??;
+    let _ = std::fs::remove_dir_all(&work);
+    if errors > 0 || !status.success() {
+        bail!("errors: {errors}, server exit: {status}");
+    }
+    Ok(())
+}
+
+async fn tab(
+    url: &str,
+    session: &str,
+    prompt: Option<String>,
+    ready: Arc<Barrier>,
+    go: Arc<Barrier>,
+) -> anyhow::Result<TabResult> {
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
+    ws.send(Message::text(format!(
+        r#"{{"type":"hello","session":"{session}","lastSeq":0}}"#
+    )))
+    .await?;
+    ws.next().await.context("session reply")??;
+    ready.wait().await;
+    go.wait().await;
+    if let Some(p) = prompt {
+        ws.send(Message::text(
+            serde_json::json!({"type":"message","content":p}).to_string(),
+        ))
+        .await?;
+    }
+    let mut r = TabResult {
+        events: 0,
+        latencies_us: Vec::new(),
+        errors: 0,
+    };
+    while let Some(msg) = tokio::time::timeout(Duration::from_secs(120), ws.next()).await? {
+        let Message::Text(t) = msg? else { continue };
+        let t = t.as_str();
+        r.events += 1;
+        if let Some(ts) = ts_of(t) {
+            r.latencies_us.push(now_ns().saturating_sub(ts) / 1000);
+        }
+        if t.contains(r#""type":"error""#) {
+            r.errors += 1;
+        }
+        if t.contains(r#""type":"exec_end""#) {
+            break;
+        }
+    }
+    Ok(r)
+}
+
+/// Thousands of sockets need more than the usual 1,024 descriptors.
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
