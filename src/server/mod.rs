@@ -24,6 +24,8 @@ use tokio_util::task::TaskTracker;
 /// connection closes with 1009); between `max_frame_bytes` and this, the
 /// message is read, answered with an `error`, and the connection stays.
 const HARD_FRAME_CAP: usize = 16 * 1024 * 1024;
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 16 * 1024;
 /// Extra time, beyond the stop grace, that shutdown waits for sessions,
 /// processes and sockets to finish.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(3);
@@ -112,6 +114,10 @@ fn router(prefix: &str, state: Arc<AppState>) -> Router {
 async fn ws_upgrade(State(app): State<Arc<AppState>>, upgrade: WebSocketUpgrade) -> Response {
     let tracker = app.tracker.clone();
     upgrade
+        // tungstenite reserves 128 KiB per direction by default; most tabs
+        // are idle, so start small (buffers grow for large messages).
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(HARD_FRAME_CAP)
         .max_frame_size(HARD_FRAME_CAP)
         .on_upgrade(move |socket| tracker.track_future(ws::connection(socket, app)))
