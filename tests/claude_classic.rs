@@ -120,17 +120,7 @@ async fn stop_kills_the_process_group() {
         .await;
     let mut c = server.joined("stop").await;
     c.message("stubborn").await;
-    let frames = c
-        .recv_until(|v| {
-            v["type"] == "claudejson" && v["content"].as_str().unwrap().contains("fake_pid")
-        })
-        .await;
-    let pgid = claude_lines(&frames)
-        .iter()
-        .find(|l| l["type"] == "fake_pid")
-        .unwrap()["pgid"]
-        .as_i64()
-        .unwrap() as i32;
+    let (_, pgid, _) = c.until_fake_pid().await;
     c.send(json!({"type":"stop"})).await;
     let frames = c.until_type("exec_end").await;
     assert_eq!(frames.last().unwrap()["status"], "stopped");

@@ -132,16 +132,7 @@ async fn an_agent_deaf_to_interrupt_and_signals_is_killed_within_the_grace() {
     let server = Server::claude().args(["--stop-grace", "1s"]).start().await;
     let mut c = server.joined("deaf").await;
     c.message("deaf").await;
-    let pid_line = c
-        .recv_until(|v| {
-            v["type"] == "claudejson" && v["content"].as_str().unwrap().contains("fake_pid")
-        })
-        .await
-        .pop()
-        .unwrap();
-    let info: serde_json::Value =
-        serde_json::from_str(pid_line["content"].as_str().unwrap()).unwrap();
-    let pgid = info["pgid"].as_i64().unwrap() as i32;
+    let (_, pgid, _) = c.until_fake_pid().await;
     let asked = Instant::now();
     c.send(json!({"type":"stop"})).await;
     let frames = c.until_type("exec_end").await;
@@ -180,21 +171,8 @@ async fn fork_bomb_lite_the_grandchild_dies_with_the_group() {
     let server = Server::claude().args(["--stop-grace", "1s"]).start().await;
     let mut c = server.joined("fork").await;
     c.message("fork").await;
-    let frames = c
-        .recv_until(|v| {
-            v["type"] == "claudejson" && v["content"].as_str().unwrap().contains("fake_pid")
-        })
-        .await;
-    let lines = claude_lines(&frames);
-    let grandchild = lines
-        .iter()
-        .find(|l| l["type"] == "fake_grandchild")
-        .unwrap()["pid"]
-        .as_i64()
-        .unwrap() as i32;
-    let pgid = lines.iter().find(|l| l["type"] == "fake_pid").unwrap()["pgid"]
-        .as_i64()
-        .unwrap() as i32;
+    let (_, pgid, grandchild) = c.until_fake_pid().await;
+    let grandchild = grandchild.expect("the agent forked");
     assert!(is_alive(grandchild));
     // Stop interrupts the turn; the process (and grandchild) stay for the
     // next turn in duplex mode. Shutting the server down ends them all.

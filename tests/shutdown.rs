@@ -9,19 +9,7 @@ use support::*;
 async fn started(server: &Server, session: &str, prompt: &str) -> (Client, i32, Option<i32>) {
     let mut c = server.joined(session).await;
     c.message(prompt).await;
-    let frames = c
-        .recv_until(|v| {
-            v["type"] == "claudejson" && v["content"].as_str().unwrap().contains("fake_pid")
-        })
-        .await;
-    let lines = claude_lines(&frames);
-    let pgid = lines.iter().find(|l| l["type"] == "fake_pid").unwrap()["pgid"]
-        .as_i64()
-        .unwrap() as i32;
-    let grandchild = lines
-        .iter()
-        .find(|l| l["type"] == "fake_grandchild")
-        .map(|l| l["pid"].as_i64().unwrap() as i32);
+    let (_, pgid, grandchild) = c.until_fake_pid().await;
     (c, pgid, grandchild)
 }
 

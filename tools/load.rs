@@ -140,7 +140,8 @@ async fn main() -> anyhow::Result<()> {
     for s in 0..args.sessions {
         for t in 0..args.tabs {
             let (url, ready, go) = (url.clone(), ready.clone(), go.clone());
-            let prompt = (t == 0).then(|| format!("lines {} {} {}", args.lines, args.pad, args.pace_us));
+            let prompt =
+                (t == 0).then(|| format!("lines {} {} {}", args.lines, args.pad, args.pace_us));
             tasks.spawn(async move { tab(&url, &format!("load-{s}"), prompt, ready, go).await });
         }
     }

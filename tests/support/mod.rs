@@ -284,6 +284,32 @@ impl Client {
         self.until_type("exec_end").await
     }
 
+    /// Frames up to the fake agent's `fake_pid` line, and the agent's pgid
+    /// (and its grandchild's pid when it forked one).
+    pub async fn until_fake_pid(&mut self) -> (Vec<Value>, i32, Option<i32>) {
+        let frames = self
+            .recv_until(|v| {
+                v["type"] == "claudejson"
+                    && v["content"]
+                        .as_str()
+                        .is_some_and(|c| c.contains("fake_pid"))
+            })
+            .await;
+        let lines = claude_lines(&frames);
+        let pgid = lines
+            .iter()
+            .find(|l| l["type"] == "fake_pid")
+            .expect("fake_pid line")["pgid"]
+            .as_i64()
+            .expect("pgid") as i32;
+        let grandchild = lines
+            .iter()
+            .find(|l| l["type"] == "fake_grandchild")
+            .and_then(|l| l["pid"].as_i64())
+            .map(|p| p as i32);
+        (frames, pgid, grandchild)
+    }
+
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
@@ -375,21 +401,6 @@ pub fn children_of(ppid: i32) -> Vec<i32> {
         .filter(|(_, pp, _, s)| *pp == ppid && *s != 'Z')
         .map(|(p, ..)| p)
         .collect()
-}
-
-/// Polls a condition on /proc (the kernel gives no event for "group empty")
-/// until it holds or `wait` passes.
-pub async fn eventually(wait: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        if cond() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 pub fn read(path: &Path) -> String {
