@@ -153,6 +153,8 @@ struct Prompt {
     /// Duplex: the CLI's own `request_id`, to answer on stdin.
     agent_request_id: Option<String>,
     answer: Option<Decision>,
+    /// The user's words with a denial, for the agent.
+    reason: Option<String>,
 }
 
 #[derive(Debug)]
@@ -167,6 +169,8 @@ struct Turn {
     prompts: Vec<Prompt>,
     /// Classic: tools allowed for the rerun of this turn only.
     once_allowed: BTreeSet<String>,
+    /// Classic: the user's denial reasons were already passed on.
+    told_denial: bool,
 }
 
 const STDERR_TAIL: usize = 20;
@@ -487,6 +491,7 @@ impl SessionState {
             input: input.clone(),
             agent_request_id,
             answer: None,
+            reason: None,
         });
         self.emit(SessionEvent::PermissionRequest {
             request_id,
@@ -565,6 +570,7 @@ impl SessionState {
         };
         let prompt = &mut turn.prompts[index];
         prompt.answer = Some(decision);
+        prompt.reason.clone_from(&reason);
         let allowed = decision != Decision::Deny;
         if allowed {
             turn.once_allowed.insert(prompt.tool.clone());
@@ -633,6 +639,7 @@ impl SessionState {
             fallback: self.history.newest_first().into(),
             prompts: Vec::new(),
             once_allowed: BTreeSet::new(),
+            told_denial: false,
         });
         match self.cfg.agent.clone() {
             AgentSpec::Claude {
@@ -745,8 +752,23 @@ impl SessionState {
             .filter(|p| p.answer != Some(Decision::Deny))
             .map(|p| p.tool.clone())
             .collect();
+        let reasons: Vec<String> = turn
+            .prompts
+            .iter()
+            .filter_map(|p| Some(format!("{}: {}", p.tool, p.reason.as_deref()?)))
+            .collect();
         turn.prompts.clear();
-        if granted.is_empty() {
+        turn.prompt = if !granted.is_empty() {
+            format!(
+                "Permission granted for: {}. Please continue with what you were doing.",
+                granted.join(", ")
+            )
+        } else if !reasons.is_empty() && !turn.told_denial {
+            // The CLI already ended its run; the user's reason reaches the
+            // agent as the next message of the same conversation (once).
+            turn.told_denial = true;
+            format!("The user denied permission for {}", reasons.join("; "))
+        } else {
             let failed = turn.result.as_ref().is_none_or(|r| r.failed);
             let status = if failed {
                 TurnStatus::Error
@@ -754,11 +776,7 @@ impl SessionState {
                 TurnStatus::Success
             };
             return self.finish_turn(status, None, Some("permission denied".into()));
-        }
-        turn.prompt = format!(
-            "Permission granted for: {}. Please continue with what you were doing.",
-            granted.join(", ")
-        );
+        };
         // Continue the conversation the denied run belonged to.
         turn.fallback = self.history.newest_first().into();
         self.spawn_claude_for_turn();

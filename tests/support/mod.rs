@@ -21,6 +21,7 @@ pub fn fake_agent() -> &'static str {
 }
 
 pub struct Server {
+    builder: ServerBuilder,
     pub child: Child,
     /// Set when the server's log shows a panic (of any task).
     pub panicked: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -30,6 +31,7 @@ pub struct Server {
     pub state: tempfile::TempDir,
 }
 
+#[derive(Clone)]
 pub struct ServerBuilder {
     args: Vec<String>,
     env: Vec<(String, String)>,
@@ -99,6 +101,7 @@ impl Server {
         cmd.args(["--port", "0", "--workdir"])
             .arg(workdir.path())
             .args(&b.args)
+            .env("HOME", state.path())
             .env(
                 "RUST_LOG",
                 std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
@@ -133,6 +136,7 @@ impl Server {
             .expect(&line);
         let (host_port, prefix) = url.split_once('/').unwrap();
         Server {
+            builder: b,
             child,
             panicked,
             addr: host_port.parse().unwrap(),
@@ -165,6 +169,30 @@ impl Server {
 
     pub fn signal_log(&self) -> PathBuf {
         self.state.path().join("signals.log")
+    }
+
+    /// Stops the server (SIGTERM) and starts it again on the same folders.
+    pub async fn restart(self) -> Server {
+        let Server {
+            builder,
+            mut child,
+            panicked,
+            workdir,
+            state,
+            ..
+        } = self;
+        let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let status = tokio::time::timeout(WAIT, child.wait())
+            .await
+            .expect("server exits")
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+        assert!(
+            !panicked.load(std::sync::atomic::Ordering::SeqCst),
+            "the server panicked"
+        );
+        Server::start_in(builder, workdir, state).await
     }
 
     /// SIGTERM, then wait for the exit status.
