@@ -925,7 +925,12 @@ impl SessionState {
         } else {
             TurnStatus::Success
         };
-        let message = (!result.errors.is_empty()).then(|| result.errors.join("; "));
+        let message = if turn.stopping {
+            // The CLI reports an interrupt as an error; for the user it is a stop.
+            Some("stopped".to_owned())
+        } else {
+            (!result.errors.is_empty()).then(|| result.errors.join("; "))
+        };
         let message = message.or_else(|| {
             result
                 .failed

@@ -45,6 +45,8 @@ pub fn classic_spec(
 ) -> SpawnSpec {
     let mut args = vec!["-p".to_owned()];
     args.extend(STREAM_FLAGS.iter().map(|s| s.to_string()));
+    // Token-by-token text, as in duplex mode.
+    args.push("--include-partial-messages".to_owned());
     if let Some(id) = resume {
         args.push(format!("--resume={id}"));
     }
@@ -124,6 +126,7 @@ mod tests {
                 "--output-format",
                 "stream-json",
                 "--verbose",
+                "--include-partial-messages",
                 "--resume=abc",
                 "--allowedTools=Bash,Write",
                 "--",

@@ -195,7 +195,7 @@ impl Turn<'_> {
         emit(&self.envelope(json!({"type":"system","subtype":"init","cwd":std::env::current_dir().unwrap_or_default(),
             "tools":["Bash","Edit","Read","Write","TodoWrite"],"model":"fake","permissionMode":"default",
             "slash_commands":["compact","review"],"claude_code_version":"fake"})));
-        if self.o.duplex {
+        if self.o.duplex || self.o.partial {
             emit(&self.envelope(json!({"type":"system","subtype":"status","status":"requesting"})));
         }
         let earlier = recall(self.session);
@@ -310,9 +310,13 @@ impl Turn<'_> {
     }
 
     fn interrupted(&mut self, id: &str, said: &str) {
-        // Order seen from the real CLI: the result first, then the ack.
-        self.result(said, "success");
+        // As the real 2.1.197 does with an open stream: the ack, what was
+        // said so far, the interruption as a user line, an error result.
         emit(&json!({"type":"control_response","response":{"subtype":"success","request_id":id}}));
+        if !said.is_empty() {
+            self.text(said);
+        }
+        interrupted_tail(self.session);
     }
 
     fn write(&mut self, path: &str) -> Option<String> {
@@ -368,4 +372,16 @@ impl Turn<'_> {
         self.tool_result(&id, &said, false);
         Some(format!("Tool said: {said}"))
     }
+}
+
+/// The end of an interrupted turn, as the real CLI prints it.
+pub fn interrupted_tail(session: &str) {
+    emit(
+        &json!({"type":"user","message":{"role":"user","content":[{"type":"text","text":"[Request interrupted by user]"}]},
+        "parent_tool_use_id":null,"session_id":session,"uuid":uuid::Uuid::new_v4().to_string()}),
+    );
+    emit(
+        &json!({"type":"result","subtype":"error_during_execution","duration_ms":1,"duration_api_ms":0,"is_error":true,
+        "num_turns":1,"stop_reason":null,"session_id":session,"total_cost_usd":0,"errors":[]}),
+    );
 }

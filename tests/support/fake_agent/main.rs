@@ -40,6 +40,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) static STUBBORN: AtomicBool = AtomicBool::new(false);
+/// Print mode's session id, for the SIGINT handler's last words.
+static PRINT_SESSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 pub(crate) struct Opts {
     pub(crate) claude: bool,
@@ -66,7 +68,8 @@ fn main() {
     let session = match &o.resume {
         Some(id) if !conv_path(id).exists() => {
             eprintln!("No conversation found with session ID: {id}");
-            if !o.duplex {
+            {
+                // Both modes print the error result too (seen from 2.1.197).
                 emit(
                     &json!({"type":"result","subtype":"error_during_execution","duration_ms":0,
                     "duration_api_ms":0,"is_error":true,"num_turns":0,"stop_reason":null,"session_id":id,
@@ -81,6 +84,7 @@ fn main() {
     if o.duplex {
         claude::duplex(&o, &session);
     } else {
+        let _ = PRINT_SESSION.set(session.clone());
         let prompt = o.prompt.clone().unwrap_or_default();
         let mut t = Turn {
             o: &o,
@@ -169,8 +173,17 @@ fn install_signal_log() {
                     let _ = writeln!(f, "{} {name}", std::process::id());
                 }
             }
-            if !STUBBORN.load(Ordering::SeqCst) {
-                std::process::exit(128 + sig);
+            if STUBBORN.load(Ordering::SeqCst) {
+                continue;
+            }
+            // Real `claude -p` (2.1.197) shuts down gracefully on SIGINT: it
+            // reports the interruption and exits 0.
+            match PRINT_SESSION.get() {
+                Some(session) if sig == signal_hook::consts::SIGINT => {
+                    claude::interrupted_tail(session);
+                    std::process::exit(0);
+                }
+                _ => std::process::exit(128 + sig),
             }
         }
     });
