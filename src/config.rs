@@ -71,8 +71,9 @@ pub struct Args {
     /// tool_use entries remembered per chat session.
     #[arg(long, env = "SWE_SWE_TOOL_CACHE_CAP", default_value_t = 1000)]
     pub tool_cache_cap: usize,
-    /// Events kept in memory per session for replay.
-    #[arg(long, env = "SWE_SWE_TAIL_CAP", default_value_t = 10_000)]
+    /// Events kept in memory per session for replay (older ones are read
+    /// from the store).
+    #[arg(long, env = "SWE_SWE_TAIL_CAP", default_value_t = 2_000)]
     pub tail_cap: usize,
     /// Messages that may wait while a turn runs, per session.
     #[arg(long, env = "SWE_SWE_QUEUE_CAP", default_value_t = 16)]
@@ -87,6 +88,10 @@ pub struct Args {
     /// (it reconnects and replays what it missed).
     #[arg(long, env = "SWE_SWE_SUBSCRIBER_QUEUE", default_value_t = 1024)]
     pub subscriber_queue: usize,
+    /// Where sessions are stored (SQLite). Default: $XDG_DATA_HOME/swe-swe
+    /// or ~/.local/share/swe-swe.
+    #[arg(long, env = "SWE_SWE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Chat sessions held at once.
     #[arg(long, env = "SWE_SWE_MAX_SESSIONS", default_value_t = 10_000)]
     pub max_sessions: usize,
@@ -124,6 +129,7 @@ pub struct Config {
     pub max_line_bytes: usize,
     pub subscriber_queue: usize,
     pub max_sessions: usize,
+    pub data_dir: PathBuf,
 }
 
 impl Args {
@@ -183,6 +189,7 @@ impl Args {
             max_line_bytes: self.max_line_bytes,
             subscriber_queue: self.subscriber_queue,
             max_sessions: self.max_sessions,
+            data_dir: self.data_dir.unwrap_or_else(crate::store::default_data_dir),
         })
     }
 }

@@ -21,7 +21,9 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("swe-swe: {e:#}");
-            ExitCode::from(2)
+            // 3: the data folder or database cannot be used; 2: anything else.
+            let storage = e.downcast_ref::<swe_swe::store::StoreError>().is_some();
+            ExitCode::from(if storage { 3 } else { 2 })
         }
     }
 }
@@ -29,6 +31,7 @@ async fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let config = Args::parse().into_config()?;
     raise_fd_limit();
+    let store = swe_swe::store::Store::open(&config.data_dir)?;
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -36,7 +39,7 @@ async fn run() -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
     println!("swe-swe listening on http://{local}{}/", config.prefix);
-    tracing::info!(workdir = %config.workdir.display(), agent = ?config.agent, "serving");
+    tracing::info!(workdir = %config.workdir.display(), data = %config.data_dir.display(), agent = ?config.agent, "serving");
 
     let shutdown = CancellationToken::new();
     let mut term = signal(SignalKind::terminate())?;
@@ -49,7 +52,7 @@ async fn run() -> anyhow::Result<()> {
         }
         token.cancel();
     });
-    swe_swe::server::serve(listener, config, shutdown).await?;
+    swe_swe::server::serve(listener, config, store, shutdown).await?;
     Ok(())
 }
 

@@ -221,6 +221,8 @@ async fn concurrent_tool_use_keeps_every_cache_bounded() {
     let state = tempfile::tempdir().unwrap();
     std::env::set_var("FAKE_AGENT_STATE_DIR", state.path());
     let rt = SessionRuntime {
+        store: swe_swe::store::Store::open(&state.path().join("data")).unwrap(),
+        tail_cap: 2_000,
         cwd: state.path().to_owned(),
         limits: ProcLimits {
             max_line_bytes: 1 << 20,

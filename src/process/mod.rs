@@ -127,6 +127,9 @@ async fn run(
         return;
     };
     let pid = Pid::from_raw(raw_pid as i32);
+    let _ = events
+        .send((id, AgentEvent::Started { pid: pid.as_raw() }))
+        .await;
     tracing::debug!(proc = id.0, pid = raw_pid, command = %spec.display(), "agent started");
 
     let mut io = JoinSet::new();
@@ -266,4 +269,35 @@ fn wait_without_reaping(pid: Pid) {
             _ => return,
         }
     }
+}
+
+/// When process `pid` started, in clock ticks since boot (/proc/PID/stat
+/// field 22): with the pid, it names one process across pid reuse.
+pub fn start_ticks(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may hold spaces and parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Kills agent process groups a previous server left behind (it was killed
+/// before it could stop them). A group is ours if its leader is the very
+/// process recorded (same pid, same start time), or if the leader is gone:
+/// the kernel does not hand out a pid while it still names a process group,
+/// so members of a group whose leader pid is free are that group's orphans.
+/// A pid reused by an unrelated process (different start time) is left alone.
+pub fn kill_leftovers(leftovers: &[(i32, u64)]) -> usize {
+    let mut killed = 0;
+    for &(pgid, ticks) in leftovers {
+        let leader = start_ticks(pgid);
+        if leader == Some(ticks) || leader.is_none() {
+            tracing::warn!(
+                pgid,
+                "killing an agent process group left by a previous swe-swe"
+            );
+            signal_group(Pid::from_raw(pgid), Signal::SIGKILL);
+            killed += 1;
+        }
+    }
+    killed
 }

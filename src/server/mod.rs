@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::process::ProcLimits;
 use crate::session::actor::{SessionRuntime, Stats};
 use crate::session::{Registry, SessionConfig};
+use crate::store::Store;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -44,8 +45,25 @@ pub(crate) struct AppState {
 pub async fn serve(
     listener: TcpListener,
     cfg: Config,
+    store: Store,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    // Agent groups a killed predecessor left running.
+    match store.leftover_procs().await {
+        Ok(left) if !left.is_empty() => {
+            let killed = crate::process::kill_leftovers(&left);
+            tracing::info!(
+                recorded = left.len(),
+                killed,
+                "cleaned up after the previous server"
+            );
+            for (pgid, _) in left {
+                store.try_send(crate::store::Cmd::ProcEnded { pgid });
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!("cannot read leftover agent processes: {e}"),
+    }
     let tracker = TaskTracker::new();
     let runtime = SessionRuntime {
         cwd: cfg.workdir.clone(),
@@ -57,6 +75,8 @@ pub async fn serve(
         tracker: tracker.clone(),
         shutdown: shutdown.clone(),
         stats: Arc::new(Stats::default()),
+        store: store.clone(),
+        tail_cap: cfg.tail_cap,
     };
     let session_cfg = SessionConfig {
         agent: cfg.agent.clone(),
@@ -95,6 +115,9 @@ pub async fn serve(
         .is_err()
     {
         tracing::error!(remaining = tracker.len(), "shutdown did not finish in time");
+    }
+    if let Err(e) = store.flush().await {
+        tracing::error!("final store flush failed: {e}");
     }
     Ok(())
 }

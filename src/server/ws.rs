@@ -6,6 +6,7 @@
 use super::AppState;
 use crate::protocol::client::{decode_client_message, ClientMessage};
 use crate::protocol::server::{Frame, Reply};
+use crate::session::actor::StoreGap;
 use crate::session::state::{ConnId, Input};
 use crate::session::{SessionHandle, Subscription};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -246,6 +247,40 @@ async fn send(sink: &mut SplitSink<WebSocket, Message>, frame: &Frame) -> bool {
         .is_ok()
 }
 
+/// Sends the events of `gap` from the store, a page at a time, each page in
+/// one flush. Live events meanwhile wait in the subscription's queue.
+async fn replay_from_store(sink: &mut SplitSink<WebSocket, Message>, gap: &StoreGap) -> bool {
+    const PAGE: usize = 2_000;
+    let mut after = gap.after;
+    while after + 1 < gap.before {
+        let page = match gap
+            .store
+            .events(&gap.session, after, gap.before, PAGE)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                let msg = format!("could not read older events from the store: {e}");
+                let _ = sink
+                    .send(text(&Reply::error("storage_failed", msg).to_frame()))
+                    .await;
+                return false;
+            }
+        };
+        let Some(&(last, _)) = page.last() else { break };
+        for (_, frame) in &page {
+            if sink.feed(text(frame)).await.is_err() {
+                return false;
+            }
+        }
+        if sink.flush().await.is_err() {
+            return false;
+        }
+        after = last;
+    }
+    true
+}
+
 /// Writes `first` and whatever else is already queued (up to a bound), then
 /// flushes once: one syscall for a burst instead of one per event, and no
 /// added delay when only one event is waiting.
@@ -299,6 +334,9 @@ async fn write_loop(
             c = ctl.recv() => match c {
                 Some(WriterCtl::Subscribe(sub)) => {
                     let mut ok = send(&mut sink, &sub.hello).await;
+                    if let (true, Some(gap)) = (ok, &sub.from_store) {
+                        ok = replay_from_store(&mut sink, gap).await;
+                    }
                     for f in &sub.replay {
                         if !ok {
                             break;

@@ -3,19 +3,21 @@
 //! `SessionHandle` and sends commands; the actor handles one at a time, so no
 //! two updates of a session ever interleave.
 
+use super::event_log::EventLog;
 use super::state::{
     AgentEvent, ConnId, Effect, Input, ProcId, SessionConfig, SessionSnapshot, SessionState,
 };
 use crate::process::{self, Control, ProcHandle, ProcLimits};
 use crate::protocol::server::{Frame, Reply};
+use crate::store::{Cmd, Commit, SessionMeta, Store};
 use futures_util::StreamExt;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tokio_util::time::DelayQueue;
@@ -27,6 +29,8 @@ const COMMAND_QUEUE: usize = 256;
 const AGENT_QUEUE: usize = 256;
 /// How long a caller waits for the actor to answer before giving up.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// After a failed commit, events are offered to the store again this often.
+const STORE_RETRY: Duration = Duration::from_secs(1);
 
 /// What every session shares: where agents run, limits, the task tracker and
 /// the shutdown signal.
@@ -38,6 +42,9 @@ pub struct SessionRuntime {
     pub tracker: TaskTracker,
     pub shutdown: CancellationToken,
     pub stats: Arc<Stats>,
+    pub store: Store,
+    /// Events held in memory per session (older ones come from the store).
+    pub tail_cap: usize,
 }
 
 /// Counters shared by all sessions, for logs and load figures.
@@ -55,12 +62,21 @@ pub enum SessionError {
     Timeout(Duration),
 }
 
-/// A joined tab: the `session` reply, the replay, then live events.
-#[derive(Debug)]
+/// A joined tab: the `session` reply, then `from_store` (events older than
+/// the memory tail, read by the tab's writer), `replay`, then live events.
 pub struct Subscription {
     pub hello: Frame,
+    pub from_store: Option<StoreGap>,
     pub replay: Vec<Frame>,
     pub events: mpsc::Receiver<Frame>,
+}
+
+/// Events `after < seq < before` of `session`, to read from `store`.
+pub struct StoreGap {
+    pub store: Store,
+    pub session: Arc<str>,
+    pub after: u64,
+    pub before: u64,
 }
 
 enum Command {
@@ -96,19 +112,34 @@ impl SessionHandle {
     pub fn spawn(id: &str, cfg: SessionConfig, rt: SessionRuntime) -> Self {
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let (agent_tx, agent_rx) = mpsc::channel(AGENT_QUEUE);
+        let (commit_tx, commit_rx) = watch::channel(Commit::default());
+        let agent: Arc<str> = match &cfg.agent {
+            crate::agent::AgentSpec::Claude { .. } => "claude".into(),
+            crate::agent::AgentSpec::Template(t) => t.program().into(),
+        };
         let actor = Actor {
             id: id.into(),
-            state: SessionState::new(cfg),
+            agent,
+            log: EventLog::new(rt.tail_cap, 0, Vec::new()),
+            state: SessionState::new(cfg.clone()),
             commands: rx,
             agent_tx,
             agent_rx,
             subscribers: HashMap::new(),
             procs: HashMap::new(),
+            pgids: HashMap::new(),
             timers: DelayQueue::new(),
             adopted: 0,
+            unacked: VecDeque::new(),
+            to_store: Vec::new(),
+            meta: None,
+            commit_tx: Arc::new(commit_tx),
+            commit_rx,
+            storage_error: None,
+            retry_armed: false,
             rt: rt.clone(),
         };
-        rt.tracker.spawn(actor.run());
+        rt.tracker.spawn(actor.run(cfg));
         Self { id: id.into(), tx }
     }
 
@@ -184,26 +215,47 @@ struct Subscriber {
     private: mpsc::Sender<Frame>,
 }
 
+enum Timer {
+    StopGrace(u64),
+    StoreRetry,
+}
+
 struct Actor {
     id: Arc<str>,
+    agent: Arc<str>,
     state: SessionState,
+    /// Committed events only: what replay may send.
+    log: EventLog,
+    /// Numbered events waiting for their commit, oldest first; broadcast
+    /// (and moved to `log`) once the store says they are durable.
+    unacked: VecDeque<(u64, Frame)>,
+    /// Events and meta to hand to the store after the current step.
+    to_store: Vec<(u64, Frame)>,
+    meta: Option<SessionMeta>,
+    commit_tx: Arc<watch::Sender<Commit>>,
+    commit_rx: watch::Receiver<Commit>,
+    storage_error: Option<String>,
+    retry_armed: bool,
+    pgids: HashMap<ProcId, i32>,
     commands: mpsc::Receiver<Command>,
     agent_tx: process::AgentEvents,
     agent_rx: mpsc::Receiver<(ProcId, AgentEvent)>,
     subscribers: HashMap<ConnId, Subscriber>,
     procs: HashMap<ProcId, ProcHandle>,
-    timers: DelayQueue<u64>,
+    timers: DelayQueue<Timer>,
     adopted: u64,
     rt: SessionRuntime,
 }
 
 impl Actor {
-    async fn run(mut self) {
+    async fn run(mut self, cfg: SessionConfig) {
+        self.load(cfg).await;
         let mut shutting_down = false;
         let mut commands_open = true;
         loop {
-            // Every branch is cancel-safe: `recv`, a token and a DelayQueue.
-            // Commands go first, so a stop is never queued behind agent output.
+            // Every branch is cancel-safe: `recv`, `changed`, a token and a
+            // DelayQueue. Commands go first, so a stop is never queued behind
+            // agent output.
             tokio::select! {
                 biased;
                 _ = self.rt.shutdown.cancelled(), if !shutting_down => {
@@ -222,24 +274,146 @@ impl Actor {
                         }
                     }
                 },
-                Some((proc, event)) = self.agent_rx.recv() => {
-                    let last = matches!(event, AgentEvent::Exited { .. } | AgentEvent::SpawnFailed { .. });
-                    self.feed(Input::Agent { proc, event }, None);
-                    if last && self.procs.remove(&proc).is_some() {
-                        self.rt.stats.live_processes.fetch_sub(1, Ordering::Relaxed);
+                Ok(()) = self.commit_rx.changed() => self.on_commit(),
+                Some((proc, event)) = self.agent_rx.recv() => self.on_agent_event(proc, event),
+                Some(expired) = self.timers.next() => match expired.into_inner() {
+                    Timer::StopGrace(run_id) => self.feed(Input::StopGraceElapsed { run_id }, None),
+                    Timer::StoreRetry => {
+                        self.retry_armed = false;
+                        self.to_store.extend(self.unacked.iter().cloned());
                     }
-                }
-                Some(expired) = self.timers.next() => {
-                    self.feed(Input::StopGraceElapsed { run_id: expired.into_inner() }, None);
-                }
+                },
             }
-            if shutting_down && self.state.is_quiescent() && self.procs.is_empty() {
+            self.persist().await;
+            let flushed = self.unacked.is_empty() || self.storage_error.is_some();
+            if shutting_down && self.state.is_quiescent() && self.procs.is_empty() && flushed {
                 break;
             }
         }
         tracing::debug!(session = %self.id, "session actor ended");
         // Dropping the subscribers ends every tab's event stream after the
         // frames already queued (exec_end included) have been delivered.
+    }
+
+    /// Continues the session from the store, if it was there before.
+    async fn load(&mut self, cfg: SessionConfig) {
+        match self.rt.store.load(&self.id, self.rt.tail_cap).await {
+            Ok(Some(loaded)) => {
+                self.log = EventLog::new(self.rt.tail_cap, loaded.last_seq, loaded.tail);
+                self.commit_tx.send_replace(Commit {
+                    committed: loaded.last_seq,
+                    error: None,
+                });
+                self.commit_rx.borrow_and_update();
+                let (state, effects) = SessionState::restore(cfg, &loaded.meta, loaded.last_seq);
+                self.state = state;
+                for e in effects {
+                    self.perform(e, None);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(session = %self.id, "cannot load the session from the store: {e}")
+            }
+        }
+    }
+
+    fn on_agent_event(&mut self, proc: ProcId, event: AgentEvent) {
+        match event {
+            AgentEvent::Started { pid } => {
+                // Remembered so a server killed with SIGKILL can clean up
+                // this group at its next start.
+                self.pgids.insert(proc, pid);
+                if let Some(start_ticks) = process::start_ticks(pid) {
+                    self.rt.store.try_send(Cmd::ProcStarted {
+                        session: self.id.clone(),
+                        pgid: pid,
+                        start_ticks,
+                    });
+                }
+            }
+            event => {
+                let last = matches!(
+                    event,
+                    AgentEvent::Exited { .. } | AgentEvent::SpawnFailed { .. }
+                );
+                self.feed(Input::Agent { proc, event }, None);
+                if last {
+                    if let Some(pgid) = self.pgids.remove(&proc) {
+                        self.rt.store.try_send(Cmd::ProcEnded { pgid });
+                    }
+                    if self.procs.remove(&proc).is_some() {
+                        self.rt.stats.live_processes.fetch_sub(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands the events and meta of the last step to the store. Waiting for
+    /// room here slows this session (and so its agent) when the disk is
+    /// slow; the store never waits for an actor, so this cannot deadlock.
+    async fn persist(&mut self) {
+        if !self.to_store.is_empty() {
+            let events = std::mem::take(&mut self.to_store);
+            let cmd = Cmd::Append {
+                session: self.id.clone(),
+                agent: self.agent.clone(),
+                events,
+                commit: self.commit_tx.clone(),
+            };
+            if self.rt.store.send(cmd).await.is_err() {
+                self.storage_failed("the store has stopped".into());
+            }
+        }
+        if let Some(meta) = self.meta.take() {
+            let cmd = Cmd::SaveMeta {
+                session: self.id.clone(),
+                agent: self.agent.clone(),
+                meta,
+            };
+            let _ = self.rt.store.send(cmd).await;
+        }
+    }
+
+    /// The store committed (or failed to commit) a batch of this session.
+    fn on_commit(&mut self) {
+        let commit = self.commit_rx.borrow_and_update().clone();
+        while self
+            .unacked
+            .front()
+            .is_some_and(|(seq, _)| *seq <= commit.committed)
+        {
+            if let Some((seq, frame)) = self.unacked.pop_front() {
+                self.log.push(seq, frame.clone());
+                self.broadcast(frame);
+            }
+        }
+        match commit.error {
+            Some(e) if !self.unacked.is_empty() => self.storage_failed(e),
+            _ => self.storage_error = None,
+        }
+    }
+
+    /// Events stay unsent until they are durable; tell every tab once and
+    /// offer them to the store again shortly.
+    fn storage_failed(&mut self, error: String) {
+        if self.storage_error.as_deref() != Some(error.as_str()) {
+            tracing::error!(session = %self.id, %error, "events could not be stored; holding them");
+            let frame = Reply::error(
+                "storage_failed",
+                format!("swe-swe cannot save this session's events ({error}); they are held and will be sent once saved"),
+            )
+            .to_frame();
+            for sub in self.subscribers.values() {
+                let _ = sub.private.try_send(frame.clone());
+            }
+            self.storage_error = Some(error);
+        }
+        if !self.retry_armed {
+            self.retry_armed = true;
+            self.timers.insert(Timer::StoreRetry, STORE_RETRY);
+        }
     }
 
     fn on_command(&mut self, cmd: Command) {
@@ -251,17 +425,28 @@ impl Actor {
                 reply,
             } => {
                 let (tx, rx) = mpsc::channel(self.rt.subscriber_queue);
-                let log = self.state.log();
+                let log = &self.log;
                 let replay = match last_seq {
                     Some(after) => log.since(after),
                     None => Vec::new(),
                 };
+                // Older than the memory tail: the tab's writer reads it from
+                // the store (it is all committed) before `replay`.
+                let from_store =
+                    last_seq
+                        .filter(|after| after + 1 < log.first_seq())
+                        .map(|after| StoreGap {
+                            store: self.rt.store.clone(),
+                            session: self.id.clone(),
+                            after,
+                            before: log.first_seq(),
+                        });
                 let hello = Reply::Session {
                     session: self.id.to_string(),
                     last_seq: log.last_seq(),
                     running: self.state.running().is_some(),
                     run_id: self.state.running(),
-                    first_seq: log.first_seq(),
+                    first_seq: 1,
                 }
                 .to_frame();
                 // Invariant: registration and replay happen in this one step;
@@ -275,6 +460,7 @@ impl Actor {
                 );
                 let _ = reply.send(Subscription {
                     hello,
+                    from_store,
                     replay,
                     events: rx,
                 });
@@ -302,7 +488,14 @@ impl Actor {
 
     fn perform(&mut self, effect: Effect, reply_to: Option<&mpsc::Sender<Frame>>) {
         match effect {
-            Effect::Broadcast(frame) => self.broadcast(frame),
+            Effect::Event { seq, frame } => {
+                // Sent to nobody until the store has it (see `on_commit`).
+                self.unacked.push_back((seq, frame.clone()));
+                if self.storage_error.is_none() {
+                    self.to_store.push((seq, frame));
+                }
+            }
+            Effect::SaveMeta(meta) => self.meta = Some(meta),
             Effect::Reply { to, frame } => {
                 let target = reply_to.or_else(|| self.subscribers.get(&to).map(|s| &s.private));
                 if let Some(tx) = target {
@@ -344,7 +537,7 @@ impl Actor {
                 }
             }
             Effect::ArmStopTimer { run_id, after } => {
-                self.timers.insert(run_id, after);
+                self.timers.insert(Timer::StopGrace(run_id), after);
             }
         }
     }

@@ -5,7 +5,10 @@ use crate::agent::template::Template;
 use crate::agent::AgentSpec;
 
 fn runtime(subscriber_queue: usize) -> SessionRuntime {
+    let dir = tempfile::tempdir().unwrap().keep();
     SessionRuntime {
+        store: Store::open(&dir).unwrap(),
+        tail_cap: 100_000,
         cwd: std::env::temp_dir(),
         limits: ProcLimits {
             max_line_bytes: 1 << 20,

@@ -1,7 +1,8 @@
-//! The in-memory tail of a session's event log: the last `cap` frames with
-//! their seq, for replay to a joining or reconnecting tab.
+//! The in-memory tail of a session's event log: the last `cap` committed
+//! frames with their seq, for replay to a joining or reconnecting tab.
+//! Older events are read back from the store.
 
-use crate::protocol::server::{Frame, SessionEvent};
+use crate::protocol::server::Frame;
 use std::collections::VecDeque;
 
 #[derive(Debug)]
@@ -12,24 +13,27 @@ pub struct EventLog {
 }
 
 impl EventLog {
-    pub fn new(cap: usize) -> Self {
-        Self {
-            next_seq: 1,
+    /// A log that continues after `last_seq`, holding `tail` (oldest first).
+    pub fn new(cap: usize, last_seq: u64, tail: Vec<(u64, Frame)>) -> Self {
+        let mut log = Self {
+            next_seq: last_seq + 1,
             tail: VecDeque::new(),
             cap: cap.max(1),
+        };
+        for (seq, frame) in tail {
+            log.push(seq, frame);
         }
+        log.next_seq = last_seq + 1;
+        log
     }
 
-    /// Numbers and serialises `event`, keeps it in the tail, returns the frame.
-    pub fn append(&mut self, event: &SessionEvent) -> Frame {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let frame = event.to_frame(seq);
-        self.tail.push_back((seq, frame.clone()));
+    /// Keeps a committed event; seqs arrive in order.
+    pub fn push(&mut self, seq: u64, frame: Frame) {
+        self.next_seq = seq + 1;
+        self.tail.push_back((seq, frame));
         while self.tail.len() > self.cap {
             self.tail.pop_front();
         }
-        frame
     }
 
     /// The seq of the newest event (0 when empty).
@@ -58,17 +62,11 @@ impl EventLog {
 mod tests {
     use super::*;
 
-    fn info(i: u64) -> SessionEvent {
-        SessionEvent::Info {
-            message: i.to_string(),
-        }
-    }
-
     #[test]
     fn replays_exactly_what_follows_last_seq() {
-        let mut log = EventLog::new(3);
-        for i in 0..5 {
-            log.append(&info(i));
+        let mut log = EventLog::new(3, 0, Vec::new());
+        for seq in 1..=5 {
+            log.push(seq, format!(r#"{{"seq":{seq}}}"#).into());
         }
         assert_eq!(log.last_seq(), 5);
         assert_eq!(log.first_seq(), 3);

@@ -5,7 +5,6 @@
 //! race of the seed report becomes an ordering of inputs here, and orderings
 //! can be tested exhaustively without threads.
 
-use super::event_log::EventLog;
 use super::history::History;
 use super::permissions::Permissions;
 use super::tool_cache::{ToolCache, ToolUse};
@@ -13,6 +12,7 @@ use crate::agent::claude::{self, lines};
 use crate::agent::{valid_agent_session_id, AgentSpec, ClaudeMode, SpawnSpec};
 use crate::protocol::server::{Frame, Reply, SessionEvent, TurnStatus};
 use crate::protocol::Decision;
+use crate::store::SessionMeta;
 use serde_json::Value;
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
@@ -77,6 +77,10 @@ pub enum Input {
 /// always the last event of a process.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentEvent {
+    /// The process runs, as the leader of process group `pid`.
+    Started {
+        pid: i32,
+    },
     Line(String),
     LineTooLong {
         len: usize,
@@ -94,8 +98,14 @@ pub enum AgentEvent {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Send to every subscriber; already numbered and kept in the log tail.
-    Broadcast(Frame),
+    /// A numbered session event: persist it, then send it to every subscriber.
+    Event {
+        seq: u64,
+        frame: Frame,
+    },
+    /// What must survive a restart changed (history, permissions, title,
+    /// the running turn, counters).
+    SaveMeta(SessionMeta),
     Reply {
         to: ConnId,
         frame: Frame,
@@ -130,7 +140,6 @@ pub struct SessionSnapshot {
     pub running: Option<u64>,
     pub queue: Vec<(u64, String)>,
     pub last_seq: u64,
-    pub first_seq: u64,
     pub agent_alive: bool,
 }
 
@@ -180,7 +189,10 @@ pub struct SessionState {
     history: History,
     permissions: Permissions,
     tool_cache: ToolCache,
-    log: EventLog,
+    next_seq: u64,
+    title: Option<String>,
+    /// Something `meta()` reports changed during this `handle` call.
+    dirty: bool,
     proc: Option<Proc>,
     turn: Option<Turn>,
     queue: VecDeque<(u64, String)>,
@@ -197,7 +209,9 @@ impl SessionState {
         Self {
             history: History::new(cfg.history_cap),
             tool_cache: ToolCache::new(cfg.tool_cache_cap),
-            log: EventLog::new(cfg.tail_cap),
+            next_seq: 1,
+            title: None,
+            dirty: false,
             permissions: Permissions::default(),
             proc: None,
             turn: None,
@@ -242,7 +256,7 @@ impl SessionState {
             Input::StopGraceElapsed { run_id } => self.on_stop_grace(run_id),
             Input::Shutdown => self.on_shutdown(),
         }
-        std::mem::take(&mut self.out)
+        self.finish_step()
     }
 
     // ---- read-only views -------------------------------------------------
@@ -254,14 +268,56 @@ impl SessionState {
             tool_cache_len: self.tool_cache.len(),
             running: self.turn.as_ref().map(|t| t.run_id),
             queue: self.queue.iter().cloned().collect(),
-            last_seq: self.log.last_seq(),
-            first_seq: self.log.first_seq(),
+            last_seq: self.next_seq - 1,
             agent_alive: self.proc.is_some(),
         }
     }
 
-    pub fn log(&self) -> &EventLog {
-        &self.log
+    /// A session continued from the store: its memory, and seq, run and
+    /// request numbers that go on where they stopped. A turn that was
+    /// running when the last server died gets its `exec_end` now.
+    pub fn restore(cfg: SessionConfig, meta: &SessionMeta, last_seq: u64) -> (Self, Vec<Effect>) {
+        let mut s = Self::new(cfg);
+        for id in &meta.history {
+            s.history.push(id);
+        }
+        s.permissions = meta.permissions();
+        s.title.clone_from(&meta.title);
+        s.next_seq = last_seq + 1;
+        s.next_run = meta.next_run.max(1);
+        s.next_request = meta.next_request.max(1);
+        if let Some(run_id) = meta.running {
+            s.emit(SessionEvent::ExecEnd {
+                run_id,
+                status: TurnStatus::Error,
+                exit_code: None,
+                message: Some("swe-swe stopped during this turn; it did not finish".into()),
+            });
+            s.dirty = true;
+        }
+        let fx = s.finish_step();
+        (s, fx)
+    }
+
+    /// What the store keeps of this session besides its events.
+    pub fn meta(&self) -> SessionMeta {
+        SessionMeta {
+            title: self.title.clone(),
+            history: self.history.to_vec(),
+            allowed_tools: self.permissions.allowed_tools.iter().cloned().collect(),
+            skip_all: self.permissions.skip_all,
+            running: self.turn.as_ref().map(|t| t.run_id),
+            next_run: self.next_run,
+            next_request: self.next_request,
+        }
+    }
+
+    fn finish_step(&mut self) -> Vec<Effect> {
+        if std::mem::take(&mut self.dirty) {
+            let meta = self.meta();
+            self.out.push(Effect::SaveMeta(meta));
+        }
+        std::mem::take(&mut self.out)
     }
 
     pub fn running(&self) -> Option<u64> {
@@ -281,8 +337,18 @@ impl SessionState {
     // ---- output helpers --------------------------------------------------
 
     fn emit(&mut self, event: SessionEvent) {
-        let frame = self.log.append(&event);
-        self.out.push(Effect::Broadcast(frame));
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        // Events that change what `meta()` reports mark it for saving.
+        self.dirty |= matches!(
+            event,
+            SessionEvent::ExecStart { .. }
+                | SessionEvent::ExecEnd { .. }
+                | SessionEvent::AgentSession { .. }
+                | SessionEvent::PermissionResolved { .. }
+        );
+        let frame = event.to_frame(seq);
+        self.out.push(Effect::Event { seq, frame });
     }
 
     fn reply(&mut self, to: ConnId, reply: Reply) {
@@ -546,6 +612,7 @@ impl SessionState {
             allowed_tools: allowed_tools.into_iter().collect(),
             skip_all: skip,
         };
+        self.dirty = true;
         let open: Vec<(usize, String)> = self
             .turn
             .iter()
@@ -625,6 +692,9 @@ impl SessionState {
         let run_id = self.next_run;
         self.next_run += 1;
         let first_turn = run_id == 1;
+        if self.title.is_none() {
+            self.title = Some(content.chars().take(80).collect());
+        }
         self.emit(SessionEvent::UserMessage {
             content: content.clone(),
             run_id,
@@ -786,6 +856,7 @@ impl SessionState {
 
     fn on_agent(&mut self, event: AgentEvent) {
         match event {
+            AgentEvent::Started { .. } => {}
             AgentEvent::Line(line) => self.on_line(line),
             AgentEvent::LineTooLong { len, limit } => self.emit(SessionEvent::Error {
                 message: format!(
@@ -949,6 +1020,7 @@ impl SessionState {
         if !turn.stopping && proc.no_conversation && self.cfg.agent.is_claude() {
             if let Some(gone) = &proc.resumed {
                 self.history.remove(gone);
+                self.dirty = true;
                 turn.fallback.retain(|id| id != gone);
                 let gone = gone.clone();
                 let next = turn.fallback.front().cloned();

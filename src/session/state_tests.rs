@@ -33,7 +33,7 @@ fn events(effects: &[Effect]) -> Vec<serde_json::Value> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Broadcast(f) => Some(serde_json::from_str(f).unwrap()),
+            Effect::Event { frame: f, .. } => Some(serde_json::from_str(f).unwrap()),
             _ => None,
         })
         .collect()
@@ -439,7 +439,7 @@ proptest! {
                     None => Vec::new(),
                 },
             };
-            if fx.iter().any(|e| matches!(e, Effect::Broadcast(f) if f.contains(r#""type":"exec_start""#))) {
+            if fx.iter().any(|e| matches!(e, Effect::Event { frame: f, .. } if f.contains(r#""type":"exec_start""#))) {
                 // A turn started in this step (none of these steps changes the
                 // history before starting one): its walk starts over.
                 walk.clear();
@@ -448,7 +448,7 @@ proptest! {
             if let Some((p, spec)) = spawned(&fx) {
                 current = Some(p);
                 walk.push(resume_arg(&spec));
-            } else if fx.iter().any(|e| matches!(e, Effect::Broadcast(f) if f.contains(r#""type":"exec_end""#))) {
+            } else if fx.iter().any(|e| matches!(e, Effect::Event { frame: f, .. } if f.contains(r#""type":"exec_end""#))) {
                 current = None;
             }
             let h = s.snapshot().history;

@@ -101,6 +101,8 @@ impl Server {
         cmd.args(["--port", "0", "--workdir"])
             .arg(workdir.path())
             .args(&b.args)
+            .arg("--data-dir")
+            .arg(state.path().join("data"))
             .env("HOME", state.path())
             .env(
                 "RUST_LOG",

@@ -1,0 +1,392 @@
+//! Durable sessions: SQLite (WAL) in `--data-dir`, one row per event.
+//!
+//! One writer thread owns the write connection and commits whatever has
+//! arrived as one transaction; each session learns what is durable through a
+//! `watch` channel (never blocks the writer, so no channel cycle with the
+//! actors). An event is sent to clients only after its batch committed.
+//! Reads (load, replay, the sessions API) use a second connection.
+
+mod schema;
+mod writer;
+
+use crate::protocol::server::Frame;
+use crate::session::permissions::Permissions;
+use nix::fcntl::{Flock, FlockArg};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use writer::Commit;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("data directory {path:?} cannot be used: {reason}")]
+    DataDir { path: PathBuf, reason: String },
+    #[error("another swe-swe is already using {0:?} (its lock is held); stop it or choose another --data-dir")]
+    Locked(PathBuf),
+    #[error(
+        "the database {path:?} is unreadable or corrupt ({reason}); move it away to start afresh"
+    )]
+    Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "the database {path:?} has schema version {found}, newer than this swe-swe knows ({known})"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("storage error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("the store has stopped")]
+    Stopped,
+}
+
+/// What survives a restart besides the events.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionMeta {
+    pub title: Option<String>,
+    pub history: Vec<String>,
+    pub allowed_tools: Vec<String>,
+    pub skip_all: bool,
+    /// The run that had started and not ended, if any.
+    pub running: Option<u64>,
+    /// Counters that must never repeat within a session.
+    #[serde(default)]
+    pub next_run: u64,
+    #[serde(default)]
+    pub next_request: u64,
+}
+
+impl SessionMeta {
+    pub fn permissions(&self) -> Permissions {
+        Permissions {
+            allowed_tools: self.allowed_tools.iter().cloned().collect(),
+            skip_all: self.skip_all,
+        }
+    }
+}
+
+/// A session as the store has it, for start-up and the sessions API.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRow {
+    pub id: String,
+    pub title: Option<String>,
+    pub agent: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub status: String,
+    pub event_count: i64,
+    pub last_seq: u64,
+}
+
+/// A session loaded at actor start.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub meta: SessionMeta,
+    pub last_seq: u64,
+    /// The newest events, oldest first, for the in-memory tail.
+    pub tail: Vec<(u64, Frame)>,
+}
+
+pub enum Cmd {
+    Append {
+        session: Arc<str>,
+        agent: Arc<str>,
+        events: Vec<(u64, Frame)>,
+        commit: Arc<watch::Sender<Commit>>,
+    },
+    SaveMeta {
+        session: Arc<str>,
+        agent: Arc<str>,
+        meta: SessionMeta,
+    },
+    ProcStarted {
+        session: Arc<str>,
+        pgid: i32,
+        start_ticks: u64,
+    },
+    ProcEnded {
+        pgid: i32,
+    },
+    Rename {
+        session: String,
+        title: String,
+        reply: oneshot::Sender<bool>,
+    },
+    Delete {
+        session: String,
+        reply: oneshot::Sender<bool>,
+    },
+    Flush {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Cloneable handle to the store.
+#[derive(Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Cmd>,
+    read: Arc<Mutex<Connection>>,
+    path: Arc<PathBuf>,
+    _lock: Arc<Flock<File>>,
+}
+
+const DB_FILE: &str = "swe-swe.db";
+const LOCK_FILE: &str = "swe-swe.lock";
+/// Commands waiting for the writer; senders wait for room (backpressure).
+const WRITE_QUEUE: usize = 4096;
+
+impl Store {
+    /// Opens (creating and migrating) the store in `dir`. Fails with a clear
+    /// error when the folder is unusable, locked by another swe-swe, or the
+    /// database is corrupt.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let data_dir = |reason: String| StoreError::DataDir {
+            path: dir.to_owned(),
+            reason,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| data_dir(e.to_string()))?;
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))
+            .map_err(|e| data_dir(e.to_string()))?;
+        let lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock)
+            .map_err(|_| StoreError::Locked(dir.to_owned()))?;
+        let path = dir.join(DB_FILE);
+        let corrupt = |e: rusqlite::Error| StoreError::Corrupt {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        let write = Connection::open(&path).map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::CannotOpen => {
+                data_dir("cannot create the database file (is the folder writable?)".into())
+            }
+            other => corrupt(other),
+        })?;
+        schema::configure(&write).map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ReadOnly => {
+                data_dir("the database is read-only (is the folder writable?)".into())
+            }
+            other => corrupt(other),
+        })?;
+        schema::migrate(&write, &path)?;
+        let read = Connection::open(&path).map_err(corrupt)?;
+        read.busy_timeout(std::time::Duration::from_secs(5))?;
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        writer::spawn(write, rx);
+        Ok(Store {
+            tx,
+            read: Arc::new(Mutex::new(read)),
+            path: Arc::new(path),
+            _lock: Arc::new(lock),
+        })
+    }
+
+    /// A store in a fresh temporary folder, for tests.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// For bookkeeping that must not wait (process records): dropped, with a
+    /// warning, only if the writer is far behind.
+    pub fn try_send(&self, cmd: Cmd) {
+        if self.tx.try_send(cmd).is_err() {
+            tracing::warn!("store queue full; a process record was not saved");
+        }
+    }
+
+    pub(crate) async fn send(&self, cmd: Cmd) -> Result<(), StoreError> {
+        self.tx.send(cmd).await.map_err(|_| StoreError::Stopped)
+    }
+
+    /// Runs `f` on the read connection, off the async runtime.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.read.clone();
+        tokio::task::spawn_blocking(move || {
+            // Invariant: held only inside this blocking closure, never across
+            // an `.await`.
+            let c = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&c).map_err(StoreError::from)
+        })
+        .await
+        .map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Everything an actor needs to resume a session.
+    pub async fn load(&self, session: &str, tail: usize) -> Result<Option<Loaded>, StoreError> {
+        let session = session.to_owned();
+        self.read(move |c| {
+            let row: Option<Option<String>> = c
+                .query_row(
+                    "SELECT meta FROM sessions WHERE id = ?1",
+                    params![session],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(meta) = row else { return Ok(None) };
+            let last_seq = c.query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session = ?1",
+                params![session],
+                |r| r.get::<_, i64>(0),
+            )? as u64;
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, frame FROM events WHERE session = ?1 AND seq > ?2 ORDER BY seq",
+            )?;
+            let from = last_seq.saturating_sub(tail as u64) as i64;
+            let tail = stmt
+                .query_map(params![session, from], seq_frame)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let meta = meta
+                .and_then(|m| serde_json::from_str(&m).ok())
+                .unwrap_or_default();
+            Ok(Some(Loaded {
+                meta,
+                last_seq,
+                tail,
+            }))
+        })
+        .await
+    }
+
+    /// Events with `after < seq < before`, oldest first, at most `limit`.
+    pub async fn events(
+        &self,
+        session: &str,
+        after: u64,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Frame)>, StoreError> {
+        let session = session.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, frame FROM events WHERE session = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq LIMIT ?4",
+            )?;
+            let rows = stmt
+                .query_map(params![session, after as i64, before.min(i64::MAX as u64) as i64, limit as i64], seq_frame)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    pub async fn sessions(
+        &self,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<SessionRow>, i64), StoreError> {
+        self.read(move |c| {
+            let total: i64 = c.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
+            let mut stmt = c.prepare_cached(
+                "SELECT id, title, agent, created_ms, updated_ms, status, event_count, last_seq
+                 FROM sessions ORDER BY updated_ms DESC, id LIMIT ?1 OFFSET ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![limit as i64, offset as i64], session_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((rows, total))
+        })
+        .await
+    }
+
+    pub async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT id, title, agent, created_ms, updated_ms, status, event_count, last_seq
+                 FROM sessions WHERE id = ?1",
+                params![id],
+                session_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    pub async fn rename(&self, id: &str, title: &str) -> Result<bool, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::Rename {
+            session: id.to_owned(),
+            title: title.to_owned(),
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| StoreError::Stopped)
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::Delete {
+            session: id.to_owned(),
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| StoreError::Stopped)
+    }
+
+    /// Waits until everything sent before has been committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::Flush { reply }).await?;
+        rx.await.map_err(|_| StoreError::Stopped)
+    }
+
+    /// Agent process groups recorded as alive: (pgid, start time in clock
+    /// ticks since boot), left over if the last server was killed.
+    pub async fn leftover_procs(&self) -> Result<Vec<(i32, u64)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT pgid, start_ticks FROM procs")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+}
+
+fn session_row(r: &rusqlite::Row<'_>) -> Result<SessionRow, rusqlite::Error> {
+    Ok(SessionRow {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        agent: r.get(2)?,
+        created_ms: r.get(3)?,
+        updated_ms: r.get(4)?,
+        status: r.get(5)?,
+        event_count: r.get(6)?,
+        last_seq: r.get::<_, i64>(7)? as u64,
+    })
+}
+
+fn seq_frame(r: &rusqlite::Row<'_>) -> Result<(u64, Frame), rusqlite::Error> {
+    Ok((
+        r.get::<_, i64>(0)? as u64,
+        Frame::from(r.get::<_, String>(1)?),
+    ))
+}
+
+/// The default data folder: `$XDG_DATA_HOME/swe-swe`, else
+/// `$HOME/.local/share/swe-swe`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("swe-swe");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    PathBuf::from(home).join(".local/share/swe-swe")
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
