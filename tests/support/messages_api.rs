@@ -79,7 +79,7 @@ impl MessagesApi {
     /// User prompts (plain text) the CLI sent, in request order.
     pub fn prompts_seen(&self) -> Vec<String> {
         let reqs = self.requests.lock().unwrap();
-        reqs.iter().filter_map(|r| last_prompt(r)).collect()
+        reqs.iter().filter_map(last_prompt).collect()
     }
 }
 
