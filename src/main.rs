@@ -32,6 +32,7 @@ async fn run() -> anyhow::Result<()> {
     let config = Args::parse().into_config()?;
     raise_fd_limit();
     let store = swe_swe::store::Store::open(&config.data_dir)?;
+    swe_swe::server::clean_up_after_previous_server(&store).await;
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await

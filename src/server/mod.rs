@@ -1,5 +1,6 @@
 //! The HTTP edge: the page, `/ws`, and graceful shutdown.
 
+mod api;
 mod page;
 mod ws;
 
@@ -33,25 +34,28 @@ const SHUTDOWN_SLACK: Duration = Duration::from_secs(3);
 
 pub(crate) struct AppState {
     registry: Registry,
+    store: Store,
+    workdir: std::path::PathBuf,
+    /// Where Claude Code keeps its own sessions (`$HOME/.claude`).
+    home: std::path::PathBuf,
+    stop_grace: Duration,
     max_frame_bytes: usize,
     next_conn: AtomicU64,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
 
-/// Serves until `shutdown` is cancelled, then stops every run (each turn gets
-/// its `exec_end`), waits for every agent process group to die and for the
-/// sockets to flush, and returns.
-pub async fn serve(
-    listener: TcpListener,
-    cfg: Config,
-    store: Store,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    // Agent groups a killed predecessor left running.
+/// Kills agent process groups that a previous server, killed before it could
+/// stop them, left running (their pgids are in the store). Call before
+/// serving.
+pub async fn clean_up_after_previous_server(store: &Store) {
     match store.leftover_procs().await {
         Ok(left) if !left.is_empty() => {
-            let killed = crate::process::kill_leftovers(&left);
+            let procs = left.clone();
+            let killed =
+                tokio::task::spawn_blocking(move || crate::process::kill_leftovers(&procs))
+                    .await
+                    .unwrap_or(0);
             tracing::info!(
                 recorded = left.len(),
                 killed,
@@ -64,6 +68,17 @@ pub async fn serve(
         Ok(_) => {}
         Err(e) => tracing::error!("cannot read leftover agent processes: {e}"),
     }
+}
+
+/// Serves until `shutdown` is cancelled, then stops every run (each turn gets
+/// its `exec_end`), waits for every agent process group to die and for the
+/// sockets to flush, and returns.
+pub async fn serve(
+    listener: TcpListener,
+    cfg: Config,
+    store: Store,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let tracker = TaskTracker::new();
     let runtime = SessionRuntime {
         cwd: cfg.workdir.clone(),
@@ -89,6 +104,10 @@ pub async fn serve(
     let registry = Registry::new(session_cfg, runtime, cfg.max_sessions);
     let state = Arc::new(AppState {
         registry: registry.clone(),
+        store: store.clone(),
+        workdir: cfg.workdir.clone(),
+        home: std::env::var_os("HOME").map_or_else(|| ".".into(), Into::into),
+        stop_grace: cfg.stop_grace,
         max_frame_bytes: cfg.max_frame_bytes,
         next_conn: AtomicU64::new(1),
         shutdown: shutdown.clone(),
@@ -126,7 +145,8 @@ fn router(prefix: &str, state: Arc<AppState>) -> Router {
     let mut r = Router::new()
         .route(&format!("{prefix}/"), get(page::index))
         .route(&format!("{prefix}/ws"), get(ws_upgrade))
-        .route(&format!("{prefix}/healthz"), get(|| async { "ok" }));
+        .route(&format!("{prefix}/healthz"), get(|| async { "ok" }))
+        .merge(api::routes(prefix));
     if !prefix.is_empty() {
         let to = format!("{prefix}/");
         r = r.route(prefix, get(move || async move { Redirect::permanent(&to) }));

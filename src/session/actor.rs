@@ -100,6 +100,10 @@ enum Command {
     Snapshot {
         reply: oneshot::Sender<SessionSnapshot>,
     },
+    /// Stop the run, save everything, end the actor, then answer.
+    Close {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 #[derive(Clone)]
@@ -137,6 +141,7 @@ impl SessionHandle {
             commit_rx,
             storage_error: None,
             retry_armed: false,
+            closers: Vec::new(),
             rt: rt.clone(),
         };
         rt.tracker.spawn(actor.run(cfg));
@@ -208,6 +213,18 @@ impl SessionHandle {
     pub async fn snapshot(&self) -> Result<SessionSnapshot, SessionError> {
         self.ask(|reply| Command::Snapshot { reply }).await
     }
+
+    /// Ends the session: its run is stopped, its events are handed to the
+    /// store, and the actor is gone when this returns. Waits up to the stop
+    /// grace plus the reply timeout.
+    pub async fn close(&self, grace: Duration) -> Result<(), SessionError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Close { reply: tx }).await?;
+        match tokio::time::timeout(grace + REPLY_TIMEOUT, rx).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(SessionError::Timeout(grace + REPLY_TIMEOUT)),
+        }
+    }
 }
 
 struct Subscriber {
@@ -237,6 +254,8 @@ struct Actor {
     storage_error: Option<String>,
     retry_armed: bool,
     pgids: HashMap<ProcId, i32>,
+    /// Answered when the actor has ended (`Command::Close`).
+    closers: Vec<oneshot::Sender<()>>,
     commands: mpsc::Receiver<Command>,
     agent_tx: process::AgentEvents,
     agent_rx: mpsc::Receiver<(ProcId, AgentEvent)>,
@@ -250,6 +269,7 @@ struct Actor {
 impl Actor {
     async fn run(mut self, cfg: SessionConfig) {
         self.load(cfg).await;
+        self.persist().await;
         let mut shutting_down = false;
         let mut commands_open = true;
         loop {
@@ -263,6 +283,13 @@ impl Actor {
                     self.feed(Input::Shutdown, None);
                 }
                 cmd = self.commands.recv(), if commands_open => match cmd {
+                    Some(Command::Close { reply }) => {
+                        self.closers.push(reply);
+                        if !shutting_down {
+                            shutting_down = true;
+                            self.feed(Input::Shutdown, None);
+                        }
+                    }
                     Some(cmd) => self.on_command(cmd),
                     None => {
                         // Every handle is gone: nobody can reach this session
@@ -291,6 +318,9 @@ impl Actor {
             }
         }
         tracing::debug!(session = %self.id, "session actor ended");
+        for c in self.closers.drain(..) {
+            let _ = c.send(());
+        }
         // Dropping the subscribers ends every tab's event stream after the
         // frames already queued (exec_end included) have been delivered.
     }
@@ -477,6 +507,7 @@ impl Actor {
             Command::Snapshot { reply } => {
                 let _ = reply.send(self.state.snapshot());
             }
+            Command::Close { reply } => self.closers.push(reply),
         }
     }
 

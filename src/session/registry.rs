@@ -89,6 +89,15 @@ impl Registry {
         self.len() == 0
     }
 
+    /// Takes a session out of the registry (its actor ends once closed).
+    pub fn remove(&self, id: &str) -> Option<SessionHandle> {
+        self.inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+    }
+
     /// Drops every handle so each actor, once shut down, can end.
     pub fn clear(&self) {
         self.inner

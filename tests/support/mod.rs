@@ -154,6 +154,10 @@ impl Server {
         self.child.id().unwrap() as i32
     }
 
+    pub async fn http(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        http(self.addr, method, &format!("{}{path}", self.prefix), body).await
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}{}/ws", self.addr, self.prefix)
     }
@@ -167,6 +171,13 @@ impl Server {
         let mut c = self.client().await;
         c.hello(session, 0).await;
         c
+    }
+
+    /// SIGKILL: no shutdown at all, as in a crash.
+    pub async fn kill(mut self) -> (ServerBuilder, tempfile::TempDir, tempfile::TempDir) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        (self.builder, self.workdir, self.state)
     }
 
     pub fn signal_log(&self) -> PathBuf {
@@ -350,6 +361,33 @@ impl Client {
 pub fn seq_of(frame: &str) -> Option<u64> {
     let rest = frame.strip_prefix(r#"{"seq":"#)?;
     rest[..rest.find(',')?].parse().ok()
+}
+
+/// One HTTP/1.1 request on a fresh connection; returns status and JSON body
+/// (Null when empty).
+pub async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut resp))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&resp);
+    let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    // Bodies may be chunked; take the JSON between the first '{' and last '}'.
+    let json = match (body.find('{'), body.rfind('}')) {
+        (Some(a), Some(b)) => serde_json::from_str(&body[a..=b]).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    (status, json)
 }
 
 pub fn of_type<'a>(frames: &'a [Value], t: &str) -> Vec<&'a Value> {

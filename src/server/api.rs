@@ -1,0 +1,167 @@
+//! The sessions API: list, inspect, rename, delete our sessions; list Claude
+//! Code's own past sessions of this project and resume one in a new session.
+
+use super::AppState;
+use crate::agent::claude::transcripts;
+use crate::agent::valid_agent_session_id;
+use crate::session::valid_session_id;
+use crate::store::StoreError;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub(super) enum ApiError {
+    #[error("no session {0:?}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Store(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        (status, Json(json!({"error": self.to_string()}))).into_response()
+    }
+}
+
+pub(super) fn routes(prefix: &str) -> Router<Arc<AppState>> {
+    Router::new()
+        .route(&format!("{prefix}/api/sessions"), get(list).post(create))
+        .route(
+            &format!("{prefix}/api/sessions/{{id}}"),
+            get(show).patch(rename).delete(remove),
+        )
+}
+
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+async fn list(
+    State(app): State<Arc<AppState>>,
+    Query(page): Query<Page>,
+) -> Result<Response, ApiError> {
+    let limit = page.limit.unwrap_or(50).clamp(1, 500);
+    let offset = page.offset.unwrap_or(0);
+    let (sessions, total) = app.store.sessions(limit, offset).await?;
+    let (home, cwd) = (app.home.clone(), app.workdir.clone());
+    let claude = tokio::task::spawn_blocking(move || transcripts::list(&home, &cwd))
+        .await
+        .unwrap_or_default();
+    Ok(Json(json!({
+        "sessions": sessions,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        // Claude Code's own past sessions of this workdir: resume one with
+        // POST /api/sessions {"resume": id}.
+        "claude": claude,
+    }))
+    .into_response())
+}
+
+fn checked(id: &str) -> Result<(), ApiError> {
+    if valid_session_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest("invalid session id".into()))
+    }
+}
+
+async fn show(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    checked(&id)?;
+    match app.store.session(&id).await? {
+        Some(row) => Ok(Json(row).into_response()),
+        None => Err(ApiError::NotFound(id)),
+    }
+}
+
+#[derive(Deserialize)]
+struct Rename {
+    title: String,
+}
+
+async fn rename(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Json(body): Json<Rename>,
+) -> Result<Response, ApiError> {
+    checked(&id)?;
+    let title: String = body.title.trim().chars().take(200).collect();
+    if title.is_empty() {
+        return Err(ApiError::BadRequest("title is empty".into()));
+    }
+    if app.store.session(&id).await?.is_none() {
+        return Err(ApiError::NotFound(id));
+    }
+    app.store.rename(&id, &title).await?;
+    show(State(app), Path(id)).await
+}
+
+async fn remove(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    checked(&id)?;
+    let known = app.store.session(&id).await?.is_some();
+    // End the live session first (its run is stopped and its last events
+    // stored), so nothing is written for it after the delete.
+    let live = app.registry.remove(&id);
+    if let Some(handle) = &live {
+        handle
+            .close(app.stop_grace)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    }
+    if !known && live.is_none() {
+        return Err(ApiError::NotFound(id));
+    }
+    app.store.delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct Create {
+    /// A Claude Code session id to continue.
+    resume: Option<String>,
+}
+
+async fn create(
+    State(app): State<Arc<AppState>>,
+    Json(body): Json<Create>,
+) -> Result<Response, ApiError> {
+    let handle = app
+        .registry
+        .create()
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    if let Some(agent_id) = body.resume {
+        if !valid_agent_session_id(&agent_id) {
+            return Err(ApiError::BadRequest("invalid agent session id".into()));
+        }
+        handle
+            .adopt_agent_session(agent_id)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    }
+    Ok((StatusCode::CREATED, Json(json!({"id": handle.id()}))).into_response())
+}

@@ -1,0 +1,275 @@
+//! Durable sessions: the SQLite event log, replay, restart, crash safety,
+//! the sessions API and bad storage.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::process::Command;
+use support::*;
+
+/// Every event of `session` from seq 1, as a new tab gets them.
+async fn everything(server: &Server, session: &str) -> Vec<Value> {
+    let mut c = server.client().await;
+    let hello = c.hello(session, 0).await;
+    let last = hello["lastSeq"].as_u64().unwrap();
+    let mut out = Vec::new();
+    while out.len() < last as usize {
+        out.push(c.recv().await);
+    }
+    out
+}
+
+fn seqs(frames: &[Value]) -> Vec<u64> {
+    frames.iter().map(|f| f["seq"].as_u64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn replay_reaches_beyond_the_memory_tail() {
+    let server = Server::claude().args(["--tail-cap", "100"]).start().await;
+    let mut c = server.joined("long").await;
+    let live = c.turn("lines 1000").await;
+    let last = live.last().unwrap()["seq"].as_u64().unwrap();
+    let all = everything(&server, "long").await;
+    assert_eq!(seqs(&all), (1..=last).collect::<Vec<_>>());
+    assert_eq!(all, live, "the replay is the live stream, byte for byte");
+    // From the middle: exactly what follows.
+    let mut d = server.client().await;
+    d.hello("long", 500).await;
+    assert_eq!(d.recv().await["seq"], 501);
+}
+
+#[tokio::test]
+async fn a_restart_keeps_events_conversation_and_permission_memory() {
+    let server = Server::claude().start().await;
+    let mut c = server.joined("keep").await;
+    c.turn("remember the pineapple").await;
+    c.message("write a.txt").await;
+    let req = c.until_type("permission_request").await.pop().unwrap();
+    c.send(json!({"type":"permission_response","requestId":req["requestId"],"decision":"allow_always"})).await;
+    c.until_type("exec_end").await;
+    let before = everything(&server, "keep").await;
+    drop(c);
+
+    let server = server.restart().await;
+    let after = everything(&server, "keep").await;
+    assert_eq!(before, after, "every event is back, unchanged");
+    let mut c = server.joined("keep").await;
+    while c
+        .try_recv(std::time::Duration::from_millis(200))
+        .await
+        .is_ok()
+    {}
+    let frames = c.turn("recall").await;
+    let said: String = claude_lines(&frames)
+        .iter()
+        .filter(|l| l["type"] == "assistant")
+        .map(|l| {
+            l["message"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        said.contains("pineapple"),
+        "the conversation resumed: {said}"
+    );
+    assert!(frames[0]["seq"].as_u64().unwrap() > before.last().unwrap()["seq"].as_u64().unwrap());
+    let frames = c.turn("write b.txt").await;
+    assert!(
+        of_type(&frames, "permission_request").is_empty(),
+        "allow_always survived the restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_stream_loses_nothing_anyone_saw() {
+    let server = Server::claude().start().await;
+    // A run that will outlive the killed server: it must be cleaned up.
+    let mut holder = server.joined("holder").await;
+    holder.message("fork").await;
+    let (_, held_pgid, grandchild) = holder.until_fake_pid().await;
+    let mut c = server.joined("crash").await;
+    c.message("lines 10000 50 100").await;
+    let mut seen = Vec::new();
+    while seen.len() < 3000 {
+        seen.push(c.recv().await);
+    }
+    let (builder, workdir, state) = server.kill().await;
+    // Whatever was already on the wire before the kill.
+    while let Ok(v) = c.try_recv(std::time::Duration::from_millis(300)).await {
+        seen.push(v);
+    }
+    // The agent saw its stdin close and left; its background grandchild,
+    // still in the agent's process group, did not.
+    let grandchild = grandchild.expect("the agent forked");
+    assert!(
+        is_alive(grandchild),
+        "the orphaned grandchild is still running"
+    );
+
+    let server = Server::start_in(builder, workdir, state).await;
+    assert!(
+        group_gone(held_pgid) || group_members(held_pgid).is_empty(),
+        "left-over agent group killed at start-up"
+    );
+    assert!(!is_alive(grandchild));
+    // Everything stored, then the turn the kill interrupted is closed (the
+    // restarted session writes that exec_end itself; it may arrive live).
+    let mut c = server.client().await;
+    c.hello("crash", 0).await;
+    let all = c.recv_until(|v| v["type"] == "exec_end").await;
+    assert_eq!(
+        all[..seen.len()],
+        seen[..],
+        "every event a client saw is stored, in order"
+    );
+    let s = seqs(&all);
+    assert_eq!(
+        s,
+        (1..=s.len() as u64).collect::<Vec<_>>(),
+        "no gap, no reuse"
+    );
+    let end = all.last().unwrap();
+    assert_eq!(end["status"], "error");
+    assert!(end["message"]
+        .as_str()
+        .unwrap()
+        .contains("stopped during this turn"));
+    // And the conversation goes on with new seqs.
+    let mut c = server.joined("crash").await;
+    while c
+        .try_recv(std::time::Duration::from_millis(200))
+        .await
+        .is_ok()
+    {}
+    let frames = c.turn("recall").await;
+    assert_eq!(frames.last().unwrap()["status"], "success");
+    assert!(frames[0]["seq"].as_u64().unwrap() > *s.last().unwrap());
+}
+
+#[tokio::test]
+async fn sessions_api_lists_renames_deletes_and_resumes_claude_sessions() {
+    let server = Server::claude().start().await;
+    let mut a = server.joined("alpha").await;
+    a.turn("first message of alpha").await;
+    let mut b = server.joined("beta").await;
+    b.turn("hello beta").await;
+    b.turn("more beta").await;
+
+    let (status, list) = server.http("GET", "/api/sessions", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["total"], 2);
+    let rows = list["sessions"].as_array().unwrap();
+    let alpha = rows.iter().find(|r| r["id"] == "alpha").unwrap();
+    assert_eq!(alpha["title"], "first message of alpha");
+    assert_eq!(alpha["agent"], "claude");
+    assert_eq!(alpha["status"], "idle");
+    assert!(alpha["eventCount"].as_i64().unwrap() > 3);
+    assert!(alpha["createdMs"].as_i64().unwrap() > 0 && alpha["updatedMs"].as_i64().unwrap() > 0);
+    let (_, page) = server
+        .http("GET", "/api/sessions?limit=1&offset=1", None)
+        .await;
+    assert_eq!(page["sessions"].as_array().unwrap().len(), 1);
+
+    let (status, renamed) = server
+        .http(
+            "PATCH",
+            "/api/sessions/alpha",
+            Some(json!({"title":"Renamed"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(renamed["title"], "Renamed");
+    assert_eq!(server.http("GET", "/api/sessions/nope", None).await.0, 404);
+    assert_eq!(
+        server.http("GET", "/api/sessions/..%2Fetc", None).await.0,
+        400
+    );
+
+    let (status, _) = server.http("DELETE", "/api/sessions/beta", None).await;
+    assert_eq!(status, 204);
+    assert_eq!(server.http("GET", "/api/sessions/beta", None).await.0, 404);
+    let mut again = server.client().await;
+    let hello = again.hello("beta", 0).await;
+    assert_eq!(hello["lastSeq"], 0, "its events are gone");
+
+    // Claude Code's own sessions of this workdir are listed, and resumable.
+    let dir = server.state.path().join(".claude/projects").join(
+        server
+            .workdir
+            .path()
+            .canonicalize()
+            .unwrap()
+            .to_string_lossy()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("1b72a79c-caa4-493d-bafc-140ddf0d34b8.jsonl"),
+        "{\"type\":\"user\",\"sessionId\":\"1b72a79c-caa4-493d-bafc-140ddf0d34b8\",\"timestamp\":\"2026-11-01T10:00:00Z\",\"message\":{\"role\":\"user\",\"content\":\"fix the parser\"}}\nnot json\n",
+    )
+    .unwrap();
+    let (_, list) = server.http("GET", "/api/sessions", None).await;
+    let claude = list["claude"].as_array().unwrap();
+    assert_eq!(claude[0]["id"], "1b72a79c-caa4-493d-bafc-140ddf0d34b8");
+    assert_eq!(claude[0]["title"], "fix the parser");
+    assert_eq!(claude[0]["malformedLines"], 1);
+    let (status, created) = server
+        .http(
+            "POST",
+            "/api/sessions",
+            Some(json!({"resume":"1b72a79c-caa4-493d-bafc-140ddf0d34b8"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let mut c = server.joined(&id).await;
+    let first = c.recv().await;
+    assert_eq!(first["type"], "agent_session");
+    assert_eq!(
+        first["agentSessionId"],
+        "1b72a79c-caa4-493d-bafc-140ddf0d34b8"
+    );
+}
+
+/// Runs the server binary expecting it to refuse to start.
+fn refused(data_dir: &std::path::Path) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_swe-swe"))
+        .args(["--port", "0", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn unusable_storage_is_refused_at_start_with_a_clear_message() {
+    // Tried: a data dir that cannot be created (its parent is a file).
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let (code, err) = refused(&file.join("data"));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("cannot be used"), "{err}");
+
+    // Tried: a corrupt database file.
+    let corrupt = tmp.path().join("corrupt");
+    std::fs::create_dir_all(&corrupt).unwrap();
+    std::fs::write(corrupt.join("swe-swe.db"), vec![0x42u8; 64 * 1024]).unwrap();
+    let (code, err) = refused(&corrupt);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("corrupt"), "{err}");
+
+    // Tried: a data dir in use by another swe-swe.
+    let server = Server::claude().start().await;
+    let (code, err) = refused(&server.state.path().join("data"));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("another swe-swe"), "{err}");
+    // The running one is unaffected.
+    let mut c = server.joined("fine").await;
+    assert_eq!(c.turn("hi").await.last().unwrap()["status"], "success");
+}
