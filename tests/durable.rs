@@ -273,3 +273,124 @@ async fn unusable_storage_is_refused_at_start_with_a_clear_message() {
     let mut c = server.joined("fine").await;
     assert_eq!(c.turn("hi").await.last().unwrap()["status"], "success");
 }
+
+/// Unmounts the tmpfs even when the test fails.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Tried: the disk fills up while an agent streams (a 2 MiB tmpfs as the
+/// data dir). The tab gets a clear `storage_failed` error, never an event
+/// that was not stored, and every event it did get is in the database.
+#[tokio::test]
+async fn a_full_disk_holds_events_back_and_loses_none_that_were_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&data)
+        .status()
+        .expect("mount (root is needed for this test)");
+    assert!(ok.success(), "mounting a tmpfs failed");
+    let _mount = Mount(data.clone());
+
+    let server = Server::claude()
+        .args(["--data-dir", data.to_str().unwrap()])
+        .start()
+        .await;
+    let mut c = server.joined("full").await;
+    c.message("lines 20000 300").await;
+    let mut seen = Vec::new();
+    let error = loop {
+        let v = c.recv().await;
+        if v["type"] == "error" && v.get("seq").is_none() {
+            break v;
+        }
+        assert_ne!(v["type"], "exec_end", "the disk never filled up");
+        seen.push(v);
+    };
+    assert_eq!(error["code"], "storage_failed");
+    assert!(
+        error["message"].as_str().unwrap().contains("full"),
+        "{error}"
+    );
+    // Events stored before the failure may still be on their way (the
+    // error travels in the faster lane of replies); nothing else comes.
+    while let Ok(v) = c.try_recv(std::time::Duration::from_millis(500)).await {
+        seen.push(v);
+    }
+    assert!(
+        seen.iter().all(|v| v["type"] != "exec_end"),
+        "the turn cannot end unstored"
+    );
+
+    let db = rusqlite::Connection::open_with_flags(
+        data.join("swe-swe.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = db
+        .prepare("SELECT frame FROM events WHERE session = 'full' ORDER BY seq")
+        .unwrap();
+    let stored: Vec<Value> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|f| serde_json::from_str(&f.unwrap()).unwrap())
+        .collect();
+    assert!(
+        stored.len() >= seen.len(),
+        "stored {} seen {}",
+        stored.len(),
+        seen.len()
+    );
+    assert_eq!(stored[..seen.len()], seen[..], "every event sent is stored");
+    drop(stmt);
+    drop(db);
+
+    // Space comes back: the held events are stored and delivered, in order,
+    // and the turn ends.
+    let ok = Command::new("mount")
+        .args(["-o", "remount,size=256m"])
+        .arg(&data)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    // The held events arrive as one burst, which may overflow this tab's
+    // queue: like any client, it then reconnects and replays from its seq.
+    loop {
+        match c.try_recv(WAIT).await {
+            Ok(v) => {
+                let end = v["type"] == "exec_end";
+                if v.get("seq").is_some() {
+                    seen.push(v);
+                }
+                if end {
+                    break;
+                }
+            }
+            Err(why) => {
+                assert_eq!(
+                    why,
+                    "close 4001",
+                    "after seq {:?}",
+                    seen.last().map(|v| v["seq"].clone())
+                );
+                let last = seen.last().unwrap()["seq"].as_u64().unwrap();
+                c = server.client().await;
+                c.hello("full", last).await;
+            }
+        }
+    }
+    let s = seqs(&seen);
+    assert_eq!(
+        s,
+        (1..=s.len() as u64).collect::<Vec<_>>(),
+        "no gap, no duplicate"
+    );
+    assert_eq!(seen.last().unwrap()["status"], "success");
+}

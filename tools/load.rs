@@ -46,6 +46,9 @@ struct Args {
     /// Directory holding swe-swe and fake-agent (default: next to this binary).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+    /// After the run, time a new tab replaying session 0 from seq 0.
+    #[arg(long)]
+    replay: bool,
     /// Per-tab queue on the server (--subscriber-queue).
     #[arg(long, default_value_t = 4096)]
     subscriber_queue: usize,
@@ -112,6 +115,8 @@ async fn main() -> anyhow::Result<()> {
         .arg(bin_dir.join("fake-agent"))
         .arg("--workdir")
         .arg(&work)
+        .arg("--data-dir")
+        .arg(work.join("data"))
         .args(["--subscriber-queue", &args.subscriber_queue.to_string()])
         .args([
             "--max-sessions",
@@ -208,6 +213,35 @@ async fn main() -> anyhow::Result<()> {
         rss_end / 1024,
         hwm / 1024
     );
+    if args.replay {
+        let started = Instant::now();
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true).await?;
+        ws.send(Message::text(
+            r#"{"type":"hello","session":"load-0","lastSeq":0}"#,
+        ))
+        .await?;
+        let mut n = 0u64;
+        let mut last = 0u64;
+        let hello = ws.next().await.context("hello")??;
+        let want: u64 = serde_json::from_str::<serde_json::Value>(hello.to_text()?)?["lastSeq"]
+            .as_u64()
+            .unwrap_or(0);
+        while last < want {
+            let Message::Text(t) = ws.next().await.context("replay")?? else {
+                continue;
+            };
+            n += 1;
+            last = serde_json::from_str::<serde_json::Value>(t.as_str())?["seq"]
+                .as_u64()
+                .unwrap_or(last);
+        }
+        let took = started.elapsed();
+        println!(
+            "replay to a new tab  {n} events in {:.3} s ({:.0} events/s)",
+            took.as_secs_f64(),
+            n as f64 / took.as_secs_f64()
+        );
+    }
     drop(idle);
     if let Some(pid) = server.id() {
         let _ = nix::sys::signal::kill(

@@ -142,6 +142,7 @@ impl SessionHandle {
             storage_error: None,
             retry_armed: false,
             closers: Vec::new(),
+            proc_records: Vec::new(),
             rt: rt.clone(),
         };
         rt.tracker.spawn(actor.run(cfg));
@@ -254,6 +255,8 @@ struct Actor {
     storage_error: Option<String>,
     retry_armed: bool,
     pgids: HashMap<ProcId, i32>,
+    /// Process-group records for the store (started, ended).
+    proc_records: Vec<Cmd>,
     /// Answered when the actor has ended (`Command::Close`).
     closers: Vec<oneshot::Sender<()>>,
     commands: mpsc::Receiver<Command>,
@@ -355,7 +358,7 @@ impl Actor {
                 // this group at its next start.
                 self.pgids.insert(proc, pid);
                 if let Some(start_ticks) = process::start_ticks(pid) {
-                    self.rt.store.try_send(Cmd::ProcStarted {
+                    self.proc_records.push(Cmd::ProcStarted {
                         session: self.id.clone(),
                         pgid: pid,
                         start_ticks,
@@ -370,7 +373,7 @@ impl Actor {
                 self.feed(Input::Agent { proc, event }, None);
                 if last {
                     if let Some(pgid) = self.pgids.remove(&proc) {
-                        self.rt.store.try_send(Cmd::ProcEnded { pgid });
+                        self.proc_records.push(Cmd::ProcEnded { pgid });
                     }
                     if self.procs.remove(&proc).is_some() {
                         self.rt.stats.live_processes.fetch_sub(1, Ordering::Relaxed);
@@ -384,6 +387,9 @@ impl Actor {
     /// room here slows this session (and so its agent) when the disk is
     /// slow; the store never waits for an actor, so this cannot deadlock.
     async fn persist(&mut self) {
+        for cmd in std::mem::take(&mut self.proc_records) {
+            let _ = self.rt.store.send(cmd).await;
+        }
         if !self.to_store.is_empty() {
             let events = std::mem::take(&mut self.to_store);
             let cmd = Cmd::Append {
@@ -421,7 +427,13 @@ impl Actor {
         }
         match commit.error {
             Some(e) if !self.unacked.is_empty() => self.storage_failed(e),
-            _ => self.storage_error = None,
+            _ => {
+                // Events made while storing failed were only held, never
+                // sent: send them now that the store works again.
+                if self.storage_error.take().is_some() {
+                    self.to_store.extend(self.unacked.iter().cloned());
+                }
+            }
         }
     }
 

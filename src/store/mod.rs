@@ -195,6 +195,12 @@ impl Store {
         &self.path
     }
 
+    /// Sends a raw command, for benchmarks.
+    #[doc(hidden)]
+    pub async fn send_for_bench(&self, cmd: Cmd) {
+        let _ = self.tx.send(cmd).await;
+    }
+
     /// For bookkeeping that must not wait (process records): dropped, with a
     /// warning, only if the writer is far behind.
     pub fn try_send(&self, cmd: Cmd) {

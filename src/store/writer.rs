@@ -4,7 +4,7 @@
 
 use super::{now_ms, Cmd};
 use rusqlite::{params, Connection};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -27,8 +27,21 @@ pub(super) fn spawn(conn: Connection, rx: mpsc::Receiver<Cmd>) {
     }
 }
 
+/// What the writer remembers between batches. Both maps are only caches of
+/// what is committed; they are dropped when a transaction rolls back.
+#[derive(Default)]
+struct Memory {
+    /// Sessions known to have a row: skips an INSERT per append.
+    known: HashSet<Arc<str>>,
+    /// Per session, the highest seq stored with no gap before it.
+    stored: HashMap<Arc<str>, u64>,
+    /// Sessions whose appends this batch skipped (they would leave a gap).
+    skipped: HashSet<Arc<str>>,
+}
+
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut mem = Memory::default();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < BATCH {
@@ -38,21 +51,45 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>) {
             }
         }
         let started = std::time::Instant::now();
-        let result = apply(&mut conn, &batch);
+        let result = apply(&mut conn, &batch, &mut mem);
         tracing::trace!(commands = batch.len(), took = ?started.elapsed(), "store batch");
         if let Err(e) = &result {
             tracing::error!("store commit failed: {e}");
+            // Rolled back: nothing of this batch is stored.
+            mem = Memory::default();
         }
         notify(
             std::mem::take(&mut batch),
             result.as_ref().map_err(|e| e.to_string()),
+            &mem,
         );
     }
 }
 
-fn apply(conn: &mut Connection, batch: &[Cmd]) -> Result<(), rusqlite::Error> {
+/// The highest seq of `session` stored without a gap.
+fn stored_up_to(
+    tx: &rusqlite::Transaction<'_>,
+    mem: &mut Memory,
+    session: &Arc<str>,
+) -> Result<u64, rusqlite::Error> {
+    if let Some(&s) = mem.stored.get(session) {
+        return Ok(s);
+    }
+    let s = tx.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session = ?1",
+        params![session.as_ref()],
+        |r| r.get::<_, i64>(0),
+    )? as u64;
+    mem.stored.insert(session.clone(), s);
+    Ok(s)
+}
+
+fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), rusqlite::Error> {
+    mem.skipped.clear();
     let tx = conn.transaction()?;
     let now = now_ms();
+    // Per session: events added and the highest seq, written once per batch.
+    let mut counts: HashMap<Arc<str>, (i64, u64)> = HashMap::new();
     for cmd in batch {
         match cmd {
             Cmd::Append {
@@ -61,23 +98,31 @@ fn apply(conn: &mut Connection, batch: &[Cmd]) -> Result<(), rusqlite::Error> {
                 events,
                 ..
             } => {
-                ensure_session(&tx, session, agent, now)?;
+                if !mem.known.contains(session) {
+                    ensure_session(&tx, session, agent, now)?;
+                    mem.known.insert(session.clone());
+                }
+                let upto = stored_up_to(&tx, mem, session)?;
+                // Invariant: a session's events are stored without gaps. An
+                // append that would leave one (an earlier batch failed) is
+                // skipped; the actor offers everything unconfirmed again.
+                if events.first().is_some_and(|(first, _)| *first > upto + 1) {
+                    mem.skipped.insert(session.clone());
+                    continue;
+                }
                 let mut insert = tx.prepare_cached(
                     "INSERT OR IGNORE INTO events (session, seq, frame) VALUES (?1, ?2, ?3)",
                 )?;
-                let mut added = 0i64;
-                let mut max = 0u64;
+                let entry = counts.entry(session.clone()).or_default();
+                let mut top = upto;
                 for (seq, frame) in events {
-                    added +=
+                    entry.0 +=
                         insert.execute(params![session.as_ref(), *seq as i64, frame.as_ref()])?
                             as i64;
-                    max = max.max(*seq);
+                    top = top.max(*seq);
                 }
-                tx.prepare_cached(
-                    "UPDATE sessions SET event_count = event_count + ?2, last_seq = MAX(last_seq, ?3),
-                     updated_ms = ?4 WHERE id = ?1",
-                )?
-                .execute(params![session.as_ref(), added, max as i64, now])?;
+                entry.1 = top;
+                mem.stored.insert(session.clone(), top);
             }
             Cmd::SaveMeta {
                 session,
@@ -85,6 +130,7 @@ fn apply(conn: &mut Connection, batch: &[Cmd]) -> Result<(), rusqlite::Error> {
                 meta,
             } => {
                 ensure_session(&tx, session, agent, now)?;
+                mem.known.insert(session.clone());
                 let status = if meta.running.is_some() {
                     "running"
                 } else {
@@ -122,6 +168,10 @@ fn apply(conn: &mut Connection, batch: &[Cmd]) -> Result<(), rusqlite::Error> {
                     .execute(params![session, title])?;
             }
             Cmd::Delete { session, .. } => {
+                mem.known.remove(session.as_str());
+                mem.stored.remove(session.as_str());
+                // Appends for it earlier in this batch must not recreate it.
+                counts.remove(session.as_str());
                 tx.prepare_cached("DELETE FROM events WHERE session = ?1")?
                     .execute(params![session])?;
                 tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
@@ -129,6 +179,13 @@ fn apply(conn: &mut Connection, batch: &[Cmd]) -> Result<(), rusqlite::Error> {
             }
             Cmd::Flush { .. } => {}
         }
+    }
+    for (session, (added, max)) in counts {
+        tx.prepare_cached(
+            "UPDATE sessions SET event_count = event_count + ?2, last_seq = MAX(last_seq, ?3),
+             updated_ms = ?4 WHERE id = ?1",
+        )?
+        .execute(params![session.as_ref(), added, max as i64, now])?;
     }
     tx.commit()
 }
@@ -146,19 +203,21 @@ fn ensure_session(
     Ok(())
 }
 
-fn notify(batch: Vec<Cmd>, result: Result<&(), String>) {
-    // One update per session, with its highest seq of this batch.
-    let mut newest: HashMap<*const watch::Sender<Commit>, (Arc<watch::Sender<Commit>>, u64)> =
-        HashMap::new();
+/// A session's commit channel, and the session it reports on.
+type CommitTarget = (Arc<watch::Sender<Commit>>, Arc<str>);
+
+fn notify(batch: Vec<Cmd>, result: Result<&(), String>, mem: &Memory) {
+    // One update per session: how far it is stored without a gap.
+    let mut sessions: HashMap<*const watch::Sender<Commit>, CommitTarget> = HashMap::new();
     let mut replies: Vec<(oneshot::Sender<bool>, bool)> = Vec::new();
     for cmd in batch {
         match cmd {
-            Cmd::Append { events, commit, .. } => {
-                let max = events.iter().map(|(s, _)| *s).max().unwrap_or(0);
-                let e = newest
+            Cmd::Append {
+                session, commit, ..
+            } => {
+                sessions
                     .entry(Arc::as_ptr(&commit))
-                    .or_insert((commit.clone(), 0));
-                e.1 = e.1.max(max);
+                    .or_insert((commit.clone(), session));
             }
             Cmd::Rename { reply, .. } | Cmd::Delete { reply, .. } => {
                 replies.push((reply, result.is_ok()))
@@ -169,11 +228,18 @@ fn notify(batch: Vec<Cmd>, result: Result<&(), String>) {
             _ => {}
         }
     }
-    for (_, (commit, max)) in newest {
+    for (_, (commit, session)) in sessions {
         commit.send_modify(|c| match &result {
             Ok(()) => {
-                c.committed = c.committed.max(max);
-                c.error = None;
+                if let Some(&upto) = mem.stored.get(&session) {
+                    c.committed = c.committed.max(upto);
+                }
+                if !mem.skipped.contains(&session) {
+                    c.error = None;
+                } else if c.error.is_none() {
+                    // Keeps the actor retrying from its oldest unstored event.
+                    c.error = Some("earlier events are not stored yet".into());
+                }
             }
             Err(e) => c.error = Some(e.clone()),
         });

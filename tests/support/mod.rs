@@ -101,8 +101,14 @@ impl Server {
         cmd.args(["--port", "0", "--workdir"])
             .arg(workdir.path())
             .args(&b.args)
-            .arg("--data-dir")
-            .arg(state.path().join("data"))
+            .args(if b.args.iter().any(|a| a == "--data-dir") {
+                Vec::new()
+            } else {
+                vec![
+                    "--data-dir".into(),
+                    state.path().join("data").into_os_string(),
+                ]
+            })
             .env("HOME", state.path())
             .env(
                 "RUST_LOG",
