@@ -7,21 +7,6 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use support::*;
 
-fn texts(frames: &[serde_json::Value]) -> String {
-    claude_lines(frames)
-        .iter()
-        .filter(|l| l["type"] == "assistant")
-        .flat_map(|l| {
-            l["message"]["content"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter_map(|b| b["text"].as_str().map(str::to_owned))
-        .collect::<Vec<_>>()
-        .join("")
-}
-
 #[tokio::test]
 async fn a_reply_streams_to_two_tabs_identically() {
     let server = Server::claude().start().await;
@@ -30,7 +15,7 @@ async fn a_reply_streams_to_two_tabs_identically() {
     let fa = a.turn("hello there").await;
     let fb = b.until_type("exec_end").await;
     assert_eq!(fa, fb, "same seq, same events");
-    assert!(texts(&fa).contains("You said: hello there"));
+    assert!(assistant_text(&fa).contains("You said: hello there"));
     let types: Vec<_> = fa
         .iter()
         .map(|v| v["type"].as_str().unwrap().to_owned())
@@ -85,7 +70,7 @@ async fn permission_allow_deny_and_allow_always() {
     let frames = a.until_type("exec_end").await;
     assert!(!dir.join("denied.txt").exists());
     assert!(
-        texts(&frames).contains("Tool said: not in this folder"),
+        assistant_text(&frames).contains("Tool said: not in this folder"),
         "{frames:?}"
     );
     assert_eq!(frames.last().unwrap()["status"], "success");
@@ -123,7 +108,10 @@ async fn stop_interrupts_the_turn_and_the_conversation_goes_on() {
     assert!(of_type(&frames, "stop_ack")[0]["running"] == true);
     // Same process, same conversation: the agent remembers the first turn.
     let frames = c.turn("recall").await;
-    assert!(texts(&frames).contains("first words"), "{frames:?}");
+    assert!(
+        assistant_text(&frames).contains("first words"),
+        "{frames:?}"
+    );
     assert_eq!(frames.last().unwrap()["status"], "success");
 }
 
@@ -142,7 +130,7 @@ async fn an_agent_deaf_to_interrupt_and_signals_is_killed_within_the_grace() {
     assert!(group_gone(pgid));
     // The next message starts the agent again, resuming the conversation.
     let frames = c.turn("recall").await;
-    assert!(texts(&frames).contains("deaf"), "{frames:?}");
+    assert!(assistant_text(&frames).contains("deaf"), "{frames:?}");
 }
 
 #[tokio::test]
@@ -163,7 +151,10 @@ async fn a_crash_mid_turn_ends_the_turn_and_the_next_message_resumes() {
         "{err}"
     );
     let frames = c.turn("recall").await;
-    assert!(texts(&frames).contains("remember me"), "{frames:?}");
+    assert!(
+        assistant_text(&frames).contains("remember me"),
+        "{frames:?}"
+    );
 }
 
 #[tokio::test]
@@ -233,5 +224,5 @@ async fn an_unknown_stored_agent_session_falls_back_and_says_so() {
         "{frames:?}"
     );
     assert_eq!(frames.last().unwrap()["status"], "success");
-    assert!(texts(&frames).contains("You said: hi"));
+    assert!(assistant_text(&frames).contains("You said: hi"));
 }

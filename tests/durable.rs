@@ -60,16 +60,7 @@ async fn a_restart_keeps_events_conversation_and_permission_memory() {
         .is_ok()
     {}
     let frames = c.turn("recall").await;
-    let said: String = claude_lines(&frames)
-        .iter()
-        .filter(|l| l["type"] == "assistant")
-        .map(|l| {
-            l["message"]["content"][0]["text"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
-        .collect();
+    let said = assistant_text(&frames);
     assert!(
         said.contains("pineapple"),
         "the conversation resumed: {said}"

@@ -135,22 +135,6 @@ impl Env {
     }
 }
 
-/// Assistant text of a turn, from the raw Claude lines.
-fn texts(frames: &[Value]) -> String {
-    claude_lines(frames)
-        .iter()
-        .filter(|l| l["type"] == "assistant")
-        .flat_map(|l| {
-            l["message"]["content"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter_map(|b| b["text"].as_str().map(str::to_owned))
-        .collect::<Vec<_>>()
-        .join("")
-}
-
 fn status(frames: &[Value]) -> String {
     let end = frames.last().unwrap();
     assert_eq!(end["type"], "exec_end");
@@ -172,7 +156,7 @@ fn two_tabs(mode: &'static str) -> impl FnOnce(Env) -> Body {
             assert_eq!(fa, fb, "{mode}: both tabs saw the same events");
             assert_eq!(status(&fa), "success", "{fa:?}");
             assert!(
-                texts(&fa).contains("You said: hello there"),
+                assistant_text(&fa).contains("You said: hello there"),
                 "{mode}: {fa:?}"
             );
             if mode == "duplex" {
@@ -389,7 +373,10 @@ fn vanished(mode: &'static str) -> impl FnOnce(Env) -> Body {
                 "{mode}: the user is told: {frames:?}"
             );
             assert_eq!(status(&frames), "success", "{mode}: {frames:?}");
-            assert!(texts(&frames).contains("You said: hello again"), "{mode}");
+            assert!(
+                assistant_text(&frames).contains("You said: hello again"),
+                "{mode}"
+            );
             assert!(server.terminate().await.success());
         })
     }

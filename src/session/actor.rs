@@ -4,22 +4,20 @@
 //! two updates of a session ever interleave.
 
 use super::event_log::EventLog;
+pub use super::runtime::{log_safe, SessionRuntime, Stats};
 use super::state::{
     AgentEvent, ConnId, Effect, Input, ProcId, SessionConfig, SessionSnapshot, SessionState,
 };
-use crate::process::{self, Control, ProcHandle, ProcLimits};
+use crate::process::{self, Control, ProcHandle};
 use crate::protocol::server::{Frame, Reply};
 use crate::store::{Cmd, Commit, SessionMeta, Store};
 use futures_util::StreamExt;
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tokio_util::time::DelayQueue;
 
 /// Commands waiting for the actor. Producers await capacity, so a flood of
@@ -31,28 +29,6 @@ const AGENT_QUEUE: usize = 256;
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// After a failed commit, events are offered to the store again this often.
 const STORE_RETRY: Duration = Duration::from_secs(1);
-
-/// What every session shares: where agents run, limits, the task tracker and
-/// the shutdown signal.
-#[derive(Clone)]
-pub struct SessionRuntime {
-    pub cwd: PathBuf,
-    pub limits: ProcLimits,
-    pub subscriber_queue: usize,
-    pub tracker: TaskTracker,
-    pub shutdown: CancellationToken,
-    pub stats: Arc<Stats>,
-    pub store: Store,
-    /// Events held in memory per session (older ones come from the store).
-    pub tail_cap: usize,
-}
-
-/// Counters shared by all sessions, for logs and load figures.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub dropped_subscribers: AtomicU64,
-    pub live_processes: AtomicU64,
-}
 
 #[derive(Debug, Error)]
 pub enum SessionError {
@@ -600,15 +576,6 @@ impl Actor {
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
     }
-}
-
-/// Control characters escaped, length capped: agent commands contain user text.
-pub fn log_safe(s: &str) -> String {
-    let mut out: String = s.chars().take(300).flat_map(char::escape_debug).collect();
-    if s.chars().count() > 300 {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]

@@ -3,6 +3,9 @@
 use super::*;
 use crate::agent::template::Template;
 use crate::agent::AgentSpec;
+use crate::process::ProcLimits;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 fn runtime(subscriber_queue: usize) -> SessionRuntime {
     let dir = tempfile::tempdir().unwrap().keep();

@@ -7,6 +7,7 @@ pub mod event_log;
 pub mod history;
 pub mod permissions;
 pub mod registry;
+pub mod runtime;
 pub mod state;
 pub mod tool_cache;
 

@@ -409,6 +409,22 @@ pub fn claude_lines(frames: &[Value]) -> Vec<Value> {
         .collect()
 }
 
+/// The assistant's text in a turn, from the raw Claude lines.
+pub fn assistant_text(frames: &[Value]) -> String {
+    claude_lines(frames)
+        .iter()
+        .filter(|l| l["type"] == "assistant")
+        .flat_map(|l| {
+            l["message"]["content"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|b| b["text"].as_str().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("")
+}
+
 /// (pid, ppid, pgrp, state) of every process.
 pub fn processes() -> Vec<(i32, i32, i32, char)> {
     let mut out = Vec::new();

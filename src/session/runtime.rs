@@ -1,0 +1,41 @@
+//! What all sessions share: where agents run, limits, the task tracker, the
+//! shutdown signal, the store and counters.
+
+use crate::process::ProcLimits;
+use crate::store::Store;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What every session shares: where agents run, limits, the task tracker and
+/// the shutdown signal.
+#[derive(Clone)]
+pub struct SessionRuntime {
+    pub cwd: PathBuf,
+    pub limits: ProcLimits,
+    pub subscriber_queue: usize,
+    pub tracker: TaskTracker,
+    pub shutdown: CancellationToken,
+    pub stats: Arc<Stats>,
+    pub store: Store,
+    /// Events held in memory per session (older ones come from the store).
+    pub tail_cap: usize,
+}
+
+/// Counters shared by all sessions, for logs and load figures.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub dropped_subscribers: AtomicU64,
+    pub live_processes: AtomicU64,
+}
+
+/// Control characters escaped, length capped: agent commands contain user text.
+pub fn log_safe(s: &str) -> String {
+    let mut out: String = s.chars().take(300).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 300 {
+        out.push('…');
+    }
+    out
+}

@@ -1,0 +1,545 @@
+//! `SessionState`: everything one chat session knows, as a pure state machine.
+//!
+//! `handle(input) -> effects` does no I/O, reads no clock and never blocks;
+//! the actor feeds it inputs one at a time and performs the effects. Every
+//! race of the seed report becomes an ordering of inputs here, and orderings
+//! can be tested exhaustively without threads.
+
+use super::history::History;
+use super::permissions::Permissions;
+use super::tool_cache::{ToolCache, ToolUse};
+use crate::agent::claude::{self, lines};
+use crate::agent::{valid_agent_session_id, AgentSpec, ClaudeMode, SpawnSpec};
+use crate::protocol::server::{Frame, Reply, SessionEvent, TurnStatus};
+use crate::protocol::Decision;
+use crate::store::SessionMeta;
+use serde_json::Value;
+use std::collections::{BTreeSet, VecDeque};
+use std::time::Duration;
+
+/// A WebSocket connection, as the session knows it.
+pub type ConnId = u64;
+
+/// Generation number of an agent process within its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProcId(pub u64);
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub agent: AgentSpec,
+    pub history_cap: usize,
+    pub tool_cache_cap: usize,
+    pub tail_cap: usize,
+    pub queue_cap: usize,
+    pub stop_grace: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    UserMessage {
+        from: ConnId,
+        content: String,
+        agent_session_hint: Option<String>,
+    },
+    Stop {
+        from: ConnId,
+        run_id: Option<u64>,
+    },
+    PermissionAnswer {
+        from: ConnId,
+        request_id: String,
+        decision: Decision,
+        reason: Option<String>,
+    },
+    LegacyPermission {
+        allowed_tools: Vec<String>,
+        skip: bool,
+    },
+    CancelQueued {
+        from: ConnId,
+        queue_id: u64,
+    },
+    /// Continue an existing agent conversation in this session.
+    AdoptAgentSession {
+        id: String,
+    },
+    Agent {
+        proc: ProcId,
+        event: AgentEvent,
+    },
+    StopGraceElapsed {
+        run_id: u64,
+    },
+    Shutdown,
+}
+
+/// What a run task reports about its process. `Exited` or `SpawnFailed` is
+/// always the last event of a process.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentEvent {
+    /// The process runs, as the leader of process group `pid`.
+    Started {
+        pid: i32,
+    },
+    Line(String),
+    LineTooLong {
+        len: usize,
+        limit: usize,
+    },
+    Stderr(String),
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    SpawnFailed {
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// A numbered session event: persist it, then send it to every subscriber.
+    Event {
+        seq: u64,
+        frame: Frame,
+    },
+    /// What must survive a restart changed (history, permissions, title,
+    /// the running turn, counters).
+    SaveMeta(SessionMeta),
+    Reply {
+        to: ConnId,
+        frame: Frame,
+    },
+    Spawn {
+        proc: ProcId,
+        spec: SpawnSpec,
+    },
+    /// One line to the process's stdin.
+    Write {
+        proc: ProcId,
+        line: String,
+    },
+    /// SIGINT → SIGTERM → SIGKILL to the process group, within `grace`.
+    Terminate {
+        proc: ProcId,
+        grace: Duration,
+    },
+    /// Feed `StopGraceElapsed { run_id }` after `after`.
+    ArmStopTimer {
+        run_id: u64,
+        after: Duration,
+    },
+}
+
+/// A read-only view for the public handle and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSnapshot {
+    pub history: Vec<String>,
+    pub permissions: Permissions,
+    pub tool_cache_len: usize,
+    pub running: Option<u64>,
+    pub queue: Vec<(u64, String)>,
+    pub last_seq: u64,
+    pub agent_alive: bool,
+}
+
+#[derive(Debug)]
+struct Proc {
+    id: ProcId,
+    command: String,
+    /// The id given with `--resume`, if any.
+    resumed: Option<String>,
+    no_conversation: bool,
+    terminating: bool,
+    stderr_tail: VecDeque<String>,
+}
+
+#[derive(Debug)]
+struct Prompt {
+    request_id: String,
+    tool: String,
+    input: Value,
+    /// Duplex: the CLI's own `request_id`, to answer on stdin.
+    agent_request_id: Option<String>,
+    answer: Option<Decision>,
+    /// The user's words with a denial, for the agent.
+    reason: Option<String>,
+}
+
+#[derive(Debug)]
+struct Turn {
+    run_id: u64,
+    prompt: String,
+    stopping: bool,
+    result: Option<lines::TurnResult>,
+    /// Resume candidates not tried yet, newest first (a snapshot taken when
+    /// the turn started: the walk never sees a half-updated history).
+    fallback: VecDeque<String>,
+    prompts: Vec<Prompt>,
+    /// Classic: tools allowed for the rerun of this turn only.
+    once_allowed: BTreeSet<String>,
+    /// Classic: the user's denial reasons were already passed on.
+    told_denial: bool,
+}
+
+const STDERR_TAIL: usize = 20;
+
+pub struct SessionState {
+    cfg: SessionConfig,
+    history: History,
+    permissions: Permissions,
+    tool_cache: ToolCache,
+    next_seq: u64,
+    title: Option<String>,
+    /// Something `meta()` reports changed during this `handle` call.
+    dirty: bool,
+    proc: Option<Proc>,
+    turn: Option<Turn>,
+    queue: VecDeque<(u64, String)>,
+    next_proc: u64,
+    next_run: u64,
+    next_queue: u64,
+    next_request: u64,
+    shutting_down: bool,
+    out: Vec<Effect>,
+}
+
+impl SessionState {
+    pub fn new(cfg: SessionConfig) -> Self {
+        Self {
+            history: History::new(cfg.history_cap),
+            tool_cache: ToolCache::new(cfg.tool_cache_cap),
+            next_seq: 1,
+            title: None,
+            dirty: false,
+            permissions: Permissions::default(),
+            proc: None,
+            turn: None,
+            queue: VecDeque::new(),
+            next_proc: 1,
+            next_run: 1,
+            next_queue: 1,
+            next_request: 1,
+            shutting_down: false,
+            out: Vec::new(),
+            cfg,
+        }
+    }
+
+    pub fn handle(&mut self, input: Input) -> Vec<Effect> {
+        match input {
+            Input::UserMessage {
+                from,
+                content,
+                agent_session_hint,
+            } => self.on_user_message(from, content, agent_session_hint),
+            Input::Stop { from, run_id } => self.on_stop(from, run_id),
+            Input::PermissionAnswer {
+                from,
+                request_id,
+                decision,
+                reason,
+            } => self.on_answer(from, &request_id, decision, reason),
+            Input::LegacyPermission {
+                allowed_tools,
+                skip,
+            } => self.on_legacy_permission(allowed_tools, skip),
+            Input::CancelQueued { from, queue_id } => self.on_cancel_queued(from, queue_id),
+            Input::AdoptAgentSession { id } => self.adopt(&id),
+            Input::Agent { proc, event } => {
+                if self.proc.as_ref().map(|p| p.id) == Some(proc) {
+                    self.on_agent(event);
+                }
+                // Events of a process that is no longer current are ignored:
+                // a stale run can never touch the state of a newer one.
+            }
+            Input::StopGraceElapsed { run_id } => self.on_stop_grace(run_id),
+            Input::Shutdown => self.on_shutdown(),
+        }
+        self.finish_step()
+    }
+
+    // ---- read-only views -------------------------------------------------
+
+    pub fn snapshot(&self) -> SessionSnapshot {
+        SessionSnapshot {
+            history: self.history.to_vec(),
+            permissions: self.permissions.clone(),
+            tool_cache_len: self.tool_cache.len(),
+            running: self.turn.as_ref().map(|t| t.run_id),
+            queue: self.queue.iter().cloned().collect(),
+            last_seq: self.next_seq - 1,
+            agent_alive: self.proc.is_some(),
+        }
+    }
+
+    /// A session continued from the store: its memory, and seq, run and
+    /// request numbers that go on where they stopped. A turn that was
+    /// running when the last server died gets its `exec_end` now.
+    pub fn restore(cfg: SessionConfig, meta: &SessionMeta, last_seq: u64) -> (Self, Vec<Effect>) {
+        let mut s = Self::new(cfg);
+        for id in &meta.history {
+            s.history.push(id);
+        }
+        s.permissions = meta.permissions();
+        s.title.clone_from(&meta.title);
+        s.next_seq = last_seq + 1;
+        s.next_run = meta.next_run.max(1);
+        s.next_request = meta.next_request.max(1);
+        if let Some(run_id) = meta.running {
+            s.emit(SessionEvent::ExecEnd {
+                run_id,
+                status: TurnStatus::Error,
+                exit_code: None,
+                message: Some("swe-swe stopped during this turn; it did not finish".into()),
+            });
+            s.dirty = true;
+        }
+        let fx = s.finish_step();
+        (s, fx)
+    }
+
+    /// What the store keeps of this session besides its events.
+    pub fn meta(&self) -> SessionMeta {
+        SessionMeta {
+            title: self.title.clone(),
+            history: self.history.to_vec(),
+            allowed_tools: self.permissions.allowed_tools.iter().cloned().collect(),
+            skip_all: self.permissions.skip_all,
+            running: self.turn.as_ref().map(|t| t.run_id),
+            next_run: self.next_run,
+            next_request: self.next_request,
+        }
+    }
+
+    fn finish_step(&mut self) -> Vec<Effect> {
+        if std::mem::take(&mut self.dirty) {
+            let meta = self.meta();
+            self.out.push(Effect::SaveMeta(meta));
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    pub fn running(&self) -> Option<u64> {
+        self.turn.as_ref().map(|t| t.run_id)
+    }
+
+    /// After `Shutdown`: nothing runs and no process is left.
+    pub fn is_quiescent(&self) -> bool {
+        self.shutting_down && self.turn.is_none() && self.proc.is_none()
+    }
+
+    /// Nothing runs, nothing is queued, no process is alive.
+    pub fn is_idle(&self) -> bool {
+        self.turn.is_none() && self.proc.is_none() && self.queue.is_empty()
+    }
+
+    // ---- output helpers --------------------------------------------------
+
+    fn emit(&mut self, event: SessionEvent) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        // Events that change what `meta()` reports mark it for saving.
+        self.dirty |= matches!(
+            event,
+            SessionEvent::ExecStart { .. }
+                | SessionEvent::ExecEnd { .. }
+                | SessionEvent::AgentSession { .. }
+                | SessionEvent::PermissionResolved { .. }
+        );
+        let frame = event.to_frame(seq);
+        self.out.push(Effect::Event { seq, frame });
+    }
+
+    fn reply(&mut self, to: ConnId, reply: Reply) {
+        self.out.push(Effect::Reply {
+            to,
+            frame: reply.to_frame(),
+        });
+    }
+
+    fn write(&mut self, line: String) {
+        if let Some(p) = &self.proc {
+            self.out.push(Effect::Write { proc: p.id, line });
+        }
+    }
+
+    fn info(&mut self, message: impl Into<String>) {
+        self.emit(SessionEvent::Info {
+            message: message.into(),
+        });
+    }
+
+    // ---- turns -------------------------------------------------------------
+
+    fn start_turn(&mut self, content: String, queue_id: Option<u64>) {
+        let run_id = self.next_run;
+        self.next_run += 1;
+        let first_turn = run_id == 1;
+        if self.title.is_none() {
+            self.title = Some(content.chars().take(80).collect());
+        }
+        self.emit(SessionEvent::UserMessage {
+            content: content.clone(),
+            run_id,
+            queue_id,
+        });
+        self.emit(SessionEvent::ExecStart { run_id });
+        self.turn = Some(Turn {
+            run_id,
+            prompt: content.clone(),
+            stopping: false,
+            result: None,
+            fallback: self.history.newest_first().into(),
+            prompts: Vec::new(),
+            once_allowed: BTreeSet::new(),
+            told_denial: false,
+        });
+        match self.cfg.agent.clone() {
+            AgentSpec::Claude {
+                mode: ClaudeMode::Duplex,
+                ..
+            } => {
+                if self.proc.is_none() {
+                    self.spawn_claude_for_turn();
+                } else {
+                    self.write(claude::user_turn(&content));
+                }
+            }
+            AgentSpec::Claude {
+                mode: ClaudeMode::Classic,
+                ..
+            } => self.spawn_claude_for_turn(),
+            AgentSpec::Template(t) => {
+                let spec = t.spawn_spec(&content, first_turn);
+                self.spawn(spec, None);
+            }
+        }
+    }
+
+    /// Starts Claude Code for the current turn, resuming the next candidate
+    /// of the turn's fallback list (or fresh when it is empty).
+    fn spawn_claude_for_turn(&mut self) {
+        let AgentSpec::Claude { bin, mode } = self.cfg.agent.clone() else {
+            return;
+        };
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let resume = turn.fallback.pop_front();
+        let prompt = turn.prompt.clone();
+        match mode {
+            ClaudeMode::Duplex => {
+                self.spawn(claude::duplex_spec(&bin, resume.as_deref()), resume);
+                self.write(claude::user_turn(&prompt));
+            }
+            ClaudeMode::Classic => {
+                let once = turn.once_allowed.clone();
+                let spec = claude::classic_spec(
+                    &bin,
+                    &prompt,
+                    resume.as_deref(),
+                    &self.permissions,
+                    &once,
+                );
+                self.spawn(spec, resume);
+            }
+        }
+    }
+
+    fn spawn(&mut self, spec: SpawnSpec, resumed: Option<String>) {
+        let id = ProcId(self.next_proc);
+        self.next_proc += 1;
+        self.proc = Some(Proc {
+            id,
+            command: spec.display(),
+            resumed,
+            no_conversation: false,
+            terminating: false,
+            stderr_tail: VecDeque::new(),
+        });
+        self.out.push(Effect::Spawn { proc: id, spec });
+    }
+
+    fn finish_turn(&mut self, status: TurnStatus, exit_code: Option<i32>, message: Option<String>) {
+        self.void_prompts("the turn ended");
+        let Some(turn) = self.turn.take() else {
+            return;
+        };
+        if status == TurnStatus::Error {
+            self.emit(SessionEvent::Error {
+                message: message.clone().unwrap_or_else(|| "the agent failed".into()),
+                code: "agent_failed",
+            });
+        }
+        self.emit(SessionEvent::ExecEnd {
+            run_id: turn.run_id,
+            status,
+            exit_code,
+            message,
+        });
+        if !self.shutting_down {
+            if let Some((queue_id, content)) = self.queue.pop_front() {
+                self.start_turn(content, Some(queue_id));
+            }
+        }
+    }
+
+    /// Classic mode: once the process has exited and every prompt of the turn
+    /// is answered, rerun with the granted tools, or end the turn.
+    fn classic_continue_if_ready(&mut self) {
+        if self.cfg.agent.is_duplex() || self.proc.is_some() {
+            return;
+        }
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        if turn.stopping
+            || turn.prompts.is_empty()
+            || turn.prompts.iter().any(|p| p.answer.is_none())
+        {
+            return;
+        }
+        let granted: Vec<String> = turn
+            .prompts
+            .iter()
+            .filter(|p| p.answer != Some(Decision::Deny))
+            .map(|p| p.tool.clone())
+            .collect();
+        let reasons: Vec<String> = turn
+            .prompts
+            .iter()
+            .filter_map(|p| Some(format!("{}: {}", p.tool, p.reason.as_deref()?)))
+            .collect();
+        turn.prompts.clear();
+        turn.prompt = if !granted.is_empty() {
+            format!(
+                "Permission granted for: {}. Please continue with what you were doing.",
+                granted.join(", ")
+            )
+        } else if !reasons.is_empty() && !turn.told_denial {
+            // The CLI already ended its run; the user's reason reaches the
+            // agent as the next message of the same conversation (once).
+            turn.told_denial = true;
+            format!("The user denied permission for {}", reasons.join("; "))
+        } else {
+            let failed = turn.result.as_ref().is_none_or(|r| r.failed);
+            let status = if failed {
+                TurnStatus::Error
+            } else {
+                TurnStatus::Success
+            };
+            return self.finish_turn(status, None, Some("permission denied".into()));
+        };
+        // Continue the conversation the denied run belonged to.
+        turn.fallback = self.history.newest_first().into();
+        self.spawn_claude_for_turn();
+    }
+}
+
+mod agent_output;
+mod prompts;
+mod user_input;
+
+#[cfg(test)]
+mod tests;

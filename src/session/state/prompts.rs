@@ -1,0 +1,154 @@
+//! Permission prompts: opening them, answers (typed and the original
+//! client's), voiding them when their turn ends, and classic mode's rerun.
+
+use super::*;
+
+impl SessionState {
+    pub(super) fn open_prompt(
+        &mut self,
+        tool: String,
+        input: Value,
+        agent_request_id: Option<String>,
+        tool_use_id: Option<String>,
+    ) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let request_id = format!("perm-{}", self.next_request);
+        self.next_request += 1;
+        let run_id = turn.run_id;
+        turn.prompts.push(Prompt {
+            request_id: request_id.clone(),
+            tool: tool.clone(),
+            input: input.clone(),
+            agent_request_id,
+            answer: None,
+            reason: None,
+        });
+        self.emit(SessionEvent::PermissionRequest {
+            request_id,
+            run_id,
+            sender: tool,
+            tool_input: input.to_string(),
+            tool_use_id,
+        });
+    }
+
+    pub(super) fn on_answer(
+        &mut self,
+        from: ConnId,
+        request_id: &str,
+        decision: Decision,
+        reason: Option<String>,
+    ) {
+        let open = self.turn.as_ref().and_then(|t| {
+            t.prompts
+                .iter()
+                .position(|p| p.request_id == request_id && p.answer.is_none())
+        });
+        let Some(index) = open else {
+            return self.reply(
+                from,
+                Reply::error(
+                    "unknown_request",
+                    format!(
+                        "no open permission request {:?}: it was already answered, or its turn ended",
+                        request_id.chars().take(128).collect::<String>()
+                    ),
+                ),
+            );
+        };
+        let tool = self
+            .turn
+            .as_ref()
+            .map(|t| t.prompts[index].tool.clone())
+            .unwrap_or_default();
+        // The whole permission value is replaced in this one step.
+        match decision {
+            Decision::AllowAlways => self.permissions = self.permissions.with_tool(&tool),
+            Decision::SkipAll => self.permissions = self.permissions.with_skip_all(),
+            Decision::Allow | Decision::Deny => {}
+        }
+        self.resolve(index, decision, reason);
+    }
+
+    pub(super) fn on_legacy_permission(&mut self, allowed_tools: Vec<String>, skip: bool) {
+        // The original client sends the whole list every time: one new value.
+        self.permissions = Permissions {
+            allowed_tools: allowed_tools.into_iter().collect(),
+            skip_all: skip,
+        };
+        self.dirty = true;
+        let open: Vec<(usize, String)> = self
+            .turn
+            .iter()
+            .flat_map(|t| t.prompts.iter().enumerate())
+            .filter(|(_, p)| p.answer.is_none())
+            .map(|(i, p)| (i, p.tool.clone()))
+            .collect();
+        for (index, tool) in open {
+            let decision = if self.permissions.allows(&tool) {
+                Decision::Allow
+            } else {
+                Decision::Deny
+            };
+            self.resolve(index, decision, None);
+        }
+    }
+
+    /// Records the answer to prompt `index` of the current turn and acts on it.
+    pub(super) fn resolve(&mut self, index: usize, decision: Decision, reason: Option<String>) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let prompt = &mut turn.prompts[index];
+        prompt.answer = Some(decision);
+        prompt.reason.clone_from(&reason);
+        let allowed = decision != Decision::Deny;
+        if allowed {
+            turn.once_allowed.insert(prompt.tool.clone());
+        }
+        let request_id = prompt.request_id.clone();
+        let agent_line = prompt.agent_request_id.as_ref().map(|agent_id| {
+            if allowed {
+                claude::allow_response(agent_id, &prompt.input)
+            } else {
+                let msg = reason
+                    .clone()
+                    .unwrap_or_else(|| "The user denied this tool use.".to_owned());
+                claude::deny_response(agent_id, &msg, false)
+            }
+        });
+        self.emit(SessionEvent::PermissionResolved {
+            request_id,
+            decision: decision.as_str(),
+            reason,
+        });
+        if let Some(line) = agent_line {
+            self.write(line);
+        }
+        self.classic_continue_if_ready();
+    }
+
+    /// Tells every tab that the open prompts of this turn no longer apply;
+    /// duplex prompts are denied to the CLI so it does not wait on them.
+    pub(super) fn void_prompts(&mut self, why: &str) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let mut voided = Vec::new();
+        for p in turn.prompts.iter_mut().filter(|p| p.answer.is_none()) {
+            p.answer = Some(Decision::Deny);
+            voided.push((p.request_id.clone(), p.agent_request_id.clone()));
+        }
+        for (request_id, agent_id) in voided {
+            if let Some(agent_id) = agent_id {
+                self.write(claude::deny_response(&agent_id, why, true));
+            }
+            self.emit(SessionEvent::PermissionVoid {
+                request_id,
+                reason: why.to_owned(),
+            });
+        }
+    }
+}

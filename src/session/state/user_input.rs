@@ -1,0 +1,170 @@
+//! What users ask of a session: messages (queued while a turn runs), stop,
+//! cancelling queued messages, adopting a conversation, shutdown.
+
+use super::*;
+
+impl SessionState {
+    pub(super) fn on_user_message(&mut self, from: ConnId, content: String, hint: Option<String>) {
+        if content.trim().is_empty() {
+            return self.reply(from, Reply::error("empty_message", "the message is empty"));
+        }
+        if let Some(hint) = hint {
+            if !valid_agent_session_id(&hint) {
+                self.reply(
+                    from,
+                    Reply::error(
+                        "invalid_agent_session",
+                        "claudeSessionID is not a valid agent session id; it was ignored",
+                    ),
+                );
+            } else if self.history.is_empty() {
+                self.adopt(&hint);
+            }
+        }
+        if self.shutting_down {
+            return self.reply(
+                from,
+                Reply::error("shutting_down", "the server is shutting down"),
+            );
+        }
+        if self.turn.is_none() {
+            return self.start_turn(content, None);
+        }
+        if self.queue.len() >= self.cfg.queue_cap {
+            return self.reply(
+                from,
+                Reply::error(
+                    "queue_full",
+                    format!(
+                        "{} messages are already waiting for the current turn; try again when it ends",
+                        self.queue.len()
+                    ),
+                ),
+            );
+        }
+        let queue_id = self.next_queue;
+        self.next_queue += 1;
+        self.queue.push_back((queue_id, content.clone()));
+        self.emit(SessionEvent::Queued { queue_id, content });
+    }
+
+    pub(super) fn on_cancel_queued(&mut self, from: ConnId, queue_id: u64) {
+        match self.queue.iter().position(|(id, _)| *id == queue_id) {
+            Some(i) => {
+                self.queue.remove(i);
+                self.emit(SessionEvent::QueueCancelled { queue_id });
+            }
+            None => self.reply(
+                from,
+                Reply::error("unknown_queue_id", format!("no queued message {queue_id}")),
+            ),
+        }
+    }
+
+    pub(super) fn adopt(&mut self, id: &str) {
+        if valid_agent_session_id(id) && self.history.push(id) {
+            self.emit(SessionEvent::AgentSession {
+                agent_session_id: id.to_owned(),
+            });
+        }
+    }
+
+    pub(super) fn on_stop(&mut self, from: ConnId, run_id: Option<u64>) {
+        let current = self.turn.as_ref().map(|t| t.run_id);
+        let target = match (current, run_id) {
+            (Some(cur), Some(asked)) if asked != cur => None,
+            (cur, _) => cur,
+        };
+        let Some(run) = target else {
+            let message = match run_id {
+                Some(r) => format!("run {r} is not running"),
+                None => "nothing is running".to_owned(),
+            };
+            return self.reply(
+                from,
+                Reply::StopAck {
+                    run_id,
+                    running: false,
+                    message: Some(message),
+                },
+            );
+        };
+        self.reply(
+            from,
+            Reply::StopAck {
+                run_id: Some(run),
+                running: true,
+                message: None,
+            },
+        );
+        self.stop_turn(self.cfg.stop_grace, "stopped by the user");
+    }
+
+    /// Ends the current turn as `stopped`: the CLI's interrupt first in
+    /// duplex mode, signals to the process group otherwise.
+    pub(super) fn stop_turn(&mut self, grace: Duration, why: &str) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        if turn.stopping {
+            return;
+        }
+        turn.stopping = true;
+        let run_id = turn.run_id;
+        self.void_prompts(why);
+        let duplex = self.cfg.agent.is_duplex();
+        match self.proc.as_mut() {
+            None => self.finish_turn(TurnStatus::Stopped, None, Some(why.to_owned())),
+            Some(p) if duplex && !self.shutting_down => {
+                let _ = p;
+                self.write(claude::interrupt_request(&format!("stop-{run_id}")));
+                self.out.push(Effect::ArmStopTimer {
+                    run_id,
+                    after: grace / 2,
+                });
+            }
+            Some(p) => {
+                p.terminating = true;
+                let proc = p.id;
+                self.out.push(Effect::Terminate { proc, grace });
+            }
+        }
+    }
+
+    pub(super) fn on_stop_grace(&mut self, run_id: u64) {
+        let still_stopping = self
+            .turn
+            .as_ref()
+            .is_some_and(|t| t.run_id == run_id && t.stopping);
+        if let (true, Some(p)) = (still_stopping, self.proc.as_mut()) {
+            if !p.terminating {
+                p.terminating = true;
+                let proc = p.id;
+                self.out.push(Effect::Terminate {
+                    proc,
+                    grace: self.cfg.stop_grace / 2,
+                });
+            }
+        }
+    }
+
+    pub(super) fn on_shutdown(&mut self) {
+        self.shutting_down = true;
+        for (queue_id, _) in std::mem::take(&mut self.queue) {
+            self.emit(SessionEvent::QueueCancelled { queue_id });
+        }
+        if self.turn.is_some() {
+            self.stop_turn(self.cfg.stop_grace, "the server is shutting down");
+        }
+        if let Some(p) = self.proc.as_mut() {
+            if !p.terminating {
+                p.terminating = true;
+                let proc = p.id;
+                self.out.push(Effect::Terminate {
+                    proc,
+                    grace: self.cfg.stop_grace,
+                });
+            }
+        }
+    }
+}
