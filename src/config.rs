@@ -92,6 +92,9 @@ pub struct Args {
     /// or ~/.local/share/swe-swe.
     #[arg(long, env = "SWE_SWE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Paths held by the `@` file finder's index.
+    #[arg(long, env = "SWE_SWE_MAX_FILES", default_value_t = 1_000_000)]
+    pub max_files: usize,
     /// Chat sessions held at once.
     #[arg(long, env = "SWE_SWE_MAX_SESSIONS", default_value_t = 10_000)]
     pub max_sessions: usize,
@@ -130,6 +133,7 @@ pub struct Config {
     pub subscriber_queue: usize,
     pub max_sessions: usize,
     pub data_dir: PathBuf,
+    pub max_files: usize,
 }
 
 impl Args {
@@ -190,6 +194,7 @@ impl Args {
             subscriber_queue: self.subscriber_queue,
             max_sessions: self.max_sessions,
             data_dir: self.data_dir.unwrap_or_else(crate::store::default_data_dir),
+            max_files: self.max_files,
         })
     }
 }

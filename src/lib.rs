@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod config;
+pub mod files;
 pub mod process;
 pub mod protocol;
 pub mod server;

@@ -139,6 +139,18 @@ pub enum Reply {
         message: Option<String>,
     },
     Pong,
+    /// `content` is the JSON array of matches, as the original client expects.
+    FuzzySearchResults {
+        content: String,
+    },
+    FileIndexStatus {
+        indexed: usize,
+        truncated: bool,
+        ready: bool,
+        watching: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
 }
 
 impl Reply {

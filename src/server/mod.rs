@@ -39,6 +39,7 @@ pub(crate) struct AppState {
     /// Where Claude Code keeps its own sessions (`$HOME/.claude`).
     home: std::path::PathBuf,
     stop_grace: Duration,
+    files: crate::files::FileIndex,
     max_frame_bytes: usize,
     next_conn: AtomicU64,
     shutdown: CancellationToken,
@@ -112,6 +113,12 @@ pub async fn serve(
         next_conn: AtomicU64::new(1),
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
+        files: crate::files::FileIndex::start(
+            &cfg.workdir,
+            cfg.max_files,
+            &tracker,
+            shutdown.clone(),
+        ),
     });
     let app = router(&cfg.prefix, state);
     let stop = shutdown.clone();

@@ -179,10 +179,23 @@ impl Conn {
                 let from = self.id;
                 self.input(Input::CancelQueued { from, queue_id }).await;
             }
-            ClientMessage::FuzzySearch { .. } | ClientMessage::RefreshFileIndex => self.send_error(
-                "not_available",
-                "the @ file finder is not available in this version of swe-swe yet",
-            ),
+            ClientMessage::FuzzySearch { query, max_results } => {
+                // Only to this connection, and not part of the session log.
+                let (hits, snap) = self.app.files.search(query, max_results).await;
+                let content = serde_json::to_string(&hits).unwrap_or_else(|_| "[]".into());
+                let _ = self
+                    .private
+                    .try_send(Reply::FuzzySearchResults { content }.to_frame());
+                if snap.truncated || !snap.ready {
+                    let _ = self.private.try_send(index_status(&snap, false));
+                }
+            }
+            ClientMessage::RefreshFileIndex => {
+                self.app.files.refresh();
+                let _ = self
+                    .private
+                    .try_send(index_status(&self.app.files.snapshot(), true));
+            }
             ClientMessage::Ping => {
                 let _ = self.private.try_send(Reply::Pong.to_frame());
             }
@@ -232,6 +245,29 @@ impl Conn {
             }
         }
     }
+}
+
+fn index_status(snap: &crate::files::Snapshot, refreshing: bool) -> Frame {
+    let message = if refreshing {
+        Some("rebuilding the file index".to_owned())
+    } else if !snap.ready {
+        Some("the file index is still being built; results are partial".to_owned())
+    } else if snap.truncated {
+        Some(format!(
+            "the project has more files than --max-files ({} indexed); search covers those",
+            snap.entries.len()
+        ))
+    } else {
+        None
+    };
+    Reply::FileIndexStatus {
+        indexed: snap.entries.len(),
+        truncated: snap.truncated,
+        ready: snap.ready,
+        watching: snap.watching,
+        message,
+    }
+    .to_frame()
 }
 
 async fn recv_events(events: &mut Option<mpsc::Receiver<Frame>>) -> Option<Frame> {

@@ -1,0 +1,148 @@
+//! Fuzzy matching of project paths with nucleo-matcher (the matcher of the
+//! helix editor): path-aware bonuses, smart case, match positions for
+//! highlighting. A match whose characters all fall in the file name ranks
+//! above one spread over directories.
+
+use super::Entry;
+use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
+use nucleo_matcher::{Config, Matcher, Utf32Str};
+use serde::Serialize;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Added to a path's score when the query matches the file name alone.
+const NAME_BONUS: u32 = 1 << 16;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Hit {
+    pub file: HitFile,
+    pub score: u32,
+    /// Character positions in `relPath` that matched.
+    pub matches: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HitFile {
+    pub path: String,
+    pub name: String,
+    pub is_dir: bool,
+    pub rel_path: String,
+}
+
+/// The best `max` entries for `query`, best first. An empty query matches
+/// nothing. Runs on the caller's thread: call it off the async runtime.
+pub fn search(entries: &[Entry], root: &str, query: &str, max: usize) -> Vec<Hit> {
+    let query = query.trim();
+    if query.is_empty() || max == 0 {
+        return Vec::new();
+    }
+    let pattern = Pattern::parse(query, CaseMatching::Smart, Normalization::Smart);
+    let mut matcher = Matcher::new(Config::DEFAULT.match_paths());
+    // Min-heap of the best `max`; ties go to files, then to shorter paths.
+    let mut best: BinaryHeap<Reverse<(u32, bool, Reverse<usize>, usize)>> =
+        BinaryHeap::with_capacity(max + 1);
+    let mut buf = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let hay = Utf32Str::new(&e.rel, &mut buf);
+        let Some(score) = pattern.score(hay, &mut matcher) else {
+            continue;
+        };
+        let name = &e.rel[e.name_start..];
+        let in_name = pattern
+            .score(Utf32Str::new(name, &mut buf), &mut matcher)
+            .is_some();
+        let total = score + if in_name { NAME_BONUS } else { 0 };
+        let key = (total, !e.is_dir, Reverse(e.rel.len()), i);
+        if best.len() < max {
+            best.push(Reverse(key));
+        } else if best.peek().is_some_and(|Reverse(low)| key > *low) {
+            best.pop();
+            best.push(Reverse(key));
+        }
+    }
+    let mut ranked: Vec<_> = best.into_iter().map(|Reverse(k)| k).collect();
+    ranked.sort_unstable_by(|a, b| b.cmp(a));
+    ranked
+        .into_iter()
+        .map(|(score, _, _, i)| {
+            let e = &entries[i];
+            let mut matches = Vec::new();
+            pattern.indices(Utf32Str::new(&e.rel, &mut buf), &mut matcher, &mut matches);
+            matches.sort_unstable();
+            matches.dedup();
+            Hit {
+                file: HitFile {
+                    path: format!("{root}/{}", e.rel),
+                    name: e.rel[e.name_start..].to_owned(),
+                    is_dir: e.is_dir,
+                    rel_path: e.rel.to_string(),
+                },
+                score,
+                matches,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(paths: &[&str]) -> Vec<Entry> {
+        paths
+            .iter()
+            .map(|p| Entry::new(p, p.ends_with('/')))
+            .collect()
+    }
+
+    #[test]
+    fn file_name_matches_rank_above_directory_matches() {
+        let e = entries(&[
+            "parser/mod.rs",
+            "src/lexer/token.rs",
+            "src/parser.rs",
+            "docs/parse-notes.md",
+        ]);
+        let hits = search(&e, "/p", "parser", 10);
+        assert_eq!(hits[0].file.rel_path, "src/parser.rs");
+        assert!(
+            hits.iter()
+                .position(|h| h.file.rel_path == "parser/mod.rs")
+                .unwrap()
+                > 0
+        );
+        assert_eq!(hits[0].file.path, "/p/src/parser.rs");
+        assert_eq!(hits[0].file.name, "parser.rs");
+        // Positions point into relPath.
+        let chars: Vec<char> = hits[0].file.rel_path.chars().collect();
+        let matched: String = hits[0].matches.iter().map(|&i| chars[i as usize]).collect();
+        assert_eq!(matched, "parser");
+    }
+
+    #[test]
+    fn smart_case_and_dots_are_just_text() {
+        let e = entries(&["Makefile", "src/make.rs", "../etc/passwd"]);
+        assert_eq!(
+            search(&e, "/p", "Make", 10).len(),
+            1,
+            "uppercase matches case"
+        );
+        assert_eq!(
+            search(&e, "/p", "make", 10).len(),
+            2,
+            "lowercase ignores case"
+        );
+        assert!(search(&e, "/p", "", 10).is_empty());
+        assert_eq!(search(&e, "/p", "xyz", 10).len(), 0);
+    }
+
+    #[test]
+    fn keeps_only_the_best_max() {
+        let paths: Vec<String> = (0..1000).map(|i| format!("dir{i}/file{i}.rs")).collect();
+        let e: Vec<Entry> = paths.iter().map(|p| Entry::new(p, false)).collect();
+        let hits = search(&e, "/p", "file1", 5);
+        assert_eq!(hits.len(), 5);
+        assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+    }
+}

@@ -1,0 +1,168 @@
+//! The `@` file finder over the WebSocket: protocol shape, freshness after
+//! file changes, bounds and safety.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use support::*;
+
+async fn search(c: &mut Client, query: &str) -> Vec<Value> {
+    c.send(json!({"type":"fuzzy_search","query":query,"maxResults":50}))
+        .await;
+    loop {
+        let v = c.recv().await;
+        if v["type"] == "fuzzy_search_results" {
+            assert!(v.get("seq").is_none(), "not part of the session log");
+            return serde_json::from_str(v["content"].as_str().unwrap()).unwrap();
+        }
+    }
+}
+
+fn rels(hits: &[Value]) -> Vec<String> {
+    hits.iter()
+        .map(|h| h["file"]["relPath"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Searches back to back until `pred` holds; returns how long it took.
+async fn until(c: &mut Client, query: &str, pred: impl Fn(&[String]) -> bool) -> Duration {
+    let started = Instant::now();
+    loop {
+        if pred(&rels(&search(c, query).await)) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "index never caught up"
+        );
+    }
+}
+
+#[tokio::test]
+async fn results_keep_the_original_shape_and_only_reach_the_asker() {
+    let server = Server::claude().start().await;
+    let root = server.workdir.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join("src/parser")).unwrap();
+    std::fs::write(root.join("src/parser/mod.rs"), "").unwrap();
+    std::fs::write(root.join("src/parser.rs"), "").unwrap();
+    std::fs::write(root.join("README.md"), "").unwrap();
+    let mut a = server.joined("f").await;
+    let mut b = server.joined("f").await;
+    until(&mut a, "parser", |r| r.len() >= 3).await;
+    let hits = search(&mut a, "parser").await;
+    let first = &hits[0];
+    assert_eq!(
+        first["file"]["relPath"], "src/parser.rs",
+        "file-name matches first: {hits:?}"
+    );
+    assert_eq!(first["file"]["name"], "parser.rs");
+    assert_eq!(first["file"]["isDir"], false);
+    assert_eq!(
+        first["file"]["path"],
+        root.join("src/parser.rs").to_string_lossy().as_ref()
+    );
+    assert!(first["score"].as_u64().unwrap() > 0);
+    assert_eq!(first["matches"].as_array().unwrap().len(), 6);
+    let dir = hits
+        .iter()
+        .find(|h| h["file"]["relPath"] == "src/parser")
+        .unwrap();
+    assert_eq!(dir["file"]["isDir"], true);
+    // The other tab of the session got nothing.
+    assert!(b.try_recv(Duration::from_millis(200)).await.is_err());
+}
+
+#[tokio::test]
+async fn created_renamed_and_deleted_files_show_within_500_ms() {
+    let server = Server::claude().start().await;
+    let root = server.workdir.path().canonicalize().unwrap();
+    std::fs::write(root.join("existing.txt"), "").unwrap();
+    let mut c = server.joined("w").await;
+    until(&mut c, "existing", |r| !r.is_empty()).await;
+
+    std::fs::write(root.join("brand_new_file.rs"), "").unwrap();
+    let took = until(&mut c, "brandnew", |r| {
+        r.contains(&"brand_new_file.rs".to_owned())
+    })
+    .await;
+    assert!(took < Duration::from_millis(500), "created: {took:?}");
+
+    std::fs::rename(
+        root.join("brand_new_file.rs"),
+        root.join("renamed_thing.rs"),
+    )
+    .unwrap();
+    let took = until(&mut c, "renamedthing", |r| {
+        r.contains(&"renamed_thing.rs".to_owned())
+    })
+    .await;
+    assert!(took < Duration::from_millis(500), "renamed: {took:?}");
+    assert!(rels(&search(&mut c, "brandnew").await).is_empty());
+
+    std::fs::remove_file(root.join("renamed_thing.rs")).unwrap();
+    let took = until(&mut c, "renamedthing", |r| r.is_empty()).await;
+    assert!(took < Duration::from_millis(500), "deleted: {took:?}");
+
+    // A folder moved in arrives with its contents; ignored files never do.
+    let outside = tempfile::tempdir_in(root.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(outside.path().join("pkg")).unwrap();
+    std::fs::write(outside.path().join("pkg/inner_module.rs"), "").unwrap();
+    std::fs::rename(outside.path().join("pkg"), root.join("pkg")).unwrap();
+    until(&mut c, "innermodule", |r| {
+        r.contains(&"pkg/inner_module.rs".to_owned())
+    })
+    .await;
+    std::fs::write(root.join(".gitignore"), "*.log\n").unwrap();
+    std::fs::write(root.join("noise.log"), "").unwrap();
+    std::fs::write(root.join("signal.txt"), "").unwrap();
+    until(&mut c, "signal", |r| !r.is_empty()).await;
+    assert!(rels(&search(&mut c, "noiselog").await).is_empty());
+}
+
+#[tokio::test]
+async fn symlinks_out_of_the_workdir_and_dotdot_queries_stay_inside() {
+    let server = Server::claude().start().await;
+    let root = server.workdir.path().canonicalize().unwrap();
+    let secret = tempfile::tempdir().unwrap();
+    std::fs::write(secret.path().join("secret_key.pem"), "").unwrap();
+    std::os::unix::fs::symlink(secret.path(), root.join("linked")).unwrap();
+    std::fs::write(root.join("visible.txt"), "").unwrap();
+    let mut c = server.joined("s").await;
+    until(&mut c, "visible", |r| !r.is_empty()).await;
+    assert!(
+        rels(&search(&mut c, "secretkey").await).is_empty(),
+        "not followed"
+    );
+    assert!(
+        rels(&search(&mut c, "linked").await).is_empty(),
+        "a link out is not listed"
+    );
+    for hit in search(&mut c, "../..").await {
+        assert!(hit["file"]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with(root.to_str().unwrap()));
+    }
+}
+
+#[tokio::test]
+async fn the_bound_is_told_and_refresh_rebuilds() {
+    let server = Server::claude().args(["--max-files", "5"]).start().await;
+    let root = server.workdir.path().canonicalize().unwrap();
+    for i in 0..20 {
+        std::fs::write(root.join(format!("file{i:02}.txt")), "").unwrap();
+    }
+    let mut c = server.joined("b").await;
+    c.send(json!({"type":"refresh_file_index"})).await;
+    let status = c.recv().await;
+    assert_eq!(status["type"], "file_index_status");
+    until(&mut c, "file", |r| !r.is_empty()).await;
+    // Each search over a truncated index: the results, then a status.
+    let hits = search(&mut c, "file").await;
+    assert!(hits.len() <= 5);
+    let status = c.recv().await;
+    assert_eq!(status["type"], "file_index_status");
+    assert_eq!(status["truncated"], true);
+    assert!(status["message"].as_str().unwrap().contains("--max-files"));
+}
