@@ -30,6 +30,9 @@ pub struct HitFile {
     pub rel_path: String,
 }
 
+/// (score, is a file, shorter path, entry index): larger is better.
+type RankKey = (u32, bool, Reverse<usize>, usize);
+
 /// The best `max` entries for `query`, best first. An empty query matches
 /// nothing. Runs on the caller's thread: call it off the async runtime.
 pub fn search(entries: &[Entry], root: &str, query: &str, max: usize) -> Vec<Hit> {
@@ -40,8 +43,7 @@ pub fn search(entries: &[Entry], root: &str, query: &str, max: usize) -> Vec<Hit
     let pattern = Pattern::parse(query, CaseMatching::Smart, Normalization::Smart);
     let mut matcher = Matcher::new(Config::DEFAULT.match_paths());
     // Min-heap of the best `max`; ties go to files, then to shorter paths.
-    let mut best: BinaryHeap<Reverse<(u32, bool, Reverse<usize>, usize)>> =
-        BinaryHeap::with_capacity(max + 1);
+    let mut best: BinaryHeap<Reverse<RankKey>> = BinaryHeap::with_capacity(max + 1);
     let mut buf = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         let hay = Utf32Str::new(&e.rel, &mut buf);
