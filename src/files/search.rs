@@ -34,37 +34,40 @@ pub struct HitFile {
 type RankKey = (u32, bool, Reverse<usize>, usize);
 
 /// The best `max` entries for `query`, best first. An empty query matches
-/// nothing. Runs on the caller's thread: call it off the async runtime.
+/// nothing. Large indexes are split across the cores; call it off the async
+/// runtime.
 pub fn search(entries: &[Entry], root: &str, query: &str, max: usize) -> Vec<Hit> {
     let query = query.trim();
     if query.is_empty() || max == 0 {
         return Vec::new();
     }
     let pattern = Pattern::parse(query, CaseMatching::Smart, Normalization::Smart);
-    let mut matcher = Matcher::new(Config::DEFAULT.match_paths());
-    // Min-heap of the best `max`; ties go to files, then to shorter paths.
-    let mut best: BinaryHeap<Reverse<RankKey>> = BinaryHeap::with_capacity(max + 1);
-    let mut buf = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
-        let hay = Utf32Str::new(&e.rel, &mut buf);
-        let Some(score) = pattern.score(hay, &mut matcher) else {
-            continue;
-        };
-        let name = &e.rel[e.name_start..];
-        let in_name = pattern
-            .score(Utf32Str::new(name, &mut buf), &mut matcher)
-            .is_some();
-        let total = score + if in_name { NAME_BONUS } else { 0 };
-        let key = (total, !e.is_dir, Reverse(e.rel.len()), i);
-        if best.len() < max {
-            best.push(Reverse(key));
-        } else if best.peek().is_some_and(|Reverse(low)| key > *low) {
-            best.pop();
-            best.push(Reverse(key));
-        }
-    }
-    let mut ranked: Vec<_> = best.into_iter().map(|Reverse(k)| k).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = entries.len().div_ceil(threads).max(PARALLEL_MIN);
+    let mut ranked: Vec<RankKey> = if entries.len() <= PARALLEL_MIN || threads == 1 {
+        best_of(entries, 0, &pattern, max)
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = entries
+                .chunks(chunk)
+                .enumerate()
+                .map(|(n, part)| {
+                    let pattern = &pattern;
+                    scope.spawn(move || best_of(part, n * chunk, pattern, max))
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        })
+    };
     ranked.sort_unstable_by(|a, b| b.cmp(a));
+    ranked.truncate(max);
+    let mut matcher = Matcher::new(Config::DEFAULT.match_paths());
+    let mut buf = Vec::new();
     ranked
         .into_iter()
         .map(|(score, _, _, i)| {
@@ -85,6 +88,35 @@ pub fn search(entries: &[Entry], root: &str, query: &str, max: usize) -> Vec<Hit
             }
         })
         .collect()
+}
+
+/// Below this many entries one thread is faster than several.
+const PARALLEL_MIN: usize = 20_000;
+
+/// The best `max` of `part` (whose first entry is number `offset`).
+fn best_of(part: &[Entry], offset: usize, pattern: &Pattern, max: usize) -> Vec<RankKey> {
+    let mut matcher = Matcher::new(Config::DEFAULT.match_paths());
+    // Min-heap of the best `max`; ties go to files, then to shorter paths.
+    let mut best: BinaryHeap<Reverse<RankKey>> = BinaryHeap::with_capacity(max + 1);
+    let mut buf = Vec::new();
+    for (i, e) in part.iter().enumerate() {
+        let Some(score) = pattern.score(Utf32Str::new(&e.rel, &mut buf), &mut matcher) else {
+            continue;
+        };
+        let name = &e.rel[e.name_start..];
+        let in_name = pattern
+            .score(Utf32Str::new(name, &mut buf), &mut matcher)
+            .is_some();
+        let total = score + if in_name { NAME_BONUS } else { 0 };
+        let key = (total, !e.is_dir, Reverse(e.rel.len()), offset + i);
+        if best.len() < max {
+            best.push(Reverse(key));
+        } else if best.peek().is_some_and(|Reverse(low)| key > *low) {
+            best.pop();
+            best.push(Reverse(key));
+        }
+    }
+    best.into_iter().map(|Reverse(k)| k).collect()
 }
 
 #[cfg(test)]
