@@ -247,6 +247,23 @@ async fn unusable_storage_is_refused_at_start_with_a_clear_message() {
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("cannot be used"), "{err}");
 
+    // Tried: a data dir on a read-only file system (even root cannot write).
+    let ro = tmp.path().join("read-only");
+    std::fs::create_dir_all(&ro).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
+        .arg(&ro)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mounting a read-only tmpfs failed");
+    let _ro = Mount(ro.clone());
+    let (code, err) = refused(&ro);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("cannot be used") && err.contains("Read-only"),
+        "{err}"
+    );
+
     // Tried: a corrupt database file.
     let corrupt = tmp.path().join("corrupt");
     std::fs::create_dir_all(&corrupt).unwrap();

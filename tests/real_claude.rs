@@ -431,3 +431,50 @@ fn real_cli_missing_or_not_executable_is_explained() {
         },
     );
 }
+
+// ---- several tool rounds, and an Edit ----------------------------------
+
+#[test]
+fn real_bash_rounds_and_an_approved_edit_duplex() {
+    in_netns(
+        "real_bash_rounds_and_an_approved_edit_duplex",
+        |env| async move {
+            let server = env.server("duplex").start().await;
+            let mut c = server.joined("tools").await;
+            // Three rounds of a read-only Bash command (auto-allowed by the CLI).
+            let frames = c.turn("turns 3").await;
+            assert_eq!(status(&frames), "success", "{frames:?}");
+            let lines = claude_lines(&frames);
+            let bash_runs = lines
+                .iter()
+                .filter(|l| l["type"] == "assistant")
+                .flat_map(|l| {
+                    l["message"]["content"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .filter(|b| b["type"] == "tool_use" && b["name"] == "Bash")
+                .count();
+            assert_eq!(bash_runs, 3, "{lines:?}");
+            let result = lines.iter().find(|l| l["type"] == "result").unwrap();
+            assert!(result["num_turns"].as_u64().unwrap() >= 4);
+            assert!(assistant_text(&frames).contains("round 1"));
+
+            // An Edit needs approval; its input reaches the tab, and allowing it
+            // changes the file.
+            let file = server.workdir.path().join("notes.txt");
+            std::fs::write(&file, "alpha beta\n").unwrap();
+            c.message(&format!("edit file {}", file.display())).await;
+            let req = c.until_type("permission_request").await.pop().unwrap();
+            assert_eq!(req["sender"], "Edit");
+            let input: Value = serde_json::from_str(req["toolInput"].as_str().unwrap()).unwrap();
+            assert_eq!(input["new_string"], "omega");
+            c.send(json!({"type":"permission_response","requestId":req["requestId"],"decision":"allow"})).await;
+            let frames = c.until_type("exec_end").await;
+            assert_eq!(status(&frames), "success", "{frames:?}");
+            assert_eq!(read(&file), "omega beta\n");
+            assert!(server.terminate().await.success());
+        },
+    );
+}

@@ -342,6 +342,9 @@ impl Actor {
                 }
             }
             event => {
+                if let AgentEvent::SpawnFailed { error } = &event {
+                    tracing::error!(session = %self.id, proc = proc.0, %error, "agent failed to start");
+                }
                 let last = matches!(
                     event,
                     AgentEvent::Exited { .. } | AgentEvent::SpawnFailed { .. }

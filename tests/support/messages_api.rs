@@ -7,7 +7,7 @@
 //! The reply is chosen from the newest user turn:
 //!   a tool_result          → "Tool said: <result text>"
 //!   "write file PATH"      → a Write tool_use of PATH
-//!   "edit file PATH"       → an Edit tool_use of PATH (old "a", new "b")
+//!   "edit file PATH"       → a Read of PATH, then an Edit ("alpha" → "omega")
 //!   "bash CMD…"            → a Bash tool_use running CMD
 //!   "slow N"               → N text chunks, 100 ms apart
 //!   "Permission granted…"  → the last tool_use of the conversation, again
@@ -133,6 +133,20 @@ fn script(req: &Value) -> Reply {
         .as_array()
         .and_then(|b| b.iter().find(|b| b["type"] == "tool_result"))
     {
+        // "edit file": the CLI wants a Read before an Edit, as a model does.
+        if let (Some(("Read", input)), Some(p)) =
+            (last_tool_use(&messages), exchange_prompt(&messages))
+        {
+            if p.starts_with("edit file ") {
+                return Reply {
+                    blocks: vec![Block::Tool {
+                        name: "Edit",
+                        input: json!({"file_path": input["file_path"], "old_string": "alpha", "new_string": "omega"}),
+                    }],
+                    pace: None,
+                };
+            }
+        }
         // Multi-round scripts continue while rounds remain.
         if let Some(n) = turns_left(&messages) {
             if n > 0 {
@@ -162,8 +176,8 @@ fn script(req: &Value) -> Reply {
         },
         ["edit", "file", path, ..] => Reply {
             blocks: vec![Block::Tool {
-                name: "Edit",
-                input: json!({"file_path": path, "old_string": "a", "new_string": "b"}),
+                name: "Read",
+                input: json!({"file_path": path}),
             }],
             pace: None,
         },
@@ -187,12 +201,22 @@ fn last_tool_use(messages: &[Value]) -> Option<(&'static str, Value)> {
         .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
         .find(|b| b["type"] == "tool_use")?;
     let name = match block["name"].as_str()? {
+        "Read" => "Read",
         "Write" => "Write",
         "Edit" => "Edit",
         "Bash" => "Bash",
         _ => return None,
     };
     Some((name, block["input"].clone()))
+}
+
+/// The user's words that started the current exchange.
+fn exchange_prompt(messages: &[Value]) -> Option<String> {
+    messages
+        .iter()
+        .rev()
+        .filter(|m| m["role"] == "user")
+        .find_map(|m| last_prompt(&json!({"messages":[m]})))
 }
 
 /// For "turns N": how many tool rounds are still to come.

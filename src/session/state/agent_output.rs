@@ -31,7 +31,6 @@ impl SessionState {
                     "Could not start the agent `{command}`: {error}. {}",
                     self.cfg.agent.install_hint()
                 );
-                tracing::error!(%command, %error, "agent failed to start");
                 self.finish_turn(TurnStatus::Error, None, Some(message));
             }
         }
