@@ -92,6 +92,14 @@ pub struct Args {
     /// or ~/.local/share/swe-swe.
     #[arg(long, env = "SWE_SWE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// An origin (scheme://host[:port]) whose pages may open /ws besides this
+    /// server's own; repeat for several.
+    #[arg(
+        long = "allow-origin",
+        env = "SWE_SWE_ALLOW_ORIGIN",
+        value_delimiter = ','
+    )]
+    pub allow_origins: Vec<String>,
     /// Paths held by the `@` file finder's index.
     #[arg(long, env = "SWE_SWE_MAX_FILES", default_value_t = 1_000_000)]
     pub max_files: usize,
@@ -134,6 +142,7 @@ pub struct Config {
     pub max_sessions: usize,
     pub data_dir: PathBuf,
     pub max_files: usize,
+    pub allow_origins: Vec<String>,
 }
 
 impl Args {
@@ -195,6 +204,7 @@ impl Args {
             max_sessions: self.max_sessions,
             data_dir: self.data_dir.unwrap_or_else(crate::store::default_data_dir),
             max_files: self.max_files,
+            allow_origins: self.allow_origins,
         })
     }
 }

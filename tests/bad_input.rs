@@ -176,3 +176,43 @@ async fn answers_that_match_nothing_are_errors_not_crashes() {
     assert_eq!(c.recv().await["code"], "empty_message");
     still_usable(&mut c).await;
 }
+
+/// Tried: a page on another site (and a DNS-rebinding name) opening /ws on
+/// loopback. Refused with 403 before any session is touched.
+#[tokio::test]
+async fn cross_site_websocket_handshakes_are_refused() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = Server::claude()
+        .args(["--allow-origin", "https://ide.example"])
+        .start()
+        .await;
+    let attempt = |origin: Option<&'static str>, host: Option<String>| {
+        let mut req = server.ws_url().into_client_request().unwrap();
+        if let Some(o) = origin {
+            req.headers_mut().insert("origin", o.parse().unwrap());
+        }
+        if let Some(h) = host {
+            req.headers_mut().insert("host", h.parse().unwrap());
+        }
+        tokio_tungstenite::connect_async(req)
+    };
+    let refused = |r: Result<_, tokio_tungstenite::tungstenite::Error>| match r {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16() == 403,
+        _ => false,
+    };
+    assert!(refused(attempt(Some("https://evil.example"), None).await));
+    let port = server.addr.port();
+    assert!(refused(
+        attempt(
+            Some("http://evil.example"),
+            Some(format!("evil.example:{port}"))
+        )
+        .await
+    ));
+    assert!(attempt(Some("https://ide.example"), None).await.is_ok());
+    let same = Box::leak(format!("http://{}", server.addr).into_boxed_str());
+    assert!(attempt(Some(same), None).await.is_ok());
+    // Still fine for everyone else.
+    let mut c = server.joined("ok").await;
+    assert_eq!(c.turn("hi").await.last().unwrap()["status"], "success");
+}

@@ -1,6 +1,7 @@
 //! The HTTP edge: the page, `/ws`, and graceful shutdown.
 
 mod api;
+mod origin;
 mod page;
 mod ws;
 
@@ -40,6 +41,7 @@ pub(crate) struct AppState {
     home: std::path::PathBuf,
     stop_grace: Duration,
     files: crate::files::FileIndex,
+    origins: origin::OriginPolicy,
     max_frame_bytes: usize,
     next_conn: AtomicU64,
     shutdown: CancellationToken,
@@ -113,6 +115,7 @@ pub async fn serve(
         next_conn: AtomicU64::new(1),
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
+        origins: origin::OriginPolicy::new(&cfg.host, &cfg.allow_origins),
         files: crate::files::FileIndex::start(
             &cfg.workdir,
             cfg.max_files,
@@ -161,7 +164,15 @@ fn router(prefix: &str, state: Arc<AppState>) -> Router {
     r.with_state(state)
 }
 
-async fn ws_upgrade(State(app): State<Arc<AppState>>, upgrade: WebSocketUpgrade) -> Response {
+async fn ws_upgrade(
+    State(app): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if let Err(why) = app.origins.check(&headers) {
+        tracing::warn!(reason = %crate::session::actor::log_safe(&why), "refused a WebSocket handshake");
+        return (axum::http::StatusCode::FORBIDDEN, why).into_response();
+    }
     let tracker = app.tracker.clone();
     upgrade
         // tungstenite reserves 128 KiB per direction by default; most tabs
