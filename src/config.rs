@@ -92,6 +92,10 @@ pub struct Args {
     /// or ~/.local/share/swe-swe.
     #[arg(long, env = "SWE_SWE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Access token required from browsers when bound off loopback
+    /// (generated when not given). Never passed to the agent.
+    #[arg(long, env = "SWE_SWE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// An origin (scheme://host[:port]) whose pages may open /ws besides this
     /// server's own; repeat for several.
     #[arg(
@@ -143,6 +147,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub max_files: usize,
     pub allow_origins: Vec<String>,
+    /// `Some` when requests must carry the access token.
+    pub token: Option<String>,
 }
 
 impl Args {
@@ -161,6 +167,7 @@ impl Args {
             }
         };
         let prefix = normalise_prefix(&self.prefix_path)?;
+        let loopback = is_loopback(&self.host);
         let workdir = self
             .workdir
             .canonicalize()
@@ -205,6 +212,11 @@ impl Args {
             data_dir: self.data_dir.unwrap_or_else(crate::store::default_data_dir),
             max_files: self.max_files,
             allow_origins: self.allow_origins,
+            token: match self.token.filter(|t| !t.is_empty()) {
+                Some(t) => Some(t),
+                None if loopback => None,
+                None => Some(crate::server::auth::generate()),
+            },
         })
     }
 }
@@ -224,6 +236,14 @@ fn normalise_prefix(p: &str) -> Result<String, ConfigError> {
     } else {
         Err(ConfigError::Prefix(p.to_owned()))
     }
+}
+
+/// Loopback binds are only reachable from this machine.
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h == "localhost"
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// "5s", "500ms", "2m", or a bare number of seconds.

@@ -40,6 +40,10 @@ async fn run() -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
     println!("swe-swe listening on http://{local}{}/", config.prefix);
+    if let Some(token) = &config.token {
+        // Printed once, on stdout only: logs never carry it.
+        println!("open http://{local}{}/?token={token}", config.prefix);
+    }
     tracing::info!(workdir = %config.workdir.display(), data = %config.data_dir.display(), agent = ?config.agent, "serving");
 
     let shutdown = CancellationToken::new();

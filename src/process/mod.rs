@@ -100,7 +100,9 @@ async fn run(
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(false);
+        .kill_on_drop(false)
+        // The access token is for browsers, never for the agent.
+        .env_remove("SWE_SWE_TOKEN");
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

@@ -1,6 +1,7 @@
 //! The HTTP edge: the page, `/ws`, and graceful shutdown.
 
 mod api;
+pub mod auth;
 mod origin;
 mod page;
 mod ws;
@@ -123,7 +124,11 @@ pub async fn serve(
             shutdown.clone(),
         ),
     });
-    let app = router(&cfg.prefix, state);
+    let mut app = router(&cfg.prefix, state);
+    if let Some(token) = &cfg.token {
+        let auth = auth::Auth::new(token, &cfg.prefix);
+        app = app.layer(axum::middleware::from_fn_with_state(auth, auth::require));
+    }
     let stop = shutdown.clone();
     // Events are small frames that must leave at once: no Nagle delay.
     let listener = listener.tap_io(|tcp| {

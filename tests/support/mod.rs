@@ -22,6 +22,8 @@ pub fn fake_agent() -> &'static str {
 
 pub struct Server {
     builder: ServerBuilder,
+    /// The access token printed at start (off-loopback binds only).
+    pub token: Option<String>,
     pub child: Child,
     /// Set when the server's log shows a panic (of any task).
     pub panicked: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -142,8 +144,19 @@ impl Server {
         let url = line
             .strip_prefix("swe-swe listening on http://")
             .expect(&line);
+        // Off loopback, the next line carries the access token.
+        let token = if b.args.iter().any(|a| a == "--host") {
+            let next = tokio::time::timeout(WAIT, lines.next_line())
+                .await
+                .ok()
+                .and_then(|l| l.ok().flatten());
+            next.and_then(|l| l.split_once("?token=").map(|(_, t)| t.to_owned()))
+        } else {
+            None
+        };
         let (host_port, prefix) = url.split_once('/').unwrap();
         Server {
+            token,
             builder: b,
             child,
             panicked,
@@ -241,6 +254,10 @@ impl Client {
         .await
         .expect("connect in time")
         .expect("connect");
+        Client { ws }
+    }
+
+    pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
         Client { ws }
     }
 
