@@ -6,3 +6,6 @@ pub mod server;
 
 pub use client::{decode_client_message, ClientMessage, Decision, DecodeError};
 pub use server::Frame;
+
+#[cfg(test)]
+mod fuzz_tests;

@@ -161,12 +161,109 @@ fn router(prefix: &str, state: Arc<AppState>) -> Router {
         .route(&format!("{prefix}/"), get(page::index))
         .route(&format!("{prefix}/ws"), get(ws_upgrade))
         .route(&format!("{prefix}/healthz"), get(|| async { "ok" }))
+        .route(&format!("{prefix}/metrics"), get(metrics))
         .merge(api::routes(prefix));
     if !prefix.is_empty() {
         let to = format!("{prefix}/");
         r = r.route(prefix, get(move || async move { Redirect::permanent(&to) }));
     }
     r.with_state(state)
+}
+
+/// Prometheus text format.
+async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let s = &app.registry.runtime().stats;
+    let st = &app.store.stats;
+    let files = app.files.snapshot();
+    let mut out = String::new();
+    let mut m = |name: &str, kind: &str, help: &str, value: String| {
+        let _ = write!(
+            out,
+            "# HELP swe_swe_{name} {help}\n# TYPE swe_swe_{name} {kind}\nswe_swe_{name} {value}\n"
+        );
+    };
+    m(
+        "connections",
+        "gauge",
+        "Open WebSocket connections.",
+        s.connections.load(Relaxed).to_string(),
+    );
+    m(
+        "sessions",
+        "gauge",
+        "Chat sessions held in memory.",
+        app.registry.len().to_string(),
+    );
+    m(
+        "runs_active",
+        "gauge",
+        "Turns running now.",
+        s.runs_active.load(Relaxed).to_string(),
+    );
+    m(
+        "agent_processes",
+        "gauge",
+        "Live agent processes.",
+        s.live_processes.load(Relaxed).to_string(),
+    );
+    m(
+        "tasks_alive",
+        "gauge",
+        "Tracked runtime tasks (sessions, runs, connections).",
+        app.tracker.len().to_string(),
+    );
+    m(
+        "events_total",
+        "counter",
+        "Session events delivered to tabs (rate() gives events/s).",
+        s.events.load(Relaxed).to_string(),
+    );
+    m(
+        "dropped_subscribers_total",
+        "counter",
+        "Tabs dropped for not keeping up.",
+        s.dropped_subscribers.load(Relaxed).to_string(),
+    );
+    m(
+        "permission_requests_waiting",
+        "gauge",
+        "Permission prompts waiting for an answer.",
+        s.prompts_waiting.load(Relaxed).to_string(),
+    );
+    m(
+        "store_batches_total",
+        "counter",
+        "Store transactions.",
+        st.batches.load(Relaxed).to_string(),
+    );
+    m(
+        "store_batch_seconds_total",
+        "counter",
+        "Time spent committing store transactions.",
+        format!("{:.6}", st.batch_micros.load(Relaxed) as f64 / 1e6),
+    );
+    m(
+        "store_failures_total",
+        "counter",
+        "Store transactions that failed.",
+        st.failures.load(Relaxed).to_string(),
+    );
+    m(
+        "indexed_files",
+        "gauge",
+        "Paths in the @ file index.",
+        files.entries.len().to_string(),
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    )
+        .into_response()
 }
 
 async fn ws_upgrade(

@@ -27,6 +27,22 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 /// How long shutdown lets the writer flush the last events.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Counts an open connection for as long as it lives.
+struct Gauge<'a>(&'a std::sync::atomic::AtomicI64);
+
+impl<'a> Gauge<'a> {
+    fn up(g: &'a std::sync::atomic::AtomicI64) -> Self {
+        g.fetch_add(1, Ordering::Relaxed);
+        Gauge(g)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 enum WriterCtl {
     Subscribe(Subscription),
 }
@@ -41,6 +57,7 @@ struct Conn {
 
 pub(crate) async fn connection(socket: WebSocket, app: Arc<AppState>) {
     let id = app.next_conn.fetch_add(1, Ordering::Relaxed);
+    let _open = Gauge::up(&app.registry.runtime().stats.connections);
     let (sink, mut stream) = socket.split();
     let (private_tx, private_rx) = mpsc::channel(PRIVATE_QUEUE);
     let (ctl_tx, ctl_rx) = mpsc::channel(4);

@@ -503,8 +503,22 @@ impl Actor {
     }
 
     fn feed(&mut self, input: Input, reply_to: Option<mpsc::Sender<Frame>>) {
+        let (was_running, was_waiting) =
+            (self.state.running().is_some(), self.state.prompts_waiting());
         for effect in self.state.handle(input) {
             self.perform(effect, reply_to.as_ref());
+        }
+        // Gauges for /metrics move by this session's change.
+        let stats = &self.rt.stats;
+        let running = self.state.running().is_some();
+        if running != was_running {
+            stats
+                .runs_active
+                .fetch_add(if running { 1 } else { -1 }, Ordering::Relaxed);
+        }
+        let waiting = self.state.prompts_waiting() as i64 - was_waiting as i64;
+        if waiting != 0 {
+            stats.prompts_waiting.fetch_add(waiting, Ordering::Relaxed);
         }
     }
 
@@ -568,6 +582,7 @@ impl Actor {
     /// tab is not keeping up; it reconnects and replays by seq. Nobody waits.
     fn broadcast(&mut self, frame: Frame) {
         let stats = &self.rt.stats;
+        stats.events.fetch_add(1, Ordering::Relaxed);
         let id = &self.id;
         self.subscribers.retain(|conn, sub| match sub.events.try_send(frame.clone()) {
             Ok(()) => true,

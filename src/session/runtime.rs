@@ -4,7 +4,7 @@
 use crate::process::ProcLimits;
 use crate::store::Store;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -29,6 +29,14 @@ pub struct SessionRuntime {
 pub struct Stats {
     pub dropped_subscribers: AtomicU64,
     pub live_processes: AtomicU64,
+    /// Turns running now, across sessions.
+    pub runs_active: AtomicI64,
+    /// Permission prompts waiting for an answer, across sessions.
+    pub prompts_waiting: AtomicI64,
+    /// Session events delivered (committed and sent to tabs).
+    pub events: AtomicU64,
+    /// WebSocket connections open now.
+    pub connections: AtomicI64,
 }
 
 /// Control characters escaped, length capped: agent commands contain user text.

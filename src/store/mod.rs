@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use writer::Commit;
+pub use writer::{Commit, StoreStats};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -135,6 +135,7 @@ pub struct Store {
     read: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
     _lock: Arc<Flock<File>>,
+    pub stats: Arc<StoreStats>,
 }
 
 const DB_FILE: &str = "swe-swe.db";
@@ -181,8 +182,10 @@ impl Store {
         let read = Connection::open(&path).map_err(corrupt)?;
         read.busy_timeout(std::time::Duration::from_secs(5))?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        writer::spawn(write, rx);
+        let stats = Arc::new(StoreStats::default());
+        writer::spawn(write, rx, stats.clone());
         Ok(Store {
+            stats,
             tx,
             read: Arc::new(Mutex::new(read)),
             path: Arc::new(path),

@@ -5,6 +5,7 @@
 use super::{now_ms, Cmd};
 use rusqlite::{params, Connection};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -18,10 +19,18 @@ pub struct Commit {
     pub error: Option<String>,
 }
 
-pub(super) fn spawn(conn: Connection, rx: mpsc::Receiver<Cmd>) {
+/// Commit figures for /metrics.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    pub batches: AtomicU64,
+    pub batch_micros: AtomicU64,
+    pub failures: AtomicU64,
+}
+
+pub(super) fn spawn(conn: Connection, rx: mpsc::Receiver<Cmd>, stats: Arc<StoreStats>) {
     let spawned = std::thread::Builder::new()
         .name("swe-swe-store".into())
-        .spawn(move || run(conn, rx));
+        .spawn(move || run(conn, rx, stats));
     if let Err(e) = spawned {
         tracing::error!("cannot start the store thread: {e}");
     }
@@ -39,7 +48,7 @@ struct Memory {
     skipped: HashSet<Arc<str>>,
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>) {
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>, stats: Arc<StoreStats>) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut mem = Memory::default();
     while let Some(first) = rx.blocking_recv() {
@@ -52,7 +61,15 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>) {
         }
         let started = std::time::Instant::now();
         let result = apply(&mut conn, &batch, &mut mem);
-        tracing::trace!(commands = batch.len(), took = ?started.elapsed(), "store batch");
+        let took = started.elapsed();
+        tracing::trace!(commands = batch.len(), ?took, "store batch");
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats
+            .batch_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        if result.is_err() {
+            stats.failures.fetch_add(1, Ordering::Relaxed);
+        }
         if let Err(e) = &result {
             tracing::error!("store commit failed: {e}");
             // Rolled back: nothing of this batch is stored.

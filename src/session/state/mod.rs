@@ -320,6 +320,13 @@ impl SessionState {
         std::mem::take(&mut self.out)
     }
 
+    /// Permission prompts of the current turn still waiting for an answer.
+    pub fn prompts_waiting(&self) -> usize {
+        self.turn.as_ref().map_or(0, |t| {
+            t.prompts.iter().filter(|p| p.answer.is_none()).count()
+        })
+    }
+
     pub fn running(&self) -> Option<u64> {
         self.turn.as_ref().map(|t| t.run_id)
     }
