@@ -289,7 +289,7 @@ pub fn start_ticks(pid: i32) -> Option<u64> {
 /// so members of a group whose leader pid is free are that group's orphans.
 /// A pid reused by an unrelated process (different start time) is left alone.
 pub fn kill_leftovers(leftovers: &[(i32, u64)]) -> usize {
-    let mut killed = 0;
+    let mut killed = Vec::new();
     for &(pgid, ticks) in leftovers {
         let leader = start_ticks(pgid);
         if leader == Some(ticks) || leader.is_none() {
@@ -298,8 +298,41 @@ pub fn kill_leftovers(leftovers: &[(i32, u64)]) -> usize {
                 "killing an agent process group left by a previous swe-swe"
             );
             signal_group(Pid::from_raw(pgid), Signal::SIGKILL);
-            killed += 1;
+            killed.push(pgid);
         }
     }
-    killed
+    // SIGKILL is delivered asynchronously and these are not our children, so
+    // no wait() tells when they are gone; confirm from /proc, bounded, so the
+    // server only starts serving once the old agents are dead.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while killed.iter().any(|&g| group_alive(g)) {
+        if std::time::Instant::now() >= deadline {
+            tracing::error!(
+                ?killed,
+                "left-over agent groups still alive 2 s after SIGKILL"
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    killed.len()
+}
+
+/// Whether any process of group `pgid` is still running (zombies are dead).
+fn group_alive(pgid: i32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten().any(|e| {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            return false;
+        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            return false;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
+        pgrp == Some(pgid) && state != Some("Z")
+    })
 }
