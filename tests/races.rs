@@ -69,11 +69,11 @@ async fn stop_of_run_n_never_reaches_run_n_plus_1() {
         assert_eq!(hold_pid, hold_pgid, "the agent leads its own process group");
         assert_eq!(quick_pid, quick_pgid);
         assert!(
-            group_gone(hold_pgid),
+            group_gone(hold_pgid) && group_members(hold_pgid).is_empty(),
             "cycle {i}: group of run N outlived its exec_end"
         );
         assert!(
-            group_gone(quick_pgid),
+            group_gone(quick_pgid) && group_members(quick_pgid).is_empty(),
             "cycle {i}: group of run N+1 outlived its exec_end"
         );
         held.insert(hold_pid);
