@@ -104,6 +104,15 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub allow_origins: Vec<String>,
+    /// Messages a connection may send per second (bursts of twice that).
+    #[arg(long, env = "SWE_SWE_MAX_MESSAGES_PER_SEC", default_value_t = 50)]
+    pub max_messages_per_sec: u32,
+    /// WebSocket connections from one client address.
+    #[arg(long, env = "SWE_SWE_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    pub max_connections_per_ip: usize,
+    /// A connection that answers nothing (not even pings) for this long is closed.
+    #[arg(long, env = "SWE_SWE_IDLE_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
     /// Paths held by the `@` file finder's index.
     #[arg(long, env = "SWE_SWE_MAX_FILES", default_value_t = 1_000_000)]
     pub max_files: usize,
@@ -147,6 +156,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub max_files: usize,
     pub allow_origins: Vec<String>,
+    pub max_messages_per_sec: u32,
+    pub max_connections_per_ip: usize,
+    pub idle_timeout: Duration,
     /// `Some` when requests must carry the access token.
     pub token: Option<String>,
 }
@@ -212,6 +224,9 @@ impl Args {
             data_dir: self.data_dir.unwrap_or_else(crate::store::default_data_dir),
             max_files: self.max_files,
             allow_origins: self.allow_origins,
+            max_messages_per_sec: self.max_messages_per_sec.max(1),
+            max_connections_per_ip: self.max_connections_per_ip.max(1),
+            idle_timeout: self.idle_timeout.max(Duration::from_millis(300)),
             token: match self.token.filter(|t| !t.is_empty()) {
                 Some(t) => Some(t),
                 None if loopback => None,

@@ -7,6 +7,12 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use support::*;
 
+/// These tests search back to back until the index shows a change, far
+/// faster than a person types: lift the per-connection message rate limit.
+fn finder_server() -> ServerBuilder {
+    Server::claude().args(["--max-messages-per-sec", "100000"])
+}
+
 async fn search(c: &mut Client, query: &str) -> Vec<Value> {
     c.send(json!({"type":"fuzzy_search","query":query,"maxResults":50}))
         .await;
@@ -41,7 +47,7 @@ async fn until(c: &mut Client, query: &str, pred: impl Fn(&[String]) -> bool) ->
 
 #[tokio::test]
 async fn results_keep_the_original_shape_and_only_reach_the_asker() {
-    let server = Server::claude().start().await;
+    let server = finder_server().start().await;
     let root = server.workdir.path().canonicalize().unwrap();
     std::fs::create_dir_all(root.join("src/parser")).unwrap();
     std::fs::write(root.join("src/parser/mod.rs"), "").unwrap();
@@ -75,7 +81,7 @@ async fn results_keep_the_original_shape_and_only_reach_the_asker() {
 
 #[tokio::test]
 async fn created_renamed_and_deleted_files_show_within_500_ms() {
-    let server = Server::claude().start().await;
+    let server = finder_server().start().await;
     let root = server.workdir.path().canonicalize().unwrap();
     std::fs::write(root.join("existing.txt"), "").unwrap();
     let mut c = server.joined("w").await;
@@ -122,7 +128,7 @@ async fn created_renamed_and_deleted_files_show_within_500_ms() {
 
 #[tokio::test]
 async fn symlinks_out_of_the_workdir_and_dotdot_queries_stay_inside() {
-    let server = Server::claude().start().await;
+    let server = finder_server().start().await;
     let root = server.workdir.path().canonicalize().unwrap();
     let secret = tempfile::tempdir().unwrap();
     std::fs::write(secret.path().join("secret_key.pem"), "").unwrap();
@@ -148,7 +154,7 @@ async fn symlinks_out_of_the_workdir_and_dotdot_queries_stay_inside() {
 
 #[tokio::test]
 async fn the_bound_is_told_and_refresh_rebuilds() {
-    let server = Server::claude().args(["--max-files", "5"]).start().await;
+    let server = finder_server().args(["--max-files", "5"]).start().await;
     let root = server.workdir.path().canonicalize().unwrap();
     for i in 0..20 {
         std::fs::write(root.join(format!("file{i:02}.txt")), "").unwrap();

@@ -35,8 +35,14 @@ fn assert_complete(seqs: &[u64]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_sessions_and_a_hundred_tabs_on_one_session() {
+    // 200+ connections from one address: above the default per-address cap.
     let server = Server::claude()
-        .args(["--claude-mode", "classic"])
+        .args([
+            "--claude-mode",
+            "classic",
+            "--max-connections-per-ip",
+            "1000",
+        ])
         .start()
         .await;
 

@@ -2,6 +2,10 @@
 
 mod support;
 
+/// These tests fire messages far faster than a person could; the
+/// per-connection rate limit is not what they test.
+const FAST_CLIENT: [&str; 2] = ["--max-messages-per-sec", "1000000"];
+
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use support::*;
@@ -25,12 +29,14 @@ async fn stop_of_run_n_never_reaches_run_n_plus_1() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
     let server = Server::template()
+        .args(FAST_CLIENT)
         .args(["--stop-grace", "2s"])
         .start()
         .await;
     let log = server.signal_log();
     drop(server);
     let server = Server::template()
+        .args(FAST_CLIENT)
         .args(["--stop-grace", "2s"])
         .env("FAKE_AGENT_SIGNAL_LOG", log.to_string_lossy())
         .start()
@@ -96,6 +102,7 @@ async fn stop_of_run_n_never_reaches_run_n_plus_1() {
 async fn every_run_sees_one_whole_permission_value() {
     const N: usize = 60;
     let server = Server::claude()
+        .args(FAST_CLIENT)
         .args(["--claude-mode", "classic", "--queue-cap", "100"])
         .start()
         .await;
@@ -143,6 +150,7 @@ async fn every_run_sees_one_whole_permission_value() {
 async fn a_stuck_tab_is_dropped_without_hurting_the_others() {
     const LINES: usize = 40_000;
     let server = Server::claude()
+        .args(FAST_CLIENT)
         .args(["--subscriber-queue", "4096", "--tail-cap", "100000"])
         .start()
         .await;

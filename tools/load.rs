@@ -122,6 +122,11 @@ async fn main() -> anyhow::Result<()> {
             "--max-sessions",
             &(args.sessions + args.idle + 10).to_string(),
         ])
+        // Every client of this tool comes from one address.
+        .args([
+            "--max-connections-per-ip",
+            &(args.sessions * args.tabs + args.idle + 10).to_string(),
+        ])
         .env("FAKE_AGENT_STATE_DIR", &work)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

@@ -43,6 +43,10 @@ pub(crate) struct AppState {
     stop_grace: Duration,
     files: crate::files::FileIndex,
     origins: origin::OriginPolicy,
+    limits: ws::Limits,
+    /// Open connections per client address. Invariant: the lock is taken
+    /// only to count up or down, never across an `.await`.
+    per_ip: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
     max_frame_bytes: usize,
     next_conn: AtomicU64,
     shutdown: CancellationToken,
@@ -117,6 +121,12 @@ pub async fn serve(
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
         origins: origin::OriginPolicy::new(&cfg.host, &cfg.allow_origins),
+        limits: ws::Limits {
+            messages_per_sec: cfg.max_messages_per_sec,
+            connections_per_ip: cfg.max_connections_per_ip,
+            idle_timeout: cfg.idle_timeout,
+        },
+        per_ip: Default::default(),
         files: crate::files::FileIndex::start(
             &cfg.workdir,
             cfg.max_files,
@@ -136,9 +146,12 @@ pub async fn serve(
             tracing::debug!("TCP_NODELAY: {e}");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { stop.cancelled().await })
+    .await?;
     tracing::info!("shutting down: stopping runs");
     // Sessions have seen the token; drop our handles so each actor can end
     // once its processes are gone.
@@ -268,6 +281,7 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
 
 async fn ws_upgrade(
     State(app): State<Arc<AppState>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: axum::http::HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -275,6 +289,14 @@ async fn ws_upgrade(
         tracing::warn!(reason = %crate::session::actor::log_safe(&why), "refused a WebSocket handshake");
         return (axum::http::StatusCode::FORBIDDEN, why).into_response();
     }
+    let Some(slot) = ws::PeerSlot::take(&app, peer.ip()) else {
+        let msg = format!(
+            "too many connections from {} (--max-connections-per-ip {})",
+            peer.ip(),
+            app.limits.connections_per_ip
+        );
+        return (axum::http::StatusCode::TOO_MANY_REQUESTS, msg).into_response();
+    };
     let tracker = app.tracker.clone();
     upgrade
         // tungstenite reserves 128 KiB per direction by default; most tabs
@@ -283,6 +305,6 @@ async fn ws_upgrade(
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(HARD_FRAME_CAP)
         .max_frame_size(HARD_FRAME_CAP)
-        .on_upgrade(move |socket| tracker.track_future(ws::connection(socket, app)))
+        .on_upgrade(move |socket| tracker.track_future(ws::connection(socket, app, slot)))
         .into_response()
 }

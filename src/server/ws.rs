@@ -14,7 +14,7 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +24,8 @@ const PRIVATE_QUEUE: usize = 64;
 /// and replay with `lastSeq`.
 pub const CLOSE_LAGGED: u16 = 4001;
 const CLOSE_GOING_AWAY: u16 = 1001;
+/// Closed for not answering pings within `--idle-timeout`.
+pub const CLOSE_IDLE: u16 = 4002;
 /// How long shutdown lets the writer flush the last events.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -45,6 +47,8 @@ impl Drop for Gauge<'_> {
 
 enum WriterCtl {
     Subscribe(Subscription),
+    Ping,
+    Close(u16, &'static str),
 }
 
 struct Conn {
@@ -55,7 +59,80 @@ struct Conn {
     session: Option<SessionHandle>,
 }
 
-pub(crate) async fn connection(socket: WebSocket, app: Arc<AppState>) {
+/// Per-connection limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub messages_per_sec: u32,
+    pub connections_per_ip: usize,
+    pub idle_timeout: Duration,
+}
+
+/// One of a client address's connection slots, given back on drop.
+pub struct PeerSlot {
+    app: Arc<AppState>,
+    ip: std::net::IpAddr,
+}
+
+impl PeerSlot {
+    pub fn take(app: &Arc<AppState>, ip: std::net::IpAddr) -> Option<PeerSlot> {
+        let mut map = app.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= app.limits.connections_per_ip {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            app: app.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut map = self.app.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Messages per second with bursts: a token bucket.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(per_sec: u32) -> Self {
+        let rate = f64::from(per_sec);
+        Bucket {
+            tokens: rate * 2.0,
+            rate,
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let burst = self.rate * 2.0;
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+pub(crate) async fn connection(socket: WebSocket, app: Arc<AppState>, _slot: PeerSlot) {
     let id = app.next_conn.fetch_add(1, Ordering::Relaxed);
     let _open = Gauge::up(&app.registry.runtime().stats.connections);
     let (sink, mut stream) = socket.split();
@@ -71,6 +148,11 @@ pub(crate) async fn connection(socket: WebSocket, app: Arc<AppState>) {
     };
     let shutdown = app.shutdown.clone();
     let mut writer_done = false;
+    let mut bucket = Bucket::new(app.limits.messages_per_sec);
+    let idle = app.limits.idle_timeout;
+    let mut heartbeat = tokio::time::interval(idle / 3);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_seen = Instant::now();
     loop {
         let msg = tokio::select! {
             m = stream.next() => m,
@@ -79,8 +161,27 @@ pub(crate) async fn connection(socket: WebSocket, app: Arc<AppState>) {
                 writer_done = true;
                 break;
             }
+            _ = heartbeat.tick() => {
+                // Browsers answer pings by themselves; silence means gone.
+                if last_seen.elapsed() >= idle {
+                    let _ = conn.writer.try_send(WriterCtl::Close(CLOSE_IDLE, "idle: no answer to pings"));
+                    let _ = tokio::time::timeout(FLUSH_TIMEOUT, &mut writer).await;
+                    writer_done = true;
+                    break;
+                }
+                let _ = conn.writer.try_send(WriterCtl::Ping);
+                continue;
+            }
         };
+        last_seen = Instant::now();
         match msg {
+            Some(Ok(Message::Text(_))) if !bucket.take() => conn.send_error(
+                "rate_limited",
+                format!(
+                    "more than {} messages per second; this one was dropped",
+                    app.limits.messages_per_sec
+                ),
+            ),
             Some(Ok(Message::Text(text))) => conn.on_text(text.as_str()).await,
             Some(Ok(Message::Binary(_))) => conn.send_error(
                 "binary_frame",
@@ -398,6 +499,11 @@ async fn write_loop(
                     }
                     events = Some(sub.events);
                     ok
+                }
+                Some(WriterCtl::Ping) => sink.send(Message::Ping(Default::default())).await.is_ok(),
+                Some(WriterCtl::Close(code, reason)) => {
+                    close(&mut sink, code, reason).await;
+                    false
                 }
                 None => false,
             },

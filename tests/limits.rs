@@ -1,0 +1,103 @@
+//! Per-connection limits: each reached limit gets a clear answer and leaves
+//! other connections alone.
+
+mod support;
+
+use serde_json::json;
+use std::time::{Duration, Instant};
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Tried: 30 messages at once against a limit of 5/s (bursts of 10).
+#[tokio::test]
+async fn a_flood_of_messages_is_rate_limited_and_answered() {
+    let server = Server::claude()
+        .args(["--max-messages-per-sec", "5"])
+        .start()
+        .await;
+    let mut c = server.joined("r").await;
+    for _ in 0..30 {
+        c.send(json!({"type":"ping"})).await;
+    }
+    let (mut pongs, mut limited) = (0, 0);
+    for _ in 0..30 {
+        let v = c.recv().await;
+        match v["type"].as_str().unwrap() {
+            "pong" => pongs += 1,
+            "error" if v["code"] == "rate_limited" => limited += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    // The burst is 10 messages, the hello was one of them.
+    assert!((9..=12).contains(&pongs), "the burst passes: {pongs}");
+    assert_eq!(pongs + limited, 30, "every message got an answer");
+    // Another connection is not affected.
+    let mut d = server.joined("r").await;
+    d.send(json!({"type":"ping"})).await;
+    assert_eq!(d.recv().await["type"], "pong");
+}
+
+/// Tried: a fourth connection from one address with a limit of three.
+#[tokio::test]
+async fn connections_per_address_are_capped() {
+    let server = Server::claude()
+        .args(["--max-connections-per-ip", "3"])
+        .start()
+        .await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(server.joined("c").await);
+    }
+    let refused = tokio_tungstenite::connect_async(server.ws_url()).await;
+    assert!(
+        matches!(refused, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 429)
+    );
+    // A slot comes back when a connection ends (after its task finishes).
+    open.pop().unwrap().close().await;
+    let started = Instant::now();
+    loop {
+        if tokio_tungstenite::connect_async(server.ws_url())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the slot never came back");
+    }
+}
+
+/// Tried: a client that completes the handshake and then never answers
+/// pings (a raw socket that does not speak WebSocket any more).
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_idle_timeout() {
+    let server = Server::claude()
+        .args(["--idle-timeout", "600ms"])
+        .start()
+        .await;
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let req = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut bytes = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut bytes))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(600), "{took:?}");
+    // A close frame (0x88) carrying code 4002 (0x0f 0xa2) ends the stream.
+    let close = bytes
+        .windows(4)
+        .any(|w| w[0] == 0x88 && w[2] == 0x0f && w[3] == 0xa2);
+    assert!(
+        close,
+        "no close 4002 in {:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    // Pings came first: 0x89 frames.
+    assert!(bytes.contains(&0x89));
+}
