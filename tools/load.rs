@@ -28,9 +28,12 @@ struct Args {
     /// Connections (tabs) per session; all receive every event.
     #[arg(long, default_value_t = 1)]
     tabs: usize,
-    /// Extra connections that join a session of their own and stay idle.
+    /// Extra connections that join a session and stay idle.
     #[arg(long, default_value_t = 0)]
     idle: usize,
+    /// Sessions the idle connections spread over (default: one each).
+    #[arg(long)]
+    idle_sessions: Option<usize>,
     /// Agent output lines per turn.
     #[arg(long, default_value_t = 200)]
     lines: usize,
@@ -158,8 +161,9 @@ async fn main() -> anyhow::Result<()> {
     let mut idle = Vec::new();
     for i in 0..args.idle {
         let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true).await?;
+        let session = i % args.idle_sessions.unwrap_or(args.idle).max(1);
         ws.send(Message::text(format!(
-            r#"{{"type":"hello","session":"idle-{i}"}}"#
+            r#"{{"type":"hello","session":"idle-{session}"}}"#
         )))
         .await?;
         ws.next().await;

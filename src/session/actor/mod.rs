@@ -11,14 +11,12 @@ use super::state::{
 use crate::process::{self, Control, ProcHandle};
 use crate::protocol::server::{Frame, Reply};
 use crate::store::{Cmd, Commit, SessionMeta, Store};
-use futures_util::StreamExt;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_util::time::DelayQueue;
 
 /// Commands waiting for the actor. Producers await capacity, so a flood of
 /// commands slows its senders instead of growing memory.
@@ -108,7 +106,7 @@ impl SessionHandle {
             subscribers: HashMap::new(),
             procs: HashMap::new(),
             pgids: HashMap::new(),
-            timers: DelayQueue::new(),
+            timers: Timers::default(),
             adopted: 0,
             unacked: VecDeque::new(),
             to_store: Vec::new(),
@@ -209,6 +207,29 @@ struct Subscriber {
     private: mpsc::Sender<Frame>,
 }
 
+/// A session's few pending deadlines (a stop grace, a store retry). A
+/// sorted Vec: a timer wheel would cost kilobytes per idle session.
+#[derive(Default)]
+struct Timers {
+    due: Vec<(tokio::time::Instant, Timer)>,
+}
+
+impl Timers {
+    fn insert(&mut self, timer: Timer, after: Duration) {
+        let at = tokio::time::Instant::now() + after;
+        let i = self.due.partition_point(|(t, _)| *t <= at);
+        self.due.insert(i, (at, timer));
+    }
+
+    /// The earliest timer, once it is due; never resolves when none is set.
+    /// Cancel-safe: nothing is removed until the deadline has passed.
+    async fn next(&mut self) -> Option<Timer> {
+        let at = self.due.first()?.0;
+        tokio::time::sleep_until(at).await;
+        Some(self.due.remove(0).1)
+    }
+}
+
 enum Timer {
     StopGrace(u64),
     StoreRetry,
@@ -240,7 +261,7 @@ struct Actor {
     agent_rx: mpsc::Receiver<(ProcId, AgentEvent)>,
     subscribers: HashMap<ConnId, Subscriber>,
     procs: HashMap<ProcId, ProcHandle>,
-    timers: DelayQueue<Timer>,
+    timers: Timers,
     adopted: u64,
     rt: SessionRuntime,
 }
@@ -253,7 +274,7 @@ impl Actor {
         let mut commands_open = true;
         loop {
             // Every branch is cancel-safe: `recv`, `changed`, a token and a
-            // DelayQueue. Commands go first, so a stop is never queued behind
+            // timer sleep. Commands go first, so a stop is never queued behind
             // agent output.
             tokio::select! {
                 biased;
@@ -282,7 +303,7 @@ impl Actor {
                 },
                 Ok(()) = self.commit_rx.changed() => self.on_commit(),
                 Some((proc, event)) = self.agent_rx.recv() => self.on_agent_event(proc, event),
-                Some(expired) = self.timers.next() => match expired.into_inner() {
+                Some(expired) = self.timers.next() => match expired {
                     Timer::StopGrace(run_id) => self.feed(Input::StopGraceElapsed { run_id }, None),
                     Timer::StoreRetry => {
                         self.retry_armed = false;
