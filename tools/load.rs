@@ -52,6 +52,10 @@ struct Args {
     /// After the run, time a new tab replaying session 0 from seq 0.
     #[arg(long)]
     replay: bool,
+    /// Keep running rounds (every session one turn, tabs reconnecting each
+    /// round) for this many minutes, printing the server's RSS each minute.
+    #[arg(long)]
+    soak_minutes: Option<u64>,
     /// Per-tab queue on the server (--subscriber-queue).
     #[arg(long, default_value_t = 4096)]
     subscriber_queue: usize,
@@ -155,7 +159,7 @@ async fn main() -> anyhow::Result<()> {
             let (url, ready, go) = (url.clone(), ready.clone(), go.clone());
             let prompt =
                 (t == 0).then(|| format!("lines {} {} {}", args.lines, args.pad, args.pace_us));
-            tasks.spawn(async move { tab(&url, &format!("load-{s}"), prompt, ready, go).await });
+            tasks.spawn(async move { tab(&url, &format!("load-{s}"), prompt, ready, go, 0).await });
         }
     }
     let mut idle = Vec::new();
@@ -251,6 +255,9 @@ async fn main() -> anyhow::Result<()> {
             n as f64 / took.as_secs_f64()
         );
     }
+    if let Some(minutes) = args.soak_minutes {
+        soak(&url, &args, server_pid, minutes).await?;
+    }
     drop(idle);
     if let Some(pid) = server.id() {
         let _ = nix::sys::signal::kill(
@@ -272,10 +279,11 @@ async fn tab(
     prompt: Option<String>,
     ready: Arc<Barrier>,
     go: Arc<Barrier>,
+    last_seq: u64,
 ) -> anyhow::Result<TabResult> {
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
     ws.send(Message::text(format!(
-        r#"{{"type":"hello","session":"{session}","lastSeq":0}}"#
+        r#"{{"type":"hello","session":"{session}","lastSeq":{last_seq}}}"#
     )))
     .await?;
     ws.next().await.context("session reply")??;
@@ -315,4 +323,46 @@ fn raise_fd_limit() {
     if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
+}
+
+/// Rounds of turns for `minutes`; every tab reconnects each round and joins
+/// live (no replay), so memory must stay flat.
+async fn soak(url: &str, args: &Args, server_pid: u32, minutes: u64) -> anyhow::Result<()> {
+    let end = Instant::now() + Duration::from_secs(minutes * 60);
+    let mut next_report = Instant::now() + Duration::from_secs(60);
+    let (mut rounds, mut events, mut minute) = (0u64, 0u64, 0u64);
+    println!("soak: {minutes} min of rounds; RSS each minute");
+    while Instant::now() < end {
+        let tabs = args.sessions * args.tabs;
+        let ready = Arc::new(Barrier::new(tabs + 1));
+        let go = Arc::new(Barrier::new(tabs + 1));
+        let mut tasks = tokio::task::JoinSet::new();
+        for s in 0..args.sessions {
+            for t in 0..args.tabs {
+                let (url, ready, go) = (url.to_owned(), ready.clone(), go.clone());
+                let prompt =
+                    (t == 0).then(|| format!("lines {} {} {}", args.lines, args.pad, args.pace_us));
+                tasks.spawn(async move {
+                    tab(&url, &format!("load-{s}"), prompt, ready, go, u64::MAX).await
+                });
+            }
+        }
+        ready.wait().await;
+        go.wait().await;
+        while let Some(r) = tasks.join_next().await {
+            let r = r??;
+            if r.errors > 0 {
+                bail!("errors during the soak");
+            }
+            events += r.events;
+        }
+        rounds += 1;
+        if Instant::now() >= next_report {
+            minute += 1;
+            next_report += Duration::from_secs(60);
+            let (rss, hwm) = rss_kib(server_pid);
+            println!("soak minute {minute:>3}: {rounds} rounds, {events} events, RSS {} MiB (peak {} MiB)", rss / 1024, hwm / 1024);
+        }
+    }
+    Ok(())
 }
