@@ -73,6 +73,10 @@ async fn hostile_session_ids_are_refused() {
         let e = c.recv().await;
         assert_eq!(e["type"], "error");
     }
+    // Tried: lastSeq at its largest (it once overflowed in the session).
+    c.send(json!({"type":"hello","session":"ok","lastSeq":u64::MAX}))
+        .await;
+    assert_eq!(c.recv().await["type"], "session");
     // A hostile *agent* session id is ignored with an error, never passed on.
     c.hello("ok", 0).await;
     c.send(json!({"sender":"USER","content":"argv","sessionID":"ok","claudeSessionID":"--dangerously-skip-permissions"}))

@@ -406,7 +406,7 @@ async fn send(sink: &mut SplitSink<WebSocket, Message>, frame: &Frame) -> bool {
 async fn replay_from_store(sink: &mut SplitSink<WebSocket, Message>, gap: &StoreGap) -> bool {
     const PAGE: usize = 2_000;
     let mut after = gap.after;
-    while after + 1 < gap.before {
+    while after.saturating_add(1) < gap.before {
         let page = match gap
             .store
             .events(&gap.session, after, gap.before, PAGE)

@@ -61,8 +61,12 @@ impl Registry {
             .sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(h) = map.get(id) {
-            return Ok(h.clone());
+        match map.get(id) {
+            Some(h) if !h.is_closed() => return Ok(h.clone()),
+            // An actor that died is replaced; the new one reloads the
+            // session from the store.
+            Some(_) => tracing::error!(session = %id, "session actor had ended; starting it again"),
+            None => {}
         }
         if map.len() >= self.inner.max_sessions {
             return Err(RegistryError::TooMany(self.inner.max_sessions));

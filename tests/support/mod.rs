@@ -265,6 +265,11 @@ impl Client {
         self.send_text(&v.to_string()).await;
     }
 
+    /// Sends, reporting failure (a closed connection) instead of panicking.
+    pub async fn try_send(&mut self, v: &Value) -> bool {
+        self.ws.send(Message::text(v.to_string())).await.is_ok()
+    }
+
     pub async fn send_text(&mut self, s: &str) {
         self.ws.send(Message::text(s)).await.expect("send");
     }

@@ -123,6 +123,11 @@ impl SessionHandle {
         Self { id: id.into(), tx }
     }
 
+    /// The actor has ended (shut down, or a bug made its task panic).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -376,15 +381,15 @@ impl Actor {
                 };
                 // Older than the memory tail: the tab's writer reads it from
                 // the store (it is all committed) before `replay`.
-                let from_store =
-                    last_seq
-                        .filter(|after| after + 1 < log.first_seq())
-                        .map(|after| StoreGap {
-                            store: self.rt.store.clone(),
-                            session: self.id.clone(),
-                            after,
-                            before: log.first_seq(),
-                        });
+                let from_store = last_seq
+                    // A client may send any lastSeq, u64::MAX included.
+                    .filter(|after| after.saturating_add(1) < log.first_seq())
+                    .map(|after| StoreGap {
+                        store: self.rt.store.clone(),
+                        session: self.id.clone(),
+                        after,
+                        before: log.first_seq(),
+                    });
                 let hello = Reply::Session {
                     session: self.id.to_string(),
                     last_seq: log.last_seq(),
