@@ -128,7 +128,7 @@ async fn a_hundred_clients_misbehaving_leave_consistent_logs_and_no_leaks() {
         let mut tab = Tab::open(&server, &session).await;
         let url = server.ws_url();
         workers.spawn(async move {
-            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (c as u64 + 1) * 0x1000_0001);
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((c as u64 + 1) * 0x1000_0001));
             for _ in 0..ACTIONS {
                 match rng.below(10) {
                     0 | 1 => {
