@@ -113,6 +113,9 @@ pub struct Args {
     /// A connection that answers nothing (not even pings) for this long is closed.
     #[arg(long, env = "SWE_SWE_IDLE_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+    /// Agent processes running at once (a duplex session keeps one).
+    #[arg(long, env = "SWE_SWE_MAX_AGENTS", default_value_t = 64)]
+    pub max_agents: usize,
     /// Paths held by the `@` file finder's index.
     #[arg(long, env = "SWE_SWE_MAX_FILES", default_value_t = 1_000_000)]
     pub max_files: usize,
@@ -159,6 +162,7 @@ pub struct Config {
     pub max_messages_per_sec: u32,
     pub max_connections_per_ip: usize,
     pub idle_timeout: Duration,
+    pub max_agents: usize,
     /// `Some` when requests must carry the access token.
     pub token: Option<String>,
 }
@@ -227,6 +231,7 @@ impl Args {
             max_messages_per_sec: self.max_messages_per_sec.max(1),
             max_connections_per_ip: self.max_connections_per_ip.max(1),
             idle_timeout: self.idle_timeout.max(Duration::from_millis(300)),
+            max_agents: self.max_agents.max(1),
             token: match self.token.filter(|t| !t.is_empty()) {
                 Some(t) => Some(t),
                 None if loopback => None,

@@ -101,3 +101,27 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
     // Pings came first: 0x89 frames.
     assert!(bytes.contains(&0x89));
 }
+
+/// Tried: a second agent with `--max-agents 1` while the first still runs.
+#[tokio::test]
+async fn agents_beyond_the_limit_are_refused_with_a_clear_error() {
+    let server = Server::claude()
+        .args(["--claude-mode", "classic", "--max-agents", "1"])
+        .start()
+        .await;
+    let mut a = server.joined("a").await;
+    a.message("hold").await;
+    a.until_fake_pid().await;
+    let mut b = server.joined("b").await;
+    let frames = b.turn("hello").await;
+    let end = frames.last().unwrap();
+    assert_eq!(end["status"], "error");
+    assert!(
+        end["message"].as_str().unwrap().contains("--max-agents"),
+        "{end}"
+    );
+    // Session a is untouched; once it ends, b can run.
+    a.send(json!({"type":"stop"})).await;
+    a.until_type("exec_end").await;
+    assert_eq!(b.turn("again").await.last().unwrap()["status"], "success");
+}

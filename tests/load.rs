@@ -42,6 +42,9 @@ async fn a_hundred_sessions_and_a_hundred_tabs_on_one_session() {
             "classic",
             "--max-connections-per-ip",
             "1000",
+            // 100 agents at once: above the default cap of 64.
+            "--max-agents",
+            "1000",
         ])
         .start()
         .await;

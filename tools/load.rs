@@ -132,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
         // Every client of this tool comes from one address, and a soak's
         // rounds reconnect faster than closed sockets are counted down.
         .args(["--max-connections-per-ip", "1000000"])
+        .args(["--max-agents", &(args.sessions + 10).to_string()])
         .env("FAKE_AGENT_STATE_DIR", &work)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -346,7 +347,10 @@ async fn soak(url: &str, args: &Args, server_pid: u32, minutes: u64) -> anyhow::
             }
         }
         // A tab that failed never reaches the barrier: do not wait forever.
-        if tokio::time::timeout(Duration::from_secs(60), ready.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(60), ready.wait())
+            .await
+            .is_err()
+        {
             while let Some(r) = tasks.join_next().await {
                 r??;
             }

@@ -100,6 +100,7 @@ pub async fn serve(
         stats: Arc::new(Stats::default()),
         store: store.clone(),
         tail_cap: cfg.tail_cap,
+        max_agents: cfg.max_agents,
     };
     let session_cfg = SessionConfig {
         agent: cfg.agent.clone(),

@@ -22,6 +22,8 @@ pub struct SessionRuntime {
     pub store: Store,
     /// Events held in memory per session (older ones come from the store).
     pub tail_cap: usize,
+    /// Agent processes running at once, server-wide.
+    pub max_agents: usize,
 }
 
 /// Counters shared by all sessions, for logs and load figures.

@@ -117,6 +117,7 @@ impl SessionHandle {
             retry_armed: false,
             closers: Vec::new(),
             proc_records: Vec::new(),
+            refused: Vec::new(),
             rt: rt.clone(),
         };
         rt.tracker.spawn(actor.run(cfg));
@@ -259,6 +260,8 @@ struct Actor {
     pgids: HashMap<ProcId, i32>,
     /// Process-group records for the store (started, ended).
     proc_records: Vec<Cmd>,
+    /// Spawns refused by `--max-agents` in the current step.
+    refused: Vec<ProcId>,
     /// Answered when the actor has ended (`Command::Close`).
     closers: Vec<oneshot::Sender<()>>,
     commands: mpsc::Receiver<Command>,
@@ -436,6 +439,16 @@ impl Actor {
         for effect in self.state.handle(input) {
             self.perform(effect, reply_to.as_ref());
         }
+        for proc in std::mem::take(&mut self.refused) {
+            let reason = format!(
+                "{} agents are already running on this server (--max-agents); try again when one has finished",
+                self.rt.max_agents
+            );
+            let event = AgentEvent::Refused { reason };
+            for effect in self.state.handle(Input::Agent { proc, event }) {
+                self.perform(effect, reply_to.as_ref());
+            }
+        }
         // Gauges for /metrics move by this session's change.
         let stats = &self.rt.stats;
         let running = self.state.running().is_some();
@@ -467,6 +480,13 @@ impl Actor {
                     // dropped anyway; replies are never worth blocking for.
                     let _ = tx.try_send(frame);
                 }
+            }
+            Effect::Spawn { proc, .. }
+                if self.rt.stats.live_processes.load(Ordering::Relaxed)
+                    >= self.rt.max_agents as u64 =>
+            {
+                // Answered right after this step (see `feed`).
+                self.refused.push(proc);
             }
             Effect::Spawn { proc, spec } => {
                 // The command line holds the prompt: only at debug level.

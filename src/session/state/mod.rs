@@ -94,6 +94,10 @@ pub enum AgentEvent {
     SpawnFailed {
         error: String,
     },
+    /// Not started: a server-wide limit (the reason says which).
+    Refused {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
