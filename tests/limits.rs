@@ -125,3 +125,67 @@ async fn agents_beyond_the_limit_are_refused_with_a_clear_error() {
     a.until_type("exec_end").await;
     assert_eq!(b.turn("again").await.last().unwrap()["status"], "success");
 }
+
+/// Tried: a third session with `--max-sessions 2`.
+#[tokio::test]
+async fn sessions_beyond_the_limit_are_refused() {
+    let server = Server::claude().args(["--max-sessions", "2"]).start().await;
+    let _a = server.joined("one").await;
+    let _b = server.joined("two").await;
+    let mut c = server.client().await;
+    c.send(json!({"type":"hello","session":"three"})).await;
+    let e = c.recv().await;
+    assert_eq!(e["code"], "too_many_sessions", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("--max-sessions"));
+    // The connection can still join an existing one.
+    c.hello("one", 0).await;
+}
+
+/// Tried: a prompt carrying a newline and a fake log line, at info level.
+/// Prompts are logged only at debug level, and nothing a user or agent sends
+/// can start a line of the log.
+#[tokio::test]
+async fn user_text_never_forges_a_log_line() {
+    let server = Server::claude().env("RUST_LOG", "info").start().await;
+    let mut c = server.joined("log").await;
+    let forged = "secret-prompt\n2026-01-01T00:00:00Z ERROR forged: all your base";
+    c.turn(forged).await;
+    // An agent that crashes with stderr text; the error is logged.
+    c.turn("crash").await;
+    let log = server.log.lock().unwrap().clone();
+    assert!(
+        log.iter().any(|l| l.contains("starting agent")),
+        "info lines are there: {log:?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.contains("secret-prompt")),
+        "the prompt reached the info log"
+    );
+    assert!(
+        !log.iter().any(|l| l.contains("forged:")),
+        "a forged line: {log:?}"
+    );
+}
+
+/// Same at debug level, where agent command lines (holding the prompt) are
+/// logged: control characters are escaped, so the text stays on its line.
+#[tokio::test]
+async fn debug_logs_escape_what_users_send() {
+    let server = Server::claude()
+        .args(["--claude-mode", "classic"])
+        .env("RUST_LOG", "swe_swe=debug")
+        .start()
+        .await;
+    let mut c = server.joined("log").await;
+    c.turn("secret-prompt\nFORGED ERROR line\u{1b}[31m").await;
+    let log = server.log.lock().unwrap().clone();
+    assert!(
+        log.iter().any(|l| l.contains("secret-prompt\\nFORGED")),
+        "escaped in the debug log: {log:?}"
+    );
+    assert!(!log.iter().any(|l| l.starts_with("FORGED")));
+    assert!(
+        !log.iter().any(|l| l.contains("\u{1b}[31m")),
+        "raw escape sequences in the log"
+    );
+}

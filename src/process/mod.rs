@@ -132,7 +132,8 @@ async fn run(
     let _ = events
         .send((id, AgentEvent::Started { pid: pid.as_raw() }))
         .await;
-    tracing::debug!(proc = id.0, pid = raw_pid, command = %spec.display(), "agent started");
+    // The command holds the prompt: escaped, and only at debug level.
+    tracing::debug!(proc = id.0, pid = raw_pid, command = %crate::session::actor::log_safe(&spec.display()), "agent started");
 
     let mut io = JoinSet::new();
     if let Some(out) = child.stdout.take() {

@@ -7,6 +7,7 @@ use super::AppState;
 use crate::protocol::client::{decode_client_message, ClientMessage};
 use crate::protocol::server::{Frame, Reply};
 use crate::session::actor::StoreGap;
+use crate::session::registry::RegistryError;
 use crate::session::state::{ConnId, Input};
 use crate::session::{SessionHandle, Subscription};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -339,7 +340,12 @@ impl Conn {
         let handle = match handle {
             Ok(h) => h,
             Err(e) => {
-                self.send_error("invalid_session", e.to_string());
+                let code = match e {
+                    RegistryError::InvalidId => "invalid_session",
+                    RegistryError::TooMany(_) => "too_many_sessions",
+                    RegistryError::ShuttingDown => "shutting_down",
+                };
+                self.send_error(code, e.to_string());
                 return false;
             }
         };

@@ -22,6 +22,8 @@ pub fn fake_agent() -> &'static str {
 
 pub struct Server {
     builder: ServerBuilder,
+    /// Every line the server wrote to stderr (its log).
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// The access token printed at start (off-loopback binds only).
     pub token: Option<String>,
     pub child: Child,
@@ -125,12 +127,15 @@ impl Server {
         let panicked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stderr = child.stderr.take().unwrap();
         let flag = panicked.clone();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log_lines = log.clone();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(l)) = lines.next_line().await {
                 if l.contains("panicked") {
                     flag.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
+                log_lines.lock().unwrap().push(l.clone());
                 eprintln!("[server] {l}");
             }
         });
@@ -156,6 +161,7 @@ impl Server {
         };
         let (host_port, prefix) = url.split_once('/').unwrap();
         Server {
+            log,
             token,
             builder: b,
             child,
