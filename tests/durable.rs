@@ -384,12 +384,9 @@ async fn a_full_disk_holds_events_back_and_loses_none_that_were_sent() {
                 }
             }
             Err(why) => {
-                assert_eq!(
-                    why,
-                    "close 4001",
-                    "after seq {:?}",
-                    seen.last().map(|v| v["seq"].clone())
-                );
+                // Dropped for lagging: a close 4001 — or, if the network had
+                // its say, a reset. Either way: reconnect from the last seq.
+                assert!(why == "close 4001" || why.contains("reset"), "{why}");
                 let last = seen.last().unwrap()["seq"].as_u64().unwrap();
                 c = server.client().await;
                 c.hello("full", last).await;

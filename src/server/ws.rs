@@ -27,6 +27,8 @@ pub const CLOSE_LAGGED: u16 = 4001;
 const CLOSE_GOING_AWAY: u16 = 1001;
 /// Closed for not answering pings within `--idle-timeout`.
 pub const CLOSE_IDLE: u16 = 4002;
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
 /// How long shutdown lets the writer flush the last events.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -196,6 +198,18 @@ pub(crate) async fn connection(socket: WebSocket, app: Arc<AppState>, _slot: Pee
         // Let the writer deliver the last events of the session (every
         // `exec_end`) before the socket closes.
         let _ = tokio::time::timeout(FLUSH_TIMEOUT, &mut writer).await;
+    } else if writer_done {
+        // The writer sent a close frame (the tab lagged, or was idle): finish
+        // the closing handshake, briefly, so the socket ends with a FIN the
+        // client can read after its last frames, not a reset that drops them.
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+            while let Some(Ok(m)) = stream.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
     if let Some(s) = conn.session.take() {
         s.unsubscribe(id).await;
