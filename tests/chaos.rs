@@ -184,16 +184,17 @@ async fn a_hundred_clients_misbehaving_leave_consistent_logs_and_no_leaks() {
         c.hello(&format!("chaos-{s}"), u64::MAX).await;
         loop {
             c.send(json!({"type":"stop"})).await;
-            let ack = c
-                .recv_until(|v| v["type"] == "stop_ack")
-                .await
-                .pop()
-                .unwrap();
+            let mut seen = c.recv_until(|v| v["type"] == "stop_ack").await;
+            let ack = seen.pop().unwrap();
             if ack["running"] == false {
                 break;
             }
-            c.recv_until(|v| v["type"] == "exec_end" && v["runId"] == ack["runId"])
-                .await;
+            // Replies travel in a faster lane than events: the run's
+            // exec_end may already have come before the ack.
+            let ended = |v: &Value| v["type"] == "exec_end" && v["runId"] == ack["runId"];
+            if !seen.iter().any(ended) {
+                c.recv_until(ended).await;
+            }
         }
     }
 
@@ -226,6 +227,44 @@ async fn a_hundred_clients_misbehaving_leave_consistent_logs_and_no_leaks() {
         }
         tab.client.close().await;
     }
+
+    // Every session's agent-session history (as stored) is bounded and
+    // duplicate-free.
+    let db = rusqlite::Connection::open_with_flags(
+        server.state.path().join("data/swe-swe.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = db.prepare("SELECT id, meta FROM sessions").unwrap();
+    let metas: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(metas.len(), SESSIONS);
+    for (id, meta) in metas {
+        let meta: Value = serde_json::from_str(&meta).unwrap();
+        let history: Vec<&str> = meta["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap())
+            .collect();
+        assert!(
+            !history.is_empty() && history.len() <= 10,
+            "{id}: {history:?}"
+        );
+        let mut unique = history.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            history.len(),
+            "{id}: duplicates in {history:?}"
+        );
+    }
+    drop(stmt);
+    drop(db);
 
     // Idle again: no agent process, no zombie, tasks and fds at baseline.
     let pid = server.pid();
