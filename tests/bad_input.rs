@@ -220,3 +220,21 @@ async fn cross_site_websocket_handshakes_are_refused() {
     let mut c = server.joined("ok").await;
     assert_eq!(c.turn("hi").await.last().unwrap()["status"], "success");
 }
+
+/// Tried: switching sessions on one connection, back and forth, many times.
+/// The old session letting go of the tab must never look like a lagging tab.
+#[tokio::test]
+async fn switching_sessions_on_one_connection_never_drops_it() {
+    let server = Server::claude()
+        .args(["--max-messages-per-sec", "100000"])
+        .start()
+        .await;
+    let mut c = server.client().await;
+    for i in 0..300 {
+        c.hello(["a", "b", "c"][i % 3], u64::MAX).await;
+    }
+    assert_eq!(
+        c.turn("still here").await.last().unwrap()["status"],
+        "success"
+    );
+}

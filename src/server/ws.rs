@@ -50,6 +50,8 @@ impl Drop for Gauge<'_> {
 
 enum WriterCtl {
     Subscribe(Subscription),
+    /// Stop reading the current session's events (switching sessions).
+    Detach,
     Ping,
     Close(u16, &'static str),
 }
@@ -364,6 +366,11 @@ impl Conn {
             }
         };
         if let Some(old) = self.session.take() {
+            // The writer lets go of the old stream first: once the session
+            // drops it, its end must not read as "too slow" (close 4001).
+            // Invariant: ctl messages are handled before events (biased), and
+            // this one is queued before the unsubscribe is even sent.
+            let _ = self.writer.send(WriterCtl::Detach).await;
             old.unsubscribe(self.id).await;
         }
         match handle
@@ -519,6 +526,10 @@ async fn write_loop(
                     }
                     events = Some(sub.events);
                     ok
+                }
+                Some(WriterCtl::Detach) => {
+                    events = None;
+                    true
                 }
                 Some(WriterCtl::Ping) => sink.send(Message::Ping(Default::default())).await.is_ok(),
                 Some(WriterCtl::Close(code, reason)) => {
