@@ -120,7 +120,7 @@ async fn a_hundred_clients_misbehaving_leave_consistent_logs_and_no_leaks() {
             .unwrap()
             .count()
     };
-    let (base_fds, base_tasks) = (fds(), metric(&server, "tasks_alive").await);
+    let (base_fds, base_tasks) = (fds(), server.metric("tasks_alive").await);
 
     let mut workers = tokio::task::JoinSet::new();
     for c in 0..CLIENTS {
@@ -271,11 +271,11 @@ async fn a_hundred_clients_misbehaving_leave_consistent_logs_and_no_leaks() {
     assert!(zombies_of(pid).is_empty(), "zombies: {:?}", zombies_of(pid));
     let kids = children_of(pid);
     assert!(kids.is_empty(), "agents left: {kids:?}");
-    assert_eq!(metric(&server, "runs_active").await, 0.0);
-    assert_eq!(metric(&server, "agent_processes").await, 0.0);
+    assert_eq!(server.metric("runs_active").await, 0.0);
+    assert_eq!(server.metric("agent_processes").await, 0.0);
     // Connections close asynchronously after the client's close frame.
     let deadline = std::time::Instant::now() + WAIT;
-    while (metric(&server, "connections").await as usize) > 0 {
+    while (server.metric("connections").await as usize) > 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "connections never closed"
@@ -283,7 +283,7 @@ async fn a_hundred_clients_misbehaving_leave_consistent_logs_and_no_leaks() {
         tokio::task::yield_now().await;
     }
     assert_eq!(
-        metric(&server, "tasks_alive").await,
+        server.metric("tasks_alive").await,
         base_tasks,
         "tasks back to baseline"
     );
@@ -293,20 +293,4 @@ async fn a_hundred_clients_misbehaving_leave_consistent_logs_and_no_leaks() {
         fds()
     );
     assert!(server.terminate().await.success());
-}
-
-async fn metric(server: &Server, name: &str) -> f64 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let req = format!(
-        "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        server.addr
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out.lines()
-        .find(|l| l.starts_with(&format!("swe_swe_{name} ")))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(f64::NAN)
 }

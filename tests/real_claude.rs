@@ -445,15 +445,8 @@ fn real_bash_rounds_and_an_approved_edit_duplex() {
             let frames = c.turn("turns 3").await;
             assert_eq!(status(&frames), "success", "{frames:?}");
             let lines = claude_lines(&frames);
-            let bash_runs = lines
+            let bash_runs = assistant_blocks(&frames)
                 .iter()
-                .filter(|l| l["type"] == "assistant")
-                .flat_map(|l| {
-                    l["message"]["content"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                })
                 .filter(|b| b["type"] == "tool_use" && b["name"] == "Bash")
                 .count();
             assert_eq!(bash_runs, 3, "{lines:?}");

@@ -59,7 +59,6 @@ pub struct Snapshot {
 
 #[derive(Clone)]
 pub struct FileIndex {
-    root: Arc<Path>,
     root_str: Arc<str>,
     snapshot: watch::Receiver<Arc<Snapshot>>,
     refresh: mpsc::Sender<()>,
@@ -79,25 +78,13 @@ impl FileIndex {
         tracker.spawn(indexer(root.clone(), max, tx, refresh_rx, shutdown));
         FileIndex {
             root_str: root.to_string_lossy().into(),
-            root,
             snapshot: rx,
             refresh: refresh_tx,
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.borrow().clone()
-    }
-
-    /// Waits (bounded) for the first walk, for callers that need it done.
-    pub async fn ready(&self, timeout: Duration) -> bool {
-        let mut rx = self.snapshot.clone();
-        let ready = tokio::time::timeout(timeout, rx.wait_for(|s| s.ready)).await;
-        matches!(ready, Ok(Ok(_)))
     }
 
     /// Best `max` matches for `query`, with the snapshot they came from.

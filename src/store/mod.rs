@@ -193,7 +193,7 @@ impl Store {
         })
     }
 
-    /// A store in a fresh temporary folder, for tests.
+    /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -183,6 +183,23 @@ impl Server {
         http(self.addr, method, &format!("{}{path}", self.prefix), body).await
     }
 
+    /// One value from /metrics (NaN when it is not there).
+    pub async fn metric(&self, name: &str) -> f64 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = TcpStream::connect(self.addr).await.unwrap();
+        let req = format!(
+            "GET {}/metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.prefix, self.addr
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out.lines()
+            .find(|l| l.starts_with(&format!("swe_swe_{name} ")))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(f64::NAN)
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}{}/ws", self.addr, self.prefix)
     }
@@ -437,8 +454,8 @@ pub fn claude_lines(frames: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-/// The assistant's text in a turn, from the raw Claude lines.
-pub fn assistant_text(frames: &[Value]) -> String {
+/// The content blocks of every assistant message in a turn.
+pub fn assistant_blocks(frames: &[Value]) -> Vec<Value> {
     claude_lines(frames)
         .iter()
         .filter(|l| l["type"] == "assistant")
@@ -448,6 +465,13 @@ pub fn assistant_text(frames: &[Value]) -> String {
                 .cloned()
                 .unwrap_or_default()
         })
+        .collect()
+}
+
+/// The assistant's text in a turn, from the raw Claude lines.
+pub fn assistant_text(frames: &[Value]) -> String {
+    assistant_blocks(frames)
+        .iter()
         .filter_map(|b| b["text"].as_str().map(str::to_owned))
         .collect::<Vec<_>>()
         .join("")

@@ -144,7 +144,6 @@ pub struct SessionSnapshot {
     pub running: Option<u64>,
     pub queue: Vec<(u64, String)>,
     pub last_seq: u64,
-    pub agent_alive: bool,
 }
 
 #[derive(Debug)]
@@ -273,7 +272,6 @@ impl SessionState {
             running: self.turn.as_ref().map(|t| t.run_id),
             queue: self.queue.iter().cloned().collect(),
             last_seq: self.next_seq - 1,
-            agent_alive: self.proc.is_some(),
         }
     }
 
