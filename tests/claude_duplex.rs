@@ -226,3 +226,80 @@ async fn an_unknown_stored_agent_session_falls_back_and_says_so() {
     assert_eq!(frames.last().unwrap()["status"], "success");
     assert!(assistant_text(&frames).contains("You said: hi"));
 }
+
+#[tokio::test]
+async fn permission_mode_is_shared_and_reaches_the_agent() {
+    let server = Server::claude().start().await;
+    let dir = server.workdir.path().to_owned();
+    let mut a = server.joined("m").await;
+    let mut b = server.joined("m").await;
+    // Before any process: the mode is recorded, told to every tab, and the
+    // process starts with it (acceptEdits: a Write runs without asking).
+    a.send(json!({"type":"set_permission_mode","mode":"acceptEdits"}))
+        .await;
+    let ev = b.until_type("permission_mode").await.pop().unwrap();
+    assert_eq!(ev["mode"], "acceptEdits");
+    let frames = a.turn("write edits.txt").await;
+    assert!(
+        of_type(&frames, "permission_request").is_empty(),
+        "{frames:?}"
+    );
+    assert_eq!(read(&dir.join("edits.txt")), "written by fake\n");
+    // Changed while the process lives: it gets set_permission_mode.
+    a.send(json!({"type":"set_permission_mode","mode":"plan"}))
+        .await;
+    let frames = a.turn("mode").await;
+    assert!(assistant_text(&frames).contains("Mode: plan"), "{frames:?}");
+    // A plan approved from another tab ends plan mode for everyone.
+    a.message("plan").await;
+    let req = b.until_type("permission_request").await.pop().unwrap();
+    assert_eq!(req["sender"], "ExitPlanMode");
+    b.send(json!({"type":"permission_response","requestId":req["requestId"],"decision":"allow"}))
+        .await;
+    let frames = a.until_type("exec_end").await;
+    assert_eq!(of_type(&frames, "permission_mode")[0]["mode"], "default");
+    assert!(
+        assistant_text(&frames).contains("Plan approved; mode now default"),
+        "{frames:?}"
+    );
+    // A new tab learns the mode from its `session` reply.
+    let mut c = server.client().await;
+    let hello = c.hello("m", u64::MAX - 1).await;
+    assert_eq!(hello["permissionMode"], "default");
+    // A mode that does not exist is refused, and nothing changes.
+    a.send(json!({"type":"set_permission_mode","mode":"yolo"}))
+        .await;
+    let err = a.until_type("error").await.pop().unwrap();
+    assert_eq!(err["code"], "bad_field");
+}
+
+#[tokio::test]
+async fn ask_user_question_answers_reach_the_agent() {
+    let server = Server::claude().start().await;
+    let mut a = server.joined("q").await;
+    a.message("ask").await;
+    let req = a.until_type("permission_request").await.pop().unwrap();
+    assert_eq!(req["sender"], "AskUserQuestion");
+    a.send(
+        json!({"type":"permission_response","requestId":req["requestId"],"decision":"allow",
+        "answers":{"Which database should I use?":"SQLite"}}),
+    )
+    .await;
+    let frames = a.until_type("exec_end").await;
+    let resolved = of_type(&frames, "permission_resolved")[0];
+    assert_eq!(
+        resolved["answers"]["Which database should I use?"],
+        "SQLite"
+    );
+    assert!(
+        assistant_text(&frames).contains(r#"You chose: {"Which database should I use?":"SQLite"}"#),
+        "{frames:?}"
+    );
+    // Answers of the wrong shape are refused before they reach anything.
+    a.send(json!({"type":"permission_response","requestId":"perm-9","decision":"allow","answers":{"q":1}}))
+        .await;
+    assert_eq!(
+        a.until_type("error").await.pop().unwrap()["code"],
+        "bad_field"
+    );
+}

@@ -4,6 +4,7 @@
 //! client's messages (no `type`, a `sender` field) and the typed messages can
 //! both be recognised, and so every failure names what was wrong.
 
+use crate::session::permissions::PermissionMode;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
@@ -60,6 +61,12 @@ pub enum ClientMessage {
         request_id: String,
         decision: Decision,
         reason: Option<String>,
+        /// AskUserQuestion answers: an object of question → answer strings.
+        answers: Option<Value>,
+    },
+    /// Switch Claude Code's permission mode for the session.
+    SetPermissionMode {
+        mode: PermissionMode,
     },
     /// The original client's answer: the whole allowed-tool list and the
     /// skip-all flag, applied to whatever prompt is open.
@@ -136,6 +143,16 @@ fn decode_typed(kind: &str, obj: &Map<String, Value>) -> Result<ClientMessage, D
             run_id: opt_u64(obj, "stop", "runId")?,
         },
         "permission_response" => decode_permission(obj)?,
+        "set_permission_mode" => {
+            let mode = opt_str(obj, "set_permission_mode", "mode")?.unwrap_or_default();
+            ClientMessage::SetPermissionMode {
+                mode: PermissionMode::parse(&mode).ok_or(DecodeError::Field {
+                    kind: "set_permission_mode",
+                    field: "mode",
+                    problem: "must be default, acceptEdits, plan or bypassPermissions",
+                })?,
+            }
+        }
         "cancel_queued" => ClientMessage::CancelQueued {
             queue_id: opt_u64(obj, "cancel_queued", "queueId")?.ok_or(DecodeError::Field {
                 kind: "cancel_queued",
@@ -198,6 +215,7 @@ fn decode_permission(obj: &Map<String, Value>) -> Result<ClientMessage, DecodeEr
             request_id,
             decision,
             reason: opt_str(obj, KIND, "reason")?.filter(|r| !r.is_empty()),
+            answers: decode_answers(obj)?,
         });
     }
     let allowed_tools = match obj.get("allowedTools") {
@@ -234,6 +252,22 @@ fn decode_permission(obj: &Map<String, Value>) -> Result<ClientMessage, DecodeEr
         allowed_tools,
         skip_permissions,
     })
+}
+
+/// `answers`: `{"question": "answer"}`, strings only, at most 64 of them.
+fn decode_answers(obj: &Map<String, Value>) -> Result<Option<Value>, DecodeError> {
+    let bad = DecodeError::Field {
+        kind: "permission_response",
+        field: "answers",
+        problem: "must be an object of at most 64 string answers",
+    };
+    match obj.get("answers") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) if m.len() <= 64 && m.values().all(Value::is_string) => {
+            Ok(Some(Value::Object(m.clone())))
+        }
+        Some(_) => Err(bad),
+    }
 }
 
 fn opt_str(
@@ -317,7 +351,8 @@ mod tests {
             ClientMessage::PermissionAnswer {
                 request_id: "p1".into(),
                 decision: Decision::Deny,
-                reason: Some("no".into())
+                reason: Some("no".into()),
+                answers: None,
             }
         );
     }

@@ -77,6 +77,14 @@ pub enum SessionEvent {
         decision: &'static str,
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// The user's answers to an AskUserQuestion prompt.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        answers: Option<serde_json::Value>,
+    },
+    /// The session's permission mode changed (`default`, `acceptEdits`,
+    /// `plan`, `bypassPermissions`).
+    PermissionMode {
+        mode: &'static str,
     },
     PermissionVoid {
         request_id: String,
@@ -127,6 +135,7 @@ pub enum Reply {
         run_id: Option<u64>,
         /// The oldest seq still replayable; a client further behind missed events.
         first_seq: u64,
+        permission_mode: &'static str,
     },
     Error {
         message: String,

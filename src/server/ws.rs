@@ -290,6 +290,7 @@ impl Conn {
                 request_id,
                 decision,
                 reason,
+                answers,
             } => {
                 let from = self.id;
                 self.input(Input::PermissionAnswer {
@@ -297,8 +298,12 @@ impl Conn {
                     request_id,
                     decision,
                     reason,
+                    answers,
                 })
                 .await;
+            }
+            ClientMessage::SetPermissionMode { mode } => {
+                self.input(Input::SetPermissionMode { mode }).await;
             }
             ClientMessage::LegacyPermission {
                 allowed_tools,

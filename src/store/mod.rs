@@ -10,7 +10,7 @@ mod schema;
 mod writer;
 
 use crate::protocol::server::Frame;
-use crate::session::permissions::Permissions;
+use crate::session::permissions::{PermissionMode, Permissions};
 use nix::fcntl::{Flock, FlockArg};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,9 @@ pub struct SessionMeta {
     pub next_run: u64,
     #[serde(default)]
     pub next_request: u64,
+    /// Claude Code's permission mode when not bypassing (absent: default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_mode: Option<String>,
 }
 
 impl SessionMeta {
@@ -67,6 +70,12 @@ impl SessionMeta {
         Permissions {
             allowed_tools: self.allowed_tools.iter().cloned().collect(),
             skip_all: self.skip_all,
+            mode: self
+                .permission_mode
+                .as_deref()
+                .and_then(PermissionMode::parse)
+                .filter(|m| *m != PermissionMode::BypassPermissions)
+                .unwrap_or_default(),
         }
     }
 }

@@ -5,14 +5,14 @@ pub mod lines;
 pub mod transcripts;
 
 use super::{SpawnSpec, StdinMode};
-use crate::session::permissions::Permissions;
+use crate::session::permissions::{PermissionMode, Permissions};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 const STREAM_FLAGS: [&str; 3] = ["--output-format", "stream-json", "--verbose"];
 
 /// The long-lived duplex process of a chat session.
-pub fn duplex_spec(bin: &str, resume: Option<&str>) -> SpawnSpec {
+pub fn duplex_spec(bin: &str, resume: Option<&str>, mode: Option<PermissionMode>) -> SpawnSpec {
     let mut args: Vec<String> = STREAM_FLAGS.iter().map(|s| s.to_string()).collect();
     args.extend(
         [
@@ -28,6 +28,7 @@ pub fn duplex_spec(bin: &str, resume: Option<&str>) -> SpawnSpec {
         // Equals form: the id can never be read as a flag of its own.
         args.push(format!("--resume={id}"));
     }
+    args.extend(mode_flag(mode));
     SpawnSpec {
         program: bin.to_owned(),
         args,
@@ -66,6 +67,7 @@ pub fn classic_spec(
     if perms.skip_all {
         args.push("--dangerously-skip-permissions".to_owned());
     }
+    args.extend(mode_flag(perms.cli_mode()));
     // `--` ends the options: a prompt starting with `-` stays a prompt.
     args.push("--".to_owned());
     args.push(prompt.to_owned());
@@ -74,6 +76,10 @@ pub fn classic_spec(
         args,
         stdin: StdinMode::Null,
     }
+}
+
+fn mode_flag(mode: Option<PermissionMode>) -> Option<String> {
+    mode.map(|m| format!("--permission-mode={}", m.as_str()))
 }
 
 /// A user turn written to the duplex process's stdin.
@@ -101,6 +107,24 @@ pub fn deny_response(request_id: &str, message: &str, interrupt: bool) -> String
     .to_string()
 }
 
+/// Answer to a `can_use_tool` request for AskUserQuestion: the tool runs
+/// with the user's `answers` (question text → chosen label) in its input.
+pub fn allow_with_answers(request_id: &str, input: &Value, answers: &Value) -> String {
+    let mut updated = match input {
+        Value::Object(_) => input.clone(),
+        _ => json!({}),
+    };
+    updated["answers"] = answers.clone();
+    allow_response(request_id, &updated)
+}
+
+/// Switch a running duplex process to another permission mode.
+pub fn set_mode_request(request_id: &str, mode: PermissionMode) -> String {
+    json!({"type": "control_request", "request_id": request_id,
+        "request": {"subtype": "set_permission_mode", "mode": mode.as_str()}})
+    .to_string()
+}
+
 /// Ask the duplex process to stop its current turn.
 pub fn interrupt_request(request_id: &str) -> String {
     json!({"type": "control_request", "request_id": request_id,
@@ -117,6 +141,7 @@ mod tests {
         let perms = Permissions {
             allowed_tools: ["Write".to_string()].into(),
             skip_all: false,
+            mode: PermissionMode::AcceptEdits,
         };
         let once: BTreeSet<String> = ["Bash".to_string()].into();
         let s = classic_spec("claude", "-rf /", Some("abc"), &perms, &once);
@@ -130,6 +155,7 @@ mod tests {
                 "--include-partial-messages",
                 "--resume=abc",
                 "--allowedTools=Bash,Write",
+                "--permission-mode=acceptEdits",
                 "--",
                 "-rf /"
             ]
@@ -144,6 +170,19 @@ mod tests {
         let v: Value = serde_json::from_str(&deny_response("r2", "no", false)).unwrap();
         assert_eq!(v["response"]["response"]["message"], "no");
         assert!(v["response"]["response"].get("interrupt").is_none());
+        let v: Value = serde_json::from_str(&allow_with_answers(
+            "r3",
+            &json!({"questions": []}),
+            &json!({"Q?": "A"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            v["response"]["response"]["updatedInput"]["answers"]["Q?"],
+            "A"
+        );
+        assert!(v["response"]["response"]["updatedInput"]["questions"].is_array());
+        let v: Value = serde_json::from_str(&set_mode_request("m1", PermissionMode::Plan)).unwrap();
+        assert_eq!(v["request"]["mode"], "plan");
         let v: Value = serde_json::from_str(&interrupt_request("i1")).unwrap();
         assert_eq!(v["request"]["subtype"], "interrupt");
     }

@@ -399,6 +399,7 @@ impl Actor {
                     running: self.state.running().is_some(),
                     run_id: self.state.running(),
                     first_seq: 1,
+                    permission_mode: self.state.permission_mode().as_str(),
                 }
                 .to_frame();
                 // Invariant: registration and replay happen in this one step;

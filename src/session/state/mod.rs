@@ -6,7 +6,7 @@
 //! can be tested exhaustively without threads.
 
 use super::history::History;
-use super::permissions::Permissions;
+use super::permissions::{PermissionMode, Permissions};
 use super::tool_cache::{ToolCache, ToolUse};
 use crate::agent::claude::{self, lines};
 use crate::agent::{valid_agent_session_id, AgentSpec, ClaudeMode, SpawnSpec};
@@ -50,6 +50,12 @@ pub enum Input {
         request_id: String,
         decision: Decision,
         reason: Option<String>,
+        /// AskUserQuestion: question text → the chosen answer(s).
+        answers: Option<Value>,
+    },
+    /// Switch Claude Code's permission mode for this session.
+    SetPermissionMode {
+        mode: PermissionMode,
     },
     LegacyPermission {
         allowed_tools: Vec<String>,
@@ -242,7 +248,12 @@ impl SessionState {
                 request_id,
                 decision,
                 reason,
-            } => self.on_answer(from, &request_id, decision, reason),
+                answers,
+            } => self.on_answer(from, &request_id, decision, reason, answers),
+            Input::SetPermissionMode { mode } => {
+                let next = self.permissions.with_mode(mode);
+                self.set_permissions(next);
+            }
             Input::LegacyPermission {
                 allowed_tools,
                 skip,
@@ -311,6 +322,9 @@ impl SessionState {
             running: self.turn.as_ref().map(|t| t.run_id),
             next_run: self.next_run,
             next_request: self.next_request,
+            permission_mode: Some(self.permissions.mode)
+                .filter(|m| *m != PermissionMode::Default)
+                .map(|m| m.as_str().to_owned()),
         }
     }
 
@@ -327,6 +341,10 @@ impl SessionState {
         self.turn.as_ref().map_or(0, |t| {
             t.prompts.iter().filter(|p| p.answer.is_none()).count()
         })
+    }
+
+    pub fn permission_mode(&self) -> PermissionMode {
+        self.permissions.mode()
     }
 
     pub fn running(&self) -> Option<u64> {
@@ -355,6 +373,7 @@ impl SessionState {
                 | SessionEvent::ExecEnd { .. }
                 | SessionEvent::AgentSession { .. }
                 | SessionEvent::PermissionResolved { .. }
+                | SessionEvent::PermissionMode { .. }
         );
         let frame = event.to_frame(seq);
         self.out.push(Effect::Event { seq, frame });
@@ -439,7 +458,8 @@ impl SessionState {
         let prompt = turn.prompt.clone();
         match mode {
             ClaudeMode::Duplex => {
-                self.spawn(claude::duplex_spec(&bin, resume.as_deref()), resume);
+                let mode = self.permissions.cli_mode();
+                self.spawn(claude::duplex_spec(&bin, resume.as_deref(), mode), resume);
                 self.write(claude::user_turn(&prompt));
             }
             ClaudeMode::Classic => {

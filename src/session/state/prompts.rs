@@ -40,6 +40,7 @@ impl SessionState {
         request_id: &str,
         decision: Decision,
         reason: Option<String>,
+        answers: Option<Value>,
     ) {
         let open = self.turn.as_ref().and_then(|t| {
             t.prompts
@@ -65,20 +66,49 @@ impl SessionState {
             .unwrap_or_default();
         // The whole permission value is replaced in this one step.
         match decision {
-            Decision::AllowAlways => self.permissions = self.permissions.with_tool(&tool),
-            Decision::SkipAll => self.permissions = self.permissions.with_skip_all(),
+            Decision::AllowAlways => self.set_permissions(self.permissions.with_tool(&tool)),
+            Decision::SkipAll => self.set_permissions(self.permissions.with_skip_all()),
             Decision::Allow | Decision::Deny => {}
         }
-        self.resolve(index, decision, reason);
+        // An approved plan ends plan mode, as it does inside the CLI.
+        if tool == "ExitPlanMode"
+            && decision != Decision::Deny
+            && self.permissions.mode() == PermissionMode::Plan
+        {
+            self.set_permissions(self.permissions.with_mode(PermissionMode::Default));
+        }
+        self.resolve(index, decision, reason, answers);
+    }
+
+    /// Replaces the permission value; a changed mode is told to every tab
+    /// and to a live duplex process (a new process gets it as a flag).
+    pub(super) fn set_permissions(&mut self, next: Permissions) {
+        let before = self.permissions.mode();
+        self.permissions = next;
+        self.dirty = true;
+        let mode = self.permissions.mode();
+        if mode == before {
+            return;
+        }
+        self.emit(SessionEvent::PermissionMode {
+            mode: mode.as_str(),
+        });
+        if self.cfg.agent.is_duplex() && self.proc.is_some() {
+            let id = format!("mode-{}", self.next_request);
+            self.next_request += 1;
+            let cli = self.permissions.cli_mode().unwrap_or_default();
+            self.write(claude::set_mode_request(&id, cli));
+        }
     }
 
     pub(super) fn on_legacy_permission(&mut self, allowed_tools: Vec<String>, skip: bool) {
         // The original client sends the whole list every time: one new value.
-        self.permissions = Permissions {
+        let next = Permissions {
             allowed_tools: allowed_tools.into_iter().collect(),
             skip_all: skip,
+            mode: self.permissions.mode,
         };
-        self.dirty = true;
+        self.set_permissions(next);
         let open: Vec<(usize, String)> = self
             .turn
             .iter()
@@ -92,12 +122,18 @@ impl SessionState {
             } else {
                 Decision::Deny
             };
-            self.resolve(index, decision, None);
+            self.resolve(index, decision, None, None);
         }
     }
 
     /// Records the answer to prompt `index` of the current turn and acts on it.
-    pub(super) fn resolve(&mut self, index: usize, decision: Decision, reason: Option<String>) {
+    pub(super) fn resolve(
+        &mut self,
+        index: usize,
+        decision: Decision,
+        reason: Option<String>,
+        answers: Option<Value>,
+    ) {
         let Some(turn) = self.turn.as_mut() else {
             return;
         };
@@ -110,7 +146,9 @@ impl SessionState {
         }
         let request_id = prompt.request_id.clone();
         let agent_line = prompt.agent_request_id.as_ref().map(|agent_id| {
-            if allowed {
+            if let (true, Some(answers)) = (allowed, &answers) {
+                claude::allow_with_answers(agent_id, &prompt.input, answers)
+            } else if allowed {
                 claude::allow_response(agent_id, &prompt.input)
             } else {
                 let msg = reason
@@ -123,6 +161,7 @@ impl SessionState {
             request_id,
             decision: decision.as_str(),
             reason,
+            answers,
         });
         if let Some(line) = agent_line {
             self.write(line);

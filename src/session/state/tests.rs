@@ -180,6 +180,7 @@ fn classic_permission_denial_asks_and_allow_reruns_with_the_tool() {
         request_id: req["requestId"].as_str().unwrap().into(),
         decision: Decision::Allow,
         reason: None,
+        answers: None,
     });
     let (_, spec) = spawned(&fx).unwrap();
     assert!(spec.args.contains(&"--allowedTools=Write".to_owned()));
@@ -217,6 +218,7 @@ fn duplex_permission_allow_always_is_remembered_and_deny_carries_the_reason() {
         request_id: req["requestId"].as_str().unwrap().into(),
         decision: Decision::AllowAlways,
         reason: None,
+        answers: None,
     });
     assert!(fx
         .iter()
@@ -227,6 +229,7 @@ fn duplex_permission_allow_always_is_remembered_and_deny_carries_the_reason() {
         request_id: req["requestId"].as_str().unwrap().into(),
         decision: Decision::Deny,
         reason: None,
+        answers: None,
     });
     assert!(matches!(&fx[..], [Effect::Reply { to: 9, .. }]));
     // Remembered: no prompt the second time.
@@ -251,6 +254,7 @@ fn duplex_permission_allow_always_is_remembered_and_deny_carries_the_reason() {
         request_id: req["requestId"].as_str().unwrap().into(),
         decision: Decision::Deny,
         reason: Some("not now".into()),
+        answers: None,
     });
     assert!(fx
         .iter()
@@ -469,4 +473,106 @@ proptest! {
             prop_assert_eq!(&tried[..], &expected[..tried.len()]);
         }
     }
+}
+
+#[test]
+fn permission_mode_reaches_tabs_the_live_process_and_the_next_spawn() {
+    let mut s = SessionState::new(cfg(duplex(), 10));
+    let fx = s.handle(msg("hi"));
+    let (p, spec) = spawned(&fx).unwrap();
+    assert!(!spec.args.iter().any(|a| a.starts_with("--permission-mode")));
+    let fx = s.handle(Input::SetPermissionMode {
+        mode: PermissionMode::Plan,
+    });
+    let ev = events(&fx);
+    assert_eq!(ev[0]["type"], "permission_mode");
+    assert_eq!(ev[0]["mode"], "plan");
+    assert!(fx.iter().any(|e| matches!(e, Effect::Write { line, .. }
+        if line.contains("set_permission_mode") && line.contains(r#""mode":"plan""#))));
+    assert!(fx.iter().any(|e| matches!(e, Effect::SaveMeta(m)
+        if m.permission_mode.as_deref() == Some("plan"))));
+    // The same mode again changes nothing anyone sees.
+    let fx = s.handle(Input::SetPermissionMode {
+        mode: PermissionMode::Plan,
+    });
+    assert!(events(&fx).is_empty());
+    // The plan is approved: plan mode ends, as inside the CLI.
+    let fx = s.handle(line(
+        p,
+        r#"{"type":"control_request","request_id":"r1","request":{"subtype":"can_use_tool","tool_name":"ExitPlanMode","input":{"plan":"1. do it"}}}"#,
+    ));
+    let req = events(&fx)
+        .into_iter()
+        .find(|e| e["type"] == "permission_request")
+        .unwrap();
+    let fx = s.handle(Input::PermissionAnswer {
+        from: 1,
+        request_id: req["requestId"].as_str().unwrap().into(),
+        decision: Decision::Allow,
+        reason: None,
+        answers: None,
+    });
+    assert!(events(&fx)
+        .iter()
+        .any(|e| e["type"] == "permission_mode" && e["mode"] == "default"));
+    assert_eq!(s.permission_mode(), PermissionMode::Default);
+    // A new process starts in the chosen mode.
+    s.handle(Input::SetPermissionMode {
+        mode: PermissionMode::AcceptEdits,
+    });
+    s.handle(line(p, r#"{"type":"result","subtype":"success"}"#));
+    s.handle(exited(p, 0));
+    let fx = s.handle(msg("again"));
+    let (_, spec) = spawned(&fx).unwrap();
+    assert!(spec
+        .args
+        .contains(&"--permission-mode=acceptEdits".to_owned()));
+}
+
+#[test]
+fn bypass_answers_tools_but_never_questions_and_answers_reach_the_agent() {
+    let mut s = SessionState::new(cfg(duplex(), 10));
+    let fx = s.handle(msg("hi"));
+    let (p, _) = spawned(&fx).unwrap();
+    s.handle(Input::SetPermissionMode {
+        mode: PermissionMode::BypassPermissions,
+    });
+    assert!(s.snapshot().permissions.skip_all);
+    let fx = s.handle(line(
+        p,
+        r#"{"type":"control_request","request_id":"r1","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{"command":"ls"}}}"#,
+    ));
+    assert_eq!(types(&fx), ["claudejson"], "answered without a prompt");
+    let fx = s.handle(line(
+        p,
+        r#"{"type":"control_request","request_id":"r2","request":{"subtype":"can_use_tool","tool_name":"AskUserQuestion","input":{"questions":[{"question":"Which?","options":[{"label":"A"},{"label":"B"}]}]}}}"#,
+    ));
+    let req = events(&fx)
+        .into_iter()
+        .find(|e| e["type"] == "permission_request")
+        .expect("a question is always asked");
+    let answers = serde_json::json!({"Which?": "B"});
+    let fx = s.handle(Input::PermissionAnswer {
+        from: 1,
+        request_id: req["requestId"].as_str().unwrap().into(),
+        decision: Decision::Allow,
+        reason: None,
+        answers: Some(answers.clone()),
+    });
+    let written = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Write { line, .. } => Some(line.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let v: Value = serde_json::from_str(&written).unwrap();
+    let updated = &v["response"]["response"]["updatedInput"];
+    assert_eq!(updated["answers"], answers);
+    assert_eq!(updated["questions"][0]["question"], "Which?");
+    let resolved = events(&fx)
+        .into_iter()
+        .find(|e| e["type"] == "permission_resolved")
+        .unwrap();
+    assert_eq!(resolved["answers"], answers, "other tabs see the answer");
 }

@@ -14,6 +14,7 @@ enum Msg {
     Allow(String, Value),
     Deny(String, String),
     Interrupt(String),
+    SetMode(String, String),
     Eof,
 }
 
@@ -32,6 +33,12 @@ pub fn duplex(o: &Opts, session: &str) {
                 }),
                 Some("control_request") if v["request"]["subtype"] == "interrupt" => {
                     Msg::Interrupt(v["request_id"].as_str().unwrap_or("").to_owned())
+                }
+                Some("control_request") if v["request"]["subtype"] == "set_permission_mode" => {
+                    Msg::SetMode(
+                        v["request_id"].as_str().unwrap_or("").to_owned(),
+                        v["request"]["mode"].as_str().unwrap_or("").to_owned(),
+                    )
                 }
                 Some("control_response") => {
                     let r = &v["response"];
@@ -60,6 +67,7 @@ pub fn duplex(o: &Opts, session: &str) {
             rx,
             pending: VecDeque::new(),
         }),
+        mode: o.mode.clone(),
     };
     while let Some(msg) = t.next_msg(None) {
         match msg {
@@ -73,6 +81,7 @@ pub fn duplex(o: &Opts, session: &str) {
             Msg::Interrupt(id) => emit(
                 &json!({"type":"control_response","response":{"subtype":"success","request_id":id}}),
             ),
+            Msg::SetMode(id, mode) => t.set_mode(&id, mode),
             Msg::Eof => return,
             _ => {}
         }
@@ -88,6 +97,8 @@ pub struct Turn<'a> {
     pub o: &'a Opts,
     pub session: &'a str,
     pub inbox: Option<Inbox>,
+    /// The permission mode: from the flag, changed by `set_permission_mode`.
+    pub mode: String,
 }
 
 /// How a waiting step ended.
@@ -97,6 +108,11 @@ enum Waited {
 }
 
 impl Turn<'_> {
+    fn set_mode(&mut self, id: &str, mode: String) {
+        self.mode = mode;
+        emit(&json!({"type":"control_response","response":{"subtype":"success","request_id":id}}));
+    }
+
     fn next_msg(&mut self, timeout: Option<Duration>) -> Option<Msg> {
         let inbox = self.inbox.as_mut()?;
         if let Some(m) = inbox.pending.pop_front() {
@@ -126,6 +142,12 @@ impl Turn<'_> {
             match inbox.rx.recv_timeout(left) {
                 Ok(Msg::Interrupt(id)) => return Waited::Interrupted(id),
                 Ok(Msg::Eof) => std::process::exit(0),
+                Ok(Msg::SetMode(id, mode)) => {
+                    self.mode = mode;
+                    emit(
+                        &json!({"type":"control_response","response":{"subtype":"success","request_id":id}}),
+                    );
+                }
                 Ok(other) => inbox.pending.push_back(other),
                 Err(mpsc::RecvTimeoutError::Timeout) => return Waited::Elapsed,
                 Err(mpsc::RecvTimeoutError::Disconnected) => std::process::exit(0),
@@ -193,8 +215,8 @@ impl Turn<'_> {
 
     pub fn run(&mut self, prompt: &str) {
         emit(&self.envelope(json!({"type":"system","subtype":"init","cwd":std::env::current_dir().unwrap_or_default(),
-            "tools":["Bash","Edit","Read","Write","TodoWrite"],"model":"fake","permissionMode":"default",
-            "slash_commands":["compact","review"],"claude_code_version":"fake"})));
+            "tools":["Bash","Edit","Read","Write","TodoWrite"],"model":"fake","permissionMode":self.mode,
+            "slash_commands":["compact","review","init","cost"],"claude_code_version":"fake"})));
         if self.o.duplex || self.o.partial {
             emit(&self.envelope(json!({"type":"system","subtype":"status","status":"requesting"})));
         }
@@ -244,6 +266,28 @@ impl Turn<'_> {
                 Some(said) => said,
                 None => return, // interrupted: the result is already out
             },
+            "edit" => match self.edit(words.next().unwrap_or("src/lib.rs")) {
+                Some(said) => said,
+                None => return,
+            },
+            "ask" => match self.question() {
+                Some(said) => said,
+                None => return,
+            },
+            "plan" => match self.plan() {
+                Some(said) => said,
+                None => return,
+            },
+            "stream" => {
+                let n = arg(words.next(), 20);
+                let ms = arg(words.next(), 30) as u64;
+                match self.stream(n, ms) {
+                    Some(said) => said,
+                    None => return,
+                }
+            }
+            "showcase" => self.showcase(),
+            "mode" => format!("Mode: {}", self.mode),
             "tools" => {
                 for i in 0..arg(words.next(), 1) {
                     let id = format!("toolu_{}", uuid::Uuid::new_v4().simple());
@@ -319,44 +363,59 @@ impl Turn<'_> {
         interrupted_tail(self.session);
     }
 
+    /// Asks the host about a tool use: `Some(Ok(input))` to run it with,
+    /// `Some(Err(message))` when refused, `None` when the turn was interrupted
+    /// (its result is already out). Print mode has no one to ask: a tool not
+    /// granted by flags is refused as the real CLI does.
+    fn ask(&mut self, id: &str, tool: &str, input: &Value) -> Option<Result<Value, String>> {
+        let edits = matches!(tool, "Write" | "Edit" | "MultiEdit");
+        let granted = self.o.skip
+            || self.mode == "bypassPermissions"
+            || (edits && self.mode == "acceptEdits")
+            || self.o.allowed.iter().any(|t| t == tool);
+        if granted && !matches!(tool, "AskUserQuestion" | "ExitPlanMode") {
+            return Some(Ok(input.clone()));
+        }
+        if !self.o.duplex {
+            let what = if tool == "Write" { "write to" } else { "use" };
+            let target = input["file_path"].as_str().unwrap_or(tool);
+            return Some(Err(format!(
+                "Claude requested permissions to {what} {target}, but you haven't granted it yet."
+            )));
+        }
+        let req = uuid::Uuid::new_v4().to_string();
+        emit(
+            &json!({"type":"control_request","request_id":req,"request":{"subtype":"can_use_tool",
+            "tool_name":tool,"display_name":tool,"input":input,"description":tool,
+            "permission_suggestions":[{"type":"setMode","mode":"acceptEdits","destination":"session"}],
+            "tool_use_id":id}}),
+        );
+        let mut later = Vec::new();
+        let answer = loop {
+            let fresh = self.inbox.as_ref().and_then(|i| i.rx.recv().ok());
+            match fresh {
+                Some(Msg::Allow(r, updated)) if r == req => break Ok(updated),
+                Some(Msg::Deny(r, message)) if r == req => break Err(message),
+                Some(Msg::Interrupt(i)) => {
+                    self.interrupted(&i, "");
+                    return None;
+                }
+                Some(Msg::SetMode(i, mode)) => self.set_mode(&i, mode),
+                Some(Msg::Eof) | None => std::process::exit(0),
+                Some(other) => later.push(other),
+            }
+        };
+        if let Some(inbox) = self.inbox.as_mut() {
+            inbox.pending.extend(later);
+        }
+        Some(answer)
+    }
+
     fn write(&mut self, path: &str) -> Option<String> {
         let id = format!("toolu_{}", uuid::Uuid::new_v4().simple());
         let input = json!({"file_path":path,"content":"written by fake\n"});
         self.tool_use(&id, "Write", &input);
-        let allowed = if self.o.skip || self.o.allowed.iter().any(|t| t == "Write") {
-            Ok(input.clone())
-        } else if self.o.duplex {
-            let req = uuid::Uuid::new_v4().to_string();
-            emit(
-                &json!({"type":"control_request","request_id":req,"request":{"subtype":"can_use_tool",
-                "tool_name":"Write","display_name":"Write","input":input,"description":path,
-                "permission_suggestions":[{"type":"setMode","mode":"acceptEdits","destination":"session"}],
-                "tool_use_id":id}}),
-            );
-            let mut later = Vec::new();
-            let answer = loop {
-                let fresh = self.inbox.as_ref().and_then(|i| i.rx.recv().ok());
-                match fresh {
-                    Some(Msg::Allow(r, updated)) if r == req => break Ok(updated),
-                    Some(Msg::Deny(r, message)) if r == req => break Err(message),
-                    Some(Msg::Interrupt(i)) => {
-                        self.interrupted(&i, "");
-                        return None;
-                    }
-                    Some(Msg::Eof) | None => std::process::exit(0),
-                    Some(other) => later.push(other),
-                }
-            };
-            if let Some(inbox) = self.inbox.as_mut() {
-                inbox.pending.extend(later);
-            }
-            answer
-        } else {
-            Err(format!(
-                "Claude requested permissions to write to {path}, but you haven't granted it yet."
-            ))
-        };
-        let said = match allowed {
+        let said = match self.ask(&id, "Write", &input)? {
             Ok(input) => {
                 let p = input["file_path"].as_str().unwrap_or(path).to_owned();
                 match std::fs::write(&p, input["content"].as_str().unwrap_or("")) {
@@ -371,6 +430,197 @@ impl Turn<'_> {
         };
         self.tool_result(&id, &said, false);
         Some(format!("Tool said: {said}"))
+    }
+
+    /// An Edit that asks first; the change itself is only reported.
+    fn edit(&mut self, path: &str) -> Option<String> {
+        let id = format!("toolu_{}", uuid::Uuid::new_v4().simple());
+        let input = json!({"file_path":path,"old_string":"let limit = 10;\nlet name = \"old\";",
+            "new_string":"let limit = 20;\nlet name = \"old\";\nlet extra = true;"});
+        self.tool_use(&id, "Edit", &input);
+        let said = match self.ask(&id, "Edit", &input)? {
+            Ok(_) => format!("The file {path} has been updated."),
+            Err(message) => {
+                self.tool_result(&id, &message, true);
+                return Some(format!("Tool said: {message}"));
+            }
+        };
+        self.tool_result(&id, &said, false);
+        Some(format!("Tool said: {said}"))
+    }
+
+    /// AskUserQuestion: the answers come back in the allowed input.
+    fn question(&mut self) -> Option<String> {
+        let id = format!("toolu_{}", uuid::Uuid::new_v4().simple());
+        let input = json!({"questions":[{"question":"Which database should I use?","header":"Database",
+            "multiSelect":false,"options":[{"label":"SQLite","description":"Embedded, one file"},
+            {"label":"PostgreSQL","description":"A server"}]}]});
+        self.tool_use(&id, "AskUserQuestion", &input);
+        Some(match self.ask(&id, "AskUserQuestion", &input)? {
+            Ok(updated) => {
+                let answers = updated["answers"].to_string();
+                self.tool_result(
+                    &id,
+                    &format!("User has answered your questions: {answers}"),
+                    false,
+                );
+                format!("You chose: {answers}")
+            }
+            Err(message) => {
+                self.tool_result(&id, &message, true);
+                format!("No answer: {message}")
+            }
+        })
+    }
+
+    /// ExitPlanMode: the user approves the plan or keeps planning.
+    fn plan(&mut self) -> Option<String> {
+        let id = format!("toolu_{}", uuid::Uuid::new_v4().simple());
+        let input = json!({"plan":"## Plan\n1. Read `src/parser.rs`\n2. Fix the off-by-one\n3. Add a test"});
+        self.tool_use(&id, "ExitPlanMode", &input);
+        Some(match self.ask(&id, "ExitPlanMode", &input)? {
+            Ok(_) => {
+                self.tool_result(&id, "User has approved your plan.", false);
+                format!("Plan approved; mode now {}", self.mode)
+            }
+            Err(message) => {
+                self.tool_result(&id, &message, true);
+                format!("Keep planning: {message}")
+            }
+        })
+    }
+
+    /// One reply streamed token by token; `None` when interrupted.
+    fn stream(&mut self, n: usize, ms: u64) -> Option<String> {
+        let msg_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        let ev = |e: Value| json!({"type":"stream_event","event":e,"parent_tool_use_id":null});
+        emit(&self.envelope(ev(
+            json!({"type":"message_start","message":{"id":msg_id,"type":"message",
+            "role":"assistant","content":[]}}),
+        )));
+        emit(
+            &self.envelope(ev(json!({"type":"content_block_start","index":0,
+            "content_block":{"type":"text","text":""}}))),
+        );
+        let words = ["Here", "is", "**bold**", "and", "`code`", "text."];
+        let mut said = String::new();
+        for i in 0..n {
+            if let Waited::Interrupted(id) = self.pause(Duration::from_millis(ms)) {
+                self.interrupted(&id, &said);
+                return None;
+            }
+            let w = format!("{}{i} ", words[i % words.len()]);
+            said.push_str(&w);
+            emit(
+                &self.envelope(ev(json!({"type":"content_block_delta","index":0,
+                "delta":{"type":"text_delta","text":w}}))),
+            );
+        }
+        emit(&self.envelope(ev(json!({"type":"content_block_stop","index":0}))));
+        emit(&self.envelope(json!({"type":"assistant","message":{"id":msg_id,"type":"message","role":"assistant",
+            "model":"fake","content":[{"type":"text","text":said}],"stop_reason":null},"parent_tool_use_id":null})));
+        emit(&self.envelope(ev(json!({"type":"message_stop"}))));
+        Some(String::new())
+    }
+
+    fn blocks(&self, blocks: Value, parent: Option<&str>) {
+        emit(&self.envelope(json!({"type":"assistant","message":{"id":format!("msg_{}", uuid::Uuid::new_v4().simple()),
+            "type":"message","role":"assistant","model":"fake","content":blocks,"stop_reason":null},
+            "parent_tool_use_id":parent})));
+    }
+
+    fn call(&self, name: &str, input: Value, result: &str, is_error: bool, parent: Option<&str>) {
+        let id = format!("toolu_{}", uuid::Uuid::new_v4().simple());
+        self.blocks(
+            json!([{"type":"tool_use","id":id,"name":name,"input":input}]),
+            parent,
+        );
+        let mut block = json!({"type":"tool_result","tool_use_id":id,"content":result});
+        if is_error {
+            block["is_error"] = json!(true);
+        }
+        emit(&self.envelope(
+            json!({"type":"user","message":{"role":"user","content":[block]},
+            "parent_tool_use_id":parent}),
+        ));
+    }
+
+    /// Every kind of output the page has a card for.
+    fn showcase(&mut self) -> String {
+        self.blocks(json!([{"type":"thinking","thinking":"The user wants a tour of every tool. Start with the tests.","signature":"sig"}]), None);
+        self.blocks(json!([{"type":"text","text":"# Tour\nI'll check **the parser** first, then fix `parse()`:\n\n```rust\nfn parse(s: &str) -> Option<u32> {\n    // trim, then read\n    s.trim().parse().ok()\n}\n```\n\n- tests first\n- then the fix\n\n| step | state |\n|---|---|\n| read | done |\n\nSee [the docs](https://example.com/docs) and <b>not html</b>."}]), None);
+        self.call("Bash", json!({"command":"cargo test parser","description":"Run the parser tests"}),
+            "running 3 tests\ntest parser::empty ... ok\ntest parser::digits ... ok\ntest parser::spaces ... FAILED\n\ntest result: FAILED. 2 passed; 1 failed", false, None);
+        self.call(
+            "Read",
+            json!({"file_path":"/home/user/project/src/parser.rs"}),
+            "     1\tfn parse(s: &str) -> Option<u32> {\n     2\t    s.parse().ok()\n     3\t}\n",
+            false,
+            None,
+        );
+        self.call("Edit", json!({"file_path":"/home/user/project/src/parser.rs","old_string":"    s.parse().ok()","new_string":"    // trim, then read\n    s.trim().parse().ok()"}),
+            "The file /home/user/project/src/parser.rs has been updated.", false, None);
+        self.call(
+            "MultiEdit",
+            json!({"file_path":"/home/user/project/src/lib.rs","edits":[
+            {"old_string":"mod parser;","new_string":"pub mod parser;"},
+            {"old_string":"const MAX: u32 = 10;","new_string":"const MAX: u32 = 100;"}]}),
+            "Applied 2 edits to /home/user/project/src/lib.rs",
+            false,
+            None,
+        );
+        self.call("TodoWrite", json!({"todos":[
+            {"content":"Read the parser","status":"completed","activeForm":"Reading the parser"},
+            {"content":"Fix whitespace handling","status":"in_progress","activeForm":"Fixing whitespace handling"},
+            {"content":"Add a regression test","status":"pending","activeForm":"Adding a regression test"}]}),
+            "Todos have been modified successfully.", false, None);
+        let task = format!("toolu_{}", uuid::Uuid::new_v4().simple());
+        self.blocks(json!([{"type":"tool_use","id":task,"name":"Task","input":{"description":"Find callers of parse",
+            "prompt":"List every caller of parse() in src/","subagent_type":"general-purpose"}}]), None);
+        self.call(
+            "Grep",
+            json!({"pattern":"parse\\(","path":"src","output_mode":"content"}),
+            "src/main.rs:12:    let n = parse(&line)?;\nsrc/cli.rs:40:    parse(arg)",
+            false,
+            Some(&task),
+        );
+        self.call(
+            "Glob",
+            json!({"pattern":"src/**/*.rs"}),
+            "src/main.rs\nsrc/cli.rs\nsrc/parser.rs",
+            false,
+            Some(&task),
+        );
+        self.blocks(
+            json!([{"type":"text","text":"Two callers: `main.rs:12` and `cli.rs:40`."}]),
+            Some(&task),
+        );
+        emit(&self.envelope(json!({"type":"user","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":task,
+            "content":[{"type":"text","text":"Found 2 callers: src/main.rs:12, src/cli.rs:40"}]}]},"parent_tool_use_id":null})));
+        self.call("WebFetch", json!({"url":"https://doc.rust-lang.org/std/primitive.str.html#method.trim","prompt":"What does trim remove?"}),
+            "trim removes leading and trailing whitespace.", false, None);
+        self.call(
+            "WebSearch",
+            json!({"query":"rust str parse whitespace"}),
+            "1. str::parse — docs\n2. Why parse fails on spaces",
+            false,
+            None,
+        );
+        self.call(
+            "mcp__db__query",
+            json!({"sql":"select count(*) from users"}),
+            "[{\"count\": 42}]",
+            false,
+            None,
+        );
+        self.call(
+            "Bash",
+            json!({"command":"cargo clippy -- -D warnings"}),
+            "error: unused variable: `x`\n --> src/parser.rs:4:9\nExit code 101",
+            true,
+            None,
+        );
+        "Done: the parser trims input now, and one lint is left to fix.".into()
     }
 }
 

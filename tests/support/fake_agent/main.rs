@@ -11,7 +11,15 @@
 //!   recall            reply with the earlier prompts of this conversation
 //!   lines N [PAD] [US] N assistant text lines (padded by PAD bytes, US µs apart), each stamped with `ts_ns`
 //!   slow N [MS]       N chunks, MS apart (interruptible in duplex mode)
-//!   write PATH        a Write tool_use that needs permission
+//!   write PATH        a Write tool_use that needs permission (not in acceptEdits)
+//!   edit PATH         an Edit tool_use (old → new) that needs permission
+//!   stream N [MS]     one markdown reply as N token deltas, MS apart (interruptible)
+//!   showcase          every kind of tool card: thinking, Bash, Read, Edit,
+//!                     MultiEdit, TodoWrite, Task with nested calls, Grep, Glob,
+//!                     WebFetch, WebSearch, an MCP tool, a failing command
+//!   ask               (duplex) AskUserQuestion; replies with the answers
+//!   plan              (duplex) ExitPlanMode with a plan; replies with the verdict
+//!   mode              reply with the current permission mode
 //!   tools N           N tool_use/tool_result pairs
 //!   crash             some output, then exit 3 mid-turn
 //!   hold              print pid/pgid, then wait (until interrupted/killed)
@@ -50,6 +58,8 @@ pub(crate) struct Opts {
     pub(crate) resume: Option<String>,
     pub(crate) allowed: Vec<String>,
     pub(crate) skip: bool,
+    /// `--permission-mode` (default: "default").
+    pub(crate) mode: String,
     pub(crate) prompt: Option<String>,
     pub(crate) argv: Vec<String>,
 }
@@ -90,6 +100,7 @@ fn main() {
             o: &o,
             session: &session,
             inbox: None,
+            mode: o.mode.clone(),
         };
         t.run(&prompt);
     }
@@ -103,6 +114,7 @@ fn parse(argv: Vec<String>) -> Opts {
         resume: None,
         allowed: Vec::new(),
         skip: false,
+        mode: "default".into(),
         prompt: None,
         argv: argv.clone(),
     };
@@ -125,8 +137,12 @@ fn parse(argv: Vec<String>) -> Opts {
             "--allowedTools" => o
                 .allowed
                 .extend(it.next().into_iter().flat_map(split_tools)),
-            "--permission-prompt-tool" | "--permission-mode" => {
+            "--permission-prompt-tool" => {
                 it.next();
+            }
+            "--permission-mode" => o.mode = it.next().unwrap_or_default(),
+            s if s.starts_with("--permission-mode=") => {
+                o.mode = s["--permission-mode=".len()..].to_owned()
             }
             s if s.starts_with("--resume=") => o.resume = Some(s["--resume=".len()..].to_owned()),
             s if s.starts_with("--allowedTools=") => o
