@@ -173,6 +173,7 @@ pub async fn serve(
 fn router(prefix: &str, state: Arc<AppState>) -> Router {
     let mut r = Router::new()
         .route(&format!("{prefix}/"), get(page::index))
+        .route(&format!("{prefix}/assets/{{name}}"), get(page::asset))
         .route(&format!("{prefix}/ws"), get(ws_upgrade))
         .route(&format!("{prefix}/healthz"), get(|| async { "ok" }))
         .route(&format!("{prefix}/metrics"), get(metrics))

@@ -1,0 +1,417 @@
+// Browser scenarios against a real swe-swe with the fake agent.
+// Usage (tests/browser.rs does this): node tests/browser/run.mjs SCENARIO
+// with SWE_URL, PW_DIR, CHROMIUM, WORKDIR and SHOTS in the environment.
+import fs from 'node:fs';
+import path from 'node:path';
+import { launch, open, connected, noErrors, send, ended, running, sessionOf, text, count, shot, assert, URL_, WORKDIR, WAIT } from './lib.mjs';
+
+const scenarios = {
+  /** Streamed markdown reply, every tool card, no HTML from the agent, a11y, screenshots. */
+  async chat(browser) {
+    const page = await open(browser);
+    assert.equal(await page.isVisible('#empty'), true, 'an empty session explains itself');
+    await send(page, 'stream 40 25');
+    await running(page);
+    // Seen while streaming: partial text with a cursor, before the turn ends.
+    await page.waitForSelector('#transcript .assistant .md.cursor', { timeout: WAIT });
+    const partial = await text(page, '#transcript .assistant');
+    assert.match(partial, /Here0/);
+    assert.doesNotMatch(partial, /and39/, 'text arrives in pieces, not at once');
+    await ended(page, 1);
+    assert.equal(await count(page, '#transcript .assistant'), 1, 'the full message replaces the streamed one');
+    assert.equal(await count(page, '.md.cursor'), 0);
+    assert.match(await text(page, '#transcript .assistant'), /and39/);
+    assert.ok(await count(page, '#transcript .assistant strong') > 0, 'markdown rendered');
+    assert.match(await text(page, '.footer'), /turn/);
+
+    await send(page, 'showcase');
+    await ended(page, 2);
+    const card = (tool) => `#transcript .card[data-tool="${tool}"]`;
+    assert.equal(await count(page, card('Bash')), 2);
+    assert.equal(await count(page, card('Bash') + '.error'), 1, 'a failing command is marked');
+    assert.match(await text(page, card('Bash') + '.error'), /Exit code 101/);
+    assert.ok(await count(page, card('Edit') + ' .diff .ln.add') > 0);
+    assert.ok(await count(page, card('Edit') + ' .diff .ln.del') > 0);
+    assert.equal(await count(page, card('MultiEdit') + ' .diff'), 2);
+    assert.equal(await count(page, card('TodoWrite') + ' .todo li'), 3);
+    assert.equal(await count(page, card('TodoWrite') + ' .todo li.completed'), 1);
+    assert.equal(await count(page, card('Task') + ' .children ' + card('Grep').slice(12)), 1, 'subagent calls nest under their Task');
+    assert.equal(await count(page, card('Task') + ' .children ' + card('Glob').slice(12)), 1);
+    assert.match(await text(page, card('Task')), /Two callers/);
+    assert.match(await text(page, card('WebFetch')), /doc\.rust-lang\.org/);
+    assert.match(await text(page, card('WebSearch')), /rust str parse whitespace/);
+    await page.click(card('mcp__db__query') + ' summary');
+    assert.match(await text(page, card('mcp__db__query')), /select count/);
+    assert.equal(await page.getAttribute('details.thinking', 'open'), null, 'thinking is collapsed');
+    assert.ok(await count(page, '#transcript pre .tk-k') > 0, 'code is highlighted');
+    assert.equal(await count(page, '#transcript .md b'), 0, 'HTML in agent text stays text');
+    assert.match(await text(page), /<b>not html<\/b>/);
+    const rel = await page.getAttribute('#transcript a[href="https://example.com/docs"]', 'rel');
+    assert.match(rel, /noopener/);
+
+    // Hostile text from the user, echoed by the agent: shown, never run.
+    await send(page, '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>');
+    await ended(page, 3);
+    assert.equal(await count(page, '#transcript img'), 0);
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+    assert.match(await text(page, '#transcript .bubble >> nth=-1'), /<img src=x/);
+
+    // Every control has a name; Tab reaches the main ones.
+    const unnamed = await page.evaluate(() => [...document.querySelectorAll('button, select, textarea, input')]
+      .filter((e) => e.offsetParent !== null)
+      .filter((e) => !(e.getAttribute('aria-label') || e.textContent.trim() || (e.id && document.querySelector(`label[for="${e.id}"]`)) || e.closest('label')))
+      .map((e) => e.outerHTML.slice(0, 80)));
+    assert.deepEqual(unnamed, [], 'every visible control is labelled');
+    await page.focus('#new-session');
+    const reached = new Set();
+    for (let i = 0; i < 60; i++) {
+      await page.keyboard.press('Tab');
+      reached.add(await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName));
+    }
+    for (const id of ['mode', 'input', 'send', 'theme']) assert.ok(reached.has(id), `Tab reaches #${id}: ${[...reached]}`);
+    const outline = await page.evaluate(() => { document.getElementById('send').focus(); return getComputedStyle(document.getElementById('send')).outlineStyle; });
+    assert.notEqual(outline, 'none', 'focus is visible');
+
+    // Assets are cached forever under hashed names; the page is not.
+    const asset = await page.evaluate(() => document.querySelector('script[type=module]').src);
+    const r = await page.request.get(asset);
+    assert.match(r.headers()['cache-control'], /immutable/);
+    assert.match(asset, /\/assets\/app\.[0-9a-f]{16}\.js$/);
+    const p = await page.request.get(page.url());
+    assert.match(p.headers()['cache-control'], /no-cache/);
+    assert.match(p.headers()['content-security-policy'], /script-src 'self'/);
+
+    // Screenshots: the showcase in light and dark.
+    await page.selectOption('#theme', 'light');
+    await page.locator(card('TodoWrite')).scrollIntoViewIfNeeded();
+    await page.click(card('Bash') + ' >> nth=0 >> summary');
+    await page.evaluate(() => { const s = document.getElementById('scroller'); s.scrollTop = document.querySelector('.card[data-tool="Bash"]').offsetTop - 300; });
+    await page.evaluate(() => { document.getElementById('jump').hidden = true; document.activeElement?.blur(); });
+    await shot(page, 'desktop-light');
+    await page.selectOption('#theme', 'dark');
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.notEqual(bg, 'rgb(255, 255, 255)', 'dark theme applies');
+    await shot(page, 'desktop-dark');
+    await page.reload();
+    await connected(page);
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark', 'the theme is remembered');
+    await page.selectOption('#theme', 'system');
+    noErrors(page);
+  },
+
+  /** Approvals answered from another tab; deny with reason; questions; plans; modes. */
+  async approvals(browser) {
+    const a = await open(browser);
+    const b = await open(browser, a.url());
+    await send(a, 'write a.txt');
+    await b.waitForSelector('.approval[data-tool="Write"] button[data-decision="allow"]');
+    await a.waitForSelector('.approval[data-tool="Write"]');
+    assert.match(await text(b, '.approval'), /a\.txt/);
+    await b.click('.approval button[data-decision="allow"]');
+    await a.waitForSelector('.approval.done');
+    assert.match(await text(a, '.approval .verdict'), /Allowed once/);
+    await ended(a, 1);
+    assert.equal(fs.readFileSync(path.join(WORKDIR, 'a.txt'), 'utf8'), 'written by fake\n');
+
+    await send(a, 'write b.txt');
+    await a.waitForSelector('.approval:not(.done) .reason');
+    await a.fill('.approval:not(.done) .reason', 'not now');
+    await a.click('.approval:not(.done) button[data-decision="deny"]');
+    await ended(b, 2);
+    assert.match(await text(b, '.approval >> nth=1'), /Denied — “not now”/);
+    assert.match(await text(b), /Tool said: not now/);
+    assert.equal(fs.existsSync(path.join(WORKDIR, 'b.txt')), false);
+
+    await send(a, 'edit src/lib.rs');
+    await b.waitForSelector('.approval:not(.done) .diff .ln.add');
+    assert.match(await text(b, '.approval:not(.done) .diff'), /let extra = true;/);
+    await b.click('.approval:not(.done) button[data-decision="allow_always"]');
+    await ended(a, 3);
+    assert.match(await text(a, '.approval >> nth=2'), /Always allowed/);
+
+    await send(a, 'ask');
+    await b.waitForSelector('.approval[data-tool="AskUserQuestion"]:not(.done) input[value="PostgreSQL"]');
+    await b.check('.approval:not(.done) input[value="PostgreSQL"]');
+    await b.click('.approval:not(.done) button[data-decision="allow"]');
+    await ended(a, 4);
+    assert.match(await text(a), /You chose: .*PostgreSQL/);
+    assert.match(await text(a, '.approval[data-tool="AskUserQuestion"] .verdict'), /Which database should I use\? → PostgreSQL/);
+
+    // Mode: changed in one tab, shown in both; an approved plan ends plan mode.
+    await a.selectOption('#mode', 'plan');
+    await b.waitForFunction(() => document.getElementById('mode').value === 'plan');
+    await send(a, 'plan');
+    await b.waitForSelector('.approval[data-tool="ExitPlanMode"]:not(.done) ol li');
+    assert.match(await text(b, '.approval[data-tool="ExitPlanMode"]'), /Fix the off-by-one/);
+    await b.click('.approval:not(.done) button[data-decision="allow"]');
+    await ended(a, 5);
+    assert.match(await text(a), /Plan approved; mode now default/);
+    await a.waitForFunction(() => document.getElementById('mode').value === 'default');
+    await b.waitForFunction(() => document.getElementById('mode').value === 'default');
+
+    await b.selectOption('#mode', 'acceptEdits');
+    await a.waitForFunction(() => document.getElementById('mode').value === 'acceptEdits');
+    const asked = await count(a, '.approval');
+    await send(a, 'write c.txt');
+    await ended(a, 6);
+    assert.equal(await count(a, '.approval'), asked, 'acceptEdits: no question for a Write');
+    assert.ok(fs.existsSync(path.join(WORKDIR, 'c.txt')));
+    noErrors(a); noErrors(b);
+  },
+
+  /** Stop button, Esc, and the visible, cancellable queue. */
+  async stop(browser) {
+    const page = await open(browser);
+    await send(page, 'hold');
+    await running(page);
+    assert.equal(await page.isVisible('#stop'), true);
+    await page.click('#stop');
+    await ended(page, 1);
+    assert.match(await text(page, '.notice.stopped'), /Stopped/);
+    assert.equal(await page.isVisible('#running'), false);
+    assert.equal(await page.isVisible('#stop'), false);
+
+    await send(page, 'hold');
+    await running(page);
+    await page.press('#input', 'Escape');
+    await ended(page, 2);
+
+    await send(page, 'hold');
+    await running(page);
+    await send(page, 'queued one');
+    await send(page, 'queued two');
+    await page.waitForFunction(() => document.querySelectorAll('#queue .queued').length === 2);
+    await page.click('#queue .queued:nth-child(2) button');
+    await page.waitForFunction(() => document.querySelectorAll('#queue .queued').length === 1);
+    assert.match(await text(page, '#queue'), /queued one/);
+    await page.click('#stop');
+    await ended(page, 4);
+    assert.equal(await page.isVisible('#queue'), false);
+    const all = await text(page);
+    assert.match(all, /You said: queued one/);
+    assert.doesNotMatch(all, /queued two/);
+    noErrors(page);
+  },
+
+  /** Reload and a dropped connection in the middle of a stream: nothing lost, nothing twice. */
+  async reload(browser) {
+    const page = await open(browser);
+    const words = ['Here', 'is', 'bold', 'and', 'code', 'text.'];
+    const check = async (nth, n) => {
+      const t = await text(page, `#transcript .assistant >> nth=${nth}`);
+      const seen = [...t.matchAll(/\b(Here|is|bold|and|code|text\.)(\d+)\b/g)].map((m) => m[1] + m[2]);
+      assert.deepEqual(seen, [...Array(n).keys()].map((i) => words[i % 6] + i), 'every token once, in order');
+    };
+    await send(page, 'stream 100 20');
+    await page.waitForFunction(() => /Here0/.test(document.getElementById('transcript').innerText));
+    await page.reload();
+    await connected(page);
+    await ended(page, 1);
+    assert.equal(await count(page, '#transcript .bubble'), 1);
+    assert.equal(await count(page, '#transcript .assistant'), 1);
+    await check(0, 100);
+
+    await send(page, 'stream 100 20');
+    await page.waitForFunction(() => /Here0/.test(document.querySelectorAll('#transcript .assistant')[1]?.innerText || ''));
+    await page.evaluate(() => window.sweSwe.conn.ws.close());
+    await page.waitForSelector('#conn[data-state="closed"]');
+    await page.waitForSelector('#conn[data-state="open"]');
+    await ended(page, 2);
+    assert.equal(await count(page, '#transcript .bubble'), 2);
+    assert.equal(await count(page, '#transcript .assistant'), 2);
+    await check(1, 100);
+    const seqs = await page.evaluate(() => window.sweSwe.transcript.lastSeq);
+    const fresh = await open(browser, page.url());
+    await ended(fresh, 2);
+    assert.equal(await fresh.evaluate(() => window.sweSwe.transcript.lastSeq), seqs);
+    assert.equal(await text(fresh), await text(page), 'a reconnected tab shows what a fresh one shows');
+    noErrors(page); noErrors(fresh);
+  },
+
+  /** `@` file picker and `/` commands. */
+  async picker(browser) {
+    const page = await open(browser);
+    await page.fill('#input', 'look at @pars');
+    await page.waitForSelector('#picker .opt');
+    assert.match(await text(page, '#picker .opt >> nth=0'), /src\/parser\.rs/);
+    assert.ok(await count(page, '#picker .opt mark') >= 4, 'matched letters are highlighted');
+    await page.press('#input', 'ArrowDown');
+    await page.press('#input', 'ArrowUp');
+    assert.equal(await page.getAttribute('#picker .opt >> nth=0', 'aria-selected'), 'true');
+    await page.press('#input', 'Enter');
+    assert.equal(await page.inputValue('#input'), 'look at @src/parser.rs ');
+    assert.equal(await page.isVisible('#picker'), false);
+    await page.fill('#input', '@secret');
+    await page.waitForSelector('#picker .none');
+    assert.match(await text(page, '#picker'), /No files match/, 'ignored files are not offered');
+    await page.press('#input', 'Escape');
+    assert.equal(await page.isVisible('#picker'), false);
+
+    // Slash commands come from the agent's init.
+    await page.fill('#input', 'hi');
+    await page.press('#input', 'Enter');
+    await ended(page, 1);
+    await page.fill('#input', '/');
+    await page.waitForSelector('#picker .opt');
+    const all = await text(page, '#picker');
+    for (const c of ['/compact', '/review', '/cost']) assert.match(all, new RegExp(c));
+    await page.fill('#input', '/rev');
+    await page.waitForFunction(() => document.querySelectorAll('#picker .opt').length === 1);
+    await page.press('#input', 'Tab');
+    assert.equal(await page.inputValue('#input'), '/review ');
+    noErrors(page);
+  },
+
+  /** Sidebar: new, switch, URL, reload, rename, delete, Claude Code's history. */
+  async sessions(browser) {
+    const page = await open(browser);
+    await send(page, 'first session');
+    await ended(page, 1);
+    const first = sessionOf(page);
+    await page.click('#new-session');
+    await page.waitForFunction((first) => {
+      const s = new URLSearchParams(location.search).get('s');
+      return s && s !== first;
+    }, first);
+    assert.equal(await count(page, '#transcript .bubble'), 0);
+    await send(page, 'second session');
+    await ended(page, 1);
+    const second = sessionOf(page);
+    await page.waitForFunction(() => document.querySelectorAll('#session-list li[data-id]').length === 2);
+    await page.click(`#session-list li[data-id="${first}"] .open`);
+    await page.waitForFunction((first) => new URLSearchParams(location.search).get('s') === first, first);
+    await ended(page, 1);
+    assert.match(await text(page), /You said: first session/);
+    assert.doesNotMatch(await text(page), /second session/);
+    await page.reload();
+    await connected(page);
+    await ended(page, 1);
+    assert.equal(sessionOf(page), first, 'the URL names the session');
+    assert.match(await text(page), /You said: first session/);
+    await page.goBack();
+    await page.waitForFunction((s) => new URLSearchParams(location.search).get('s') === s, second);
+    await ended(page, 1);
+    assert.match(await text(page), /You said: second session/);
+
+    await page.click(`#session-list li[data-id="${first}"] button[title="Rename"]`);
+    await page.fill('#session-list input', 'Renamed first');
+    await page.press('#session-list input', 'Enter');
+    await page.waitForSelector(`#session-list li[data-id="${first}"]:has-text("Renamed first")`);
+    await page.click(`#session-list li[data-id="${second}"] button[title="Delete"]`);
+    await page.waitForFunction((s) => !document.querySelector(`#session-list li[data-id="${s}"]`), second);
+
+    // Claude Code's own past conversation for this folder, resumed here.
+    await page.waitForSelector('#claude-list li');
+    assert.match(await text(page, '#claude-list'), /an old question/);
+    const before = sessionOf(page);
+    await page.click('#claude-list li .open');
+    await page.waitForFunction((b) => new URLSearchParams(location.search).get('s') !== b, before);
+    await connected(page);
+    noErrors(page);
+  },
+
+  /** A 375-px phone: drawer sidebar, no sideways scrolling, tappable approvals. */
+  async phone(browser) {
+    const context = await browser.newContext({ viewport: { width: 375, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    const page = await open(browser, URL_, { context });
+    const box = await page.locator('#sidebar').boundingBox();
+    assert.ok(box.x + box.width <= 0, 'the sidebar is off screen');
+    await page.tap('#open-sidebar');
+    await page.waitForFunction(() => document.getElementById('sidebar').getBoundingClientRect().left >= 0);
+    await page.tap('#scrim', { position: { x: 360, y: 400 } }); // beside the drawer
+    await page.waitForFunction(() => document.getElementById('sidebar').getBoundingClientRect().right <= 0);
+    await page.fill('#input', 'showcase');
+    await page.tap('#send');
+    await ended(page, 1);
+    await page.fill('#input', 'write phone.txt');
+    await page.tap('#send');
+    await page.waitForSelector('.approval:not(.done) button[data-decision="allow"]');
+    const overflow = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, scroller: document.getElementById('scroller').scrollWidth, width: window.innerWidth }));
+    assert.ok(overflow.doc <= overflow.width && overflow.scroller <= overflow.width, `no sideways scrolling: ${JSON.stringify(overflow)}`);
+    for (const d of ['allow', 'allow_always', 'deny']) {
+      const b = await page.locator(`.approval:not(.done) button[data-decision="${d}"]`).boundingBox();
+      assert.ok(b.x >= 0 && b.x + b.width <= 375 && b.height >= 32, `${d} is on screen and big enough: ${JSON.stringify(b)}`);
+    }
+    await shot(page, 'phone');
+    await page.tap('.approval:not(.done) button[data-decision="allow"]');
+    await ended(page, 2);
+    assert.ok(fs.existsSync(path.join(WORKDIR, 'phone.txt')));
+    noErrors(page);
+  },
+
+  /** 2,000 messages: live, replayed on load, and scrolled; prints the figures. */
+  async long(browser) {
+    const page = await open(browser);
+    const t0 = Date.now();
+    await send(page, 'lines 2000');
+    await ended(page, 1, 120_000);
+    const live = Date.now() - t0;
+    assert.equal(await count(page, '#transcript .assistant'), 2001);
+    const t1 = Date.now();
+    await page.reload();
+    await connected(page);
+    await ended(page, 1, 120_000);
+    const replay = Date.now() - t1;
+    const lines = await page.evaluate(() => [...document.querySelectorAll('#transcript .assistant')].map((e) => e.textContent.trim()));
+    assert.deepEqual(lines.slice(0, 2000), [...Array(2000).keys()].map((i) => `line ${i}`));
+    const frames = await page.evaluate(async () => {
+      const s = document.getElementById('scroller');
+      s.scrollTop = 0;
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      const deltas = [];
+      let last = performance.now();
+      while (s.scrollTop + s.clientHeight < s.scrollHeight - 2) {
+        s.scrollTop += 600;
+        await new Promise((r) => requestAnimationFrame(r));
+        const now = performance.now();
+        deltas.push(now - last);
+        last = now;
+      }
+      deltas.sort((a, b) => a - b);
+      const q = (p) => deltas[Math.min(deltas.length - 1, Math.floor(p * deltas.length))];
+      return { frames: deltas.length, p50: q(0.5), p95: q(0.95), max: deltas[deltas.length - 1] };
+    });
+    const f = (x) => x.toFixed(1);
+    console.log(`FIGURE 2,000 messages: live render ${live} ms, replay on load ${replay} ms, scroll ${frames.frames} frames p50 ${f(frames.p50)} ms p95 ${f(frames.p95)} ms max ${f(frames.max)} ms`);
+    noErrors(page);
+  },
+
+  /** A template agent's ANSI colours. */
+  async ansi(browser) {
+    const page = await open(browser);
+    await send(page, 'color');
+    await ended(page, 1);
+    assert.equal(await text(page, '#transcript .ansi .a31'), 'red');
+    assert.match(await text(page, '#transcript .ansi'), /red plain/);
+    noErrors(page);
+  },
+
+  /** Under --prefix-path: page, assets, API and socket all below the prefix. */
+  async prefix(browser) {
+    const page = await open(browser);
+    assert.match(page.url(), /\/swe\/\?s=/);
+    await send(page, 'hi');
+    await ended(page, 1);
+    assert.match(await text(page), /You said: hi/);
+    assert.match(await page.evaluate(() => document.querySelector('script[type=module]').src), /\/swe\/assets\//);
+    await page.waitForSelector('#session-list li[data-id]');
+    noErrors(page);
+  },
+};
+
+const name = process.argv[2];
+if (!scenarios[name]) {
+  console.error(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(', ')}`);
+  process.exit(2);
+}
+const browser = await launch();
+try {
+  await scenarios[name](browser);
+  console.log(`scenario ${name}: ok`);
+} catch (e) {
+  console.error(`scenario ${name} failed:`, e);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,173 @@
+// Wires the page together: connection, transcript, composer, sessions,
+// header state and theme. The URL (?s=ID) names the session.
+import { h, clear } from './dom.js';
+import { Connection } from './conn.js';
+import { Transcript } from './transcript.js';
+import { Composer } from './composer.js';
+import { Sessions } from './sessions.js';
+
+const $ = (id) => document.getElementById(id);
+const THEME_KEY = 'swe-swe-theme';
+
+function applyTheme(t) {
+  document.documentElement.dataset.theme = ['light', 'dark'].includes(t) ? t : 'system';
+}
+applyTheme(localStorage.getItem(THEME_KEY));
+
+function start() {
+  const ui = {
+    conn: $('conn'), running: $('running'), runningText: $('running-text'), stop: $('stop'),
+    mode: $('mode'), title: $('title'), queue: $('queue'), empty: $('empty'), jump: $('jump'),
+    sidebar: $('sidebar'), scrim: $('scrim'),
+  };
+  let session = new URLSearchParams(location.search).get('s');
+  let state = null;
+  let runStarted = 0;
+  // Assigned below; callbacks may fire while they are being built.
+  let transcript = null, sessions = null, composer = null, conn = null;
+
+  const wsUrl = new URL('ws', document.baseURI);
+  wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+
+  const send = (frame) => conn?.send(frame) ?? false;
+  transcript = new Transcript($('transcript'), $('scroller'), {
+    send,
+    onState: (s) => { state = s; renderState(); },
+    onStick: (stuck) => { ui.jump.hidden = stuck; },
+  });
+
+  conn = new Connection({
+    url: wsUrl.href,
+    lastSeq: () => transcript.lastSeq,
+    onState: (s, detail) => {
+      ui.conn.dataset.state = s;
+      ui.conn.textContent = s === 'open' ? 'Connected' : s === 'connecting' ? 'Connecting…'
+        : `Reconnecting in ${Math.ceil((detail?.retryIn ?? 0) / 1000)} s…`;
+      ui.conn.title = s === 'closed' ? `Disconnected (code ${detail?.code}); retrying automatically` : '';
+      $('send').disabled = s !== 'open';
+    },
+    onFrame: (f) => onFrame(f),
+  });
+
+  function onFrame(f) {
+    switch (f.type) {
+      case 'session':
+        if (f.session !== session || f.lastSeq < transcript.lastSeq) {
+          // Another session, or the server's log is not the one we showed
+          // (deleted, or a different data dir): start the view over.
+          const other = f.session !== session;
+          session = f.session;
+          transcript.reset();
+          if (!other) { conn.hello(); return; }
+        }
+        setUrl(session);
+        transcript.state.mode = f.permissionMode || transcript.state.mode;
+        sessions.refresh();
+        return;
+      case 'fuzzy_search_results': composer.results(f); return;
+      case 'file_index_status': case 'pong': case 'stop_ack': return;
+      default:
+        if (f.seq === undefined && f.type === 'error') {
+          transcript.push({ type: 'error', message: f.message });
+          return;
+        }
+        transcript.push(f);
+        if (f.type === 'exec_end' || f.type === 'user_message') sessions.refresh();
+    }
+  }
+
+  function setUrl(id) {
+    const url = new URL(location.href);
+    if (url.searchParams.get('s') === id) return;
+    url.searchParams.set('s', id);
+    history.replaceState(null, '', url);
+  }
+
+  function renderState() {
+    const s = state;
+    if (!s || !transcript || !sessions) return;
+    const running = s.running !== null;
+    if (running && !runStarted) runStarted = Date.now();
+    if (!running) runStarted = 0;
+    ui.running.hidden = !running;
+    ui.stop.hidden = !running;
+    ui.runningText.textContent = running ? 'Running' : '';
+    if (ui.mode.value !== s.mode) ui.mode.value = s.mode;
+    ui.empty.hidden = transcript.root.childElementCount > 0 || transcript.pending.length > 0;
+    ui.title.textContent = sessions.title(session) || 'swe-swe';
+    document.title = (running ? '● ' : '') + (sessions.title(session) || 'swe-swe');
+    renderQueue(s.queue);
+  }
+
+  function renderQueue(queue) {
+    const key = [...queue.keys()].join(',');
+    if (ui.queue.dataset.key === key) return;
+    ui.queue.dataset.key = key;
+    clear(ui.queue);
+    ui.queue.hidden = queue.size === 0;
+    for (const [id, text] of queue) {
+      ui.queue.append(h('div', { class: 'queued', dataset: { queue: id } },
+        h('span', { class: 'label' }, 'Queued'),
+        h('span', { class: 'text' }, text),
+        h('button', { type: 'button', 'aria-label': `Cancel queued message: ${text}`, onclick: () => send({ type: 'cancel_queued', queueId: id }) }, 'Cancel')));
+    }
+  }
+
+  const stop = () => send({ type: 'stop', runId: state?.running ?? undefined });
+  ui.stop.addEventListener('click', stop);
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && state?.running !== null && !e.defaultPrevented && document.activeElement?.id !== 'input') stop();
+  });
+
+  composer = new Composer({
+    form: $('composer'), input: $('input'), picker: $('picker'), send, stop,
+    slash: () => state?.slash || [],
+    running: () => state?.running !== null,
+  });
+
+  ui.mode.addEventListener('change', () => {
+    if (!send({ type: 'set_permission_mode', mode: ui.mode.value })) ui.mode.value = state.mode;
+  });
+
+  sessions = new Sessions({
+    list: $('session-list'), claudeList: $('claude-list'), claudeHead: $('claude-head'),
+    current: () => session,
+    onOpen: (id) => { openSession(id); closeSidebar(); },
+  });
+
+  function openSession(id) {
+    if (id && id === session) return;
+    session = id;
+    transcript.reset();
+    const url = new URL(location.href);
+    if (id) url.searchParams.set('s', id); else url.searchParams.delete('s');
+    history.pushState(null, '', url);
+    conn.switchTo(id);
+    $('input').focus();
+  }
+  window.addEventListener('popstate', () => {
+    const id = new URLSearchParams(location.search).get('s');
+    if (id !== session) { session = id; transcript.reset(); conn.switchTo(id); }
+  });
+
+  $('new-session').addEventListener('click', () => { openSession(null); closeSidebar(); });
+  const closeSidebar = () => { ui.sidebar.classList.remove('open'); ui.scrim.hidden = true; };
+  $('open-sidebar').addEventListener('click', () => { ui.sidebar.classList.add('open'); ui.scrim.hidden = false; sessions.refresh(); $('new-session').focus(); });
+  $('close-sidebar').addEventListener('click', closeSidebar);
+  ui.scrim.addEventListener('click', closeSidebar);
+  ui.jump.addEventListener('click', () => transcript.toBottom());
+
+  const theme = $('theme');
+  theme.value = document.documentElement.dataset.theme;
+  theme.addEventListener('change', () => { localStorage.setItem(THEME_KEY, theme.value); applyTheme(theme.value); });
+
+  window.addEventListener('online', () => conn.retryNow());
+  // For tests and debugging: the live objects.
+  window.sweSwe = { conn, transcript, sessions, composer };
+  sessions.refresh();
+  conn.start(session);
+  $('input').focus();
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+else start();

@@ -1,0 +1,89 @@
+// Inline approval cards for `permission_request` events: tool permission
+// (allow once / always / deny with a reason), AskUserQuestion (choose
+// answers) and ExitPlanMode (approve the plan or keep planning).
+import { h } from './dom.js';
+import { inputView, summary } from './tools.js';
+import { renderMarkdown } from './markdown.js';
+
+export class Approval {
+  /** `req`: the permission_request event; `send(frame)` answers it. */
+  constructor(req, send) {
+    this.req = req;
+    let input = {};
+    try { input = JSON.parse(req.toolInput || '{}') ?? {}; } catch { input = { raw: req.toolInput }; }
+    const tool = req.sender || 'tool';
+    this.verdict = h('div', { class: 'verdict', role: 'status' });
+    const answer = (decision, extra = {}) => send({ type: 'permission_response', requestId: req.requestId, decision, ...extra });
+    let body;
+    if (tool === 'AskUserQuestion') body = this.questions(input, answer);
+    else if (tool === 'ExitPlanMode') body = this.plan(input, answer);
+    else body = this.permission(tool, input, answer);
+    this.el = h('section', { class: 'approval', 'aria-label': `${tool} needs your answer`, dataset: { request: req.requestId, tool } }, body, this.verdict);
+  }
+
+  permission(tool, input, answer) {
+    const reason = h('input', { type: 'text', class: 'reason', placeholder: 'Reason (optional, told to the agent)', 'aria-label': 'Reason for denying' });
+    return [
+      h('h3', null, `Allow ${tool}?`),
+      h('div', { class: 'tool-sum' }, summary(tool, input)),
+      inputView(tool, input),
+      h('div', { class: 'buttons' },
+        h('button', { type: 'button', class: 'primary', dataset: { decision: 'allow' }, onclick: () => answer('allow') }, 'Allow once'),
+        h('button', { type: 'button', dataset: { decision: 'allow_always' }, onclick: () => answer('allow_always') }, `Always allow ${tool}`),
+        reason,
+        h('button', { type: 'button', class: 'danger', dataset: { decision: 'deny' }, onclick: () => answer('deny', reason.value.trim() ? { reason: reason.value.trim() } : {}) }, 'Deny')),
+    ];
+  }
+
+  questions(input, answer) {
+    const qs = Array.isArray(input.questions) ? input.questions : [];
+    const form = h('form', { class: 'question-form' }, h('h3', null, 'The agent asks'));
+    const pickers = qs.map((q, n) => {
+      const type = q.multiSelect ? 'checkbox' : 'radio';
+      const name = `q-${this.req.requestId}-${n}`;
+      const other = h('input', { type: 'text', placeholder: 'Other…', 'aria-label': `Other answer to: ${q.question}` });
+      const fs = h('fieldset', null, h('legend', null, q.header ? `${q.header}: ${q.question}` : q.question),
+        (q.options || []).map((o, k) => h('label', { class: 'opt' },
+          h('input', { type, name, value: o.label, checked: k === 0 && !q.multiSelect }),
+          h('span', null, o.label, o.description ? h('small', null, ' — ' + o.description) : null))),
+        h('label', { class: 'opt' }, other));
+      form.append(fs);
+      return () => {
+        const chosen = [...fs.querySelectorAll('input:checked')].map((x) => x.value);
+        if (other.value.trim()) chosen.push(other.value.trim());
+        return [q.question, chosen.join(', ')];
+      };
+    });
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      answer('allow', { answers: Object.fromEntries(pickers.map((p) => p())) });
+    });
+    return [form, h('div', { class: 'buttons' },
+      h('button', { type: 'button', class: 'primary', dataset: { decision: 'allow' }, onclick: () => form.requestSubmit() }, 'Answer'),
+      h('button', { type: 'button', dataset: { decision: 'deny' }, onclick: () => answer('deny', { reason: 'The user declined to answer.' }) }, 'Skip'))];
+  }
+
+  plan(input, answer) {
+    const feedback = h('input', { type: 'text', class: 'reason', placeholder: 'What should change? (optional)', 'aria-label': 'Feedback on the plan' });
+    return [
+      h('h3', null, 'Plan ready for review'),
+      renderMarkdown(typeof input.plan === 'string' ? input.plan : JSON.stringify(input, null, 2)),
+      h('div', { class: 'buttons' },
+        h('button', { type: 'button', class: 'primary', dataset: { decision: 'allow' }, onclick: () => answer('allow') }, 'Approve plan'),
+        feedback,
+        h('button', { type: 'button', dataset: { decision: 'deny' }, onclick: () => answer('deny', { reason: feedback.value.trim() || 'Keep planning.' }) }, 'Keep planning')),
+    ];
+  }
+
+  /** The prompt was answered (here or in another tab) or voided. */
+  resolve(ev) {
+    this.el.classList.add('done');
+    if (ev.type === 'permission_void') { this.verdict.textContent = `No longer needed: ${ev.reason}`; return; }
+    const words = { allow: 'Allowed once', allow_always: 'Always allowed', deny: 'Denied', skip_all: 'All tools allowed' };
+    let text = words[ev.decision] || ev.decision;
+    if (this.req.sender === 'ExitPlanMode') text = ev.decision === 'deny' ? 'Kept planning' : 'Plan approved';
+    if (ev.answers) text = 'Answered: ' + Object.entries(ev.answers).map(([q, a]) => `${q} → ${a}`).join('; ');
+    if (ev.reason) text += ` — “${ev.reason}”`;
+    this.verdict.textContent = text;
+  }
+}

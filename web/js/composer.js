@@ -1,0 +1,97 @@
+// The message box: Enter sends, Shift+Enter breaks the line, `@` opens the
+// file picker, `/` at the start offers the agent's slash commands, Esc stops.
+import { Picker } from './picker.js';
+
+export class Composer {
+  constructor({ form, input, picker, send, stop, slash, running }) {
+    this.form = form;
+    this.input = input;
+    this.send = send; // (frame) → bool
+    this.stop = stop;
+    this.slash = slash; // () → [names]
+    this.running = running; // () → bool
+    this.asked = 0; // fuzzy searches not answered yet
+    this.token = null; // {kind:'@'|'/', start, query}
+    this.picker = new Picker(picker, { onChoose: (it) => this.insert(it) });
+    form.addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
+    input.addEventListener('keydown', (e) => this.key(e));
+    input.addEventListener('input', () => { this.autosize(); this.lookup(); });
+    input.addEventListener('click', () => this.lookup());
+    input.addEventListener('blur', () => setTimeout(() => { if (document.activeElement !== input) this.picker.hide(); }, 150));
+  }
+
+  autosize() {
+    this.input.style.height = 'auto';
+    this.input.style.height = Math.min(this.input.scrollHeight + 2, window.innerHeight * 0.4) + 'px';
+  }
+
+  key(e) {
+    if (e.isComposing) return;
+    if (this.picker.key(e)) { e.preventDefault(); return; }
+    if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); this.submit(); return; }
+    if (e.key === 'Escape' && this.running()) { e.preventDefault(); this.stop(); }
+  }
+
+  submit() {
+    const text = this.input.value;
+    if (!text.trim()) return;
+    if (this.send({ type: 'message', content: text })) {
+      this.input.value = '';
+      this.picker.hide();
+      this.autosize();
+    }
+  }
+
+  /** The `@word` or leading `/word` the cursor is in, if any. */
+  currentToken() {
+    const v = this.input.value, end = this.input.selectionStart ?? v.length;
+    const before = v.slice(0, end);
+    const at = /(^|\s)@([^\s@]*)$/.exec(before);
+    if (at) return { kind: '@', start: end - at[2].length - 1, query: at[2] };
+    const sl = /^\/([^\s]*)$/.exec(before);
+    if (sl) return { kind: '/', start: 0, query: sl[1] };
+    return null;
+  }
+
+  lookup() {
+    const t = this.currentToken();
+    this.token = t;
+    if (!t) { this.picker.hide(); return; }
+    if (t.kind === '/') {
+      const q = t.query.toLowerCase();
+      const names = this.slash().filter((n) => n.toLowerCase().includes(q)).slice(0, 50);
+      this.picker.show(names.map((n) => ({ value: '/' + n, main: '/' + n, marks: q ? [...Array(q.length)].map((_, k) => n.toLowerCase().indexOf(q) + 1 + k) : [] })),
+        'No commands (the agent announces them when it starts)');
+      return;
+    }
+    this.asked++;
+    if (!this.send({ type: 'fuzzy_search', query: t.query, maxResults: 30 })) this.asked--;
+  }
+
+  /** A `fuzzy_search_results` reply. Only the answer to the newest query is shown. */
+  results(frame) {
+    this.asked = Math.max(0, this.asked - 1);
+    if (this.asked || !this.token || this.token.kind !== '@') return;
+    let hits = [];
+    try { hits = JSON.parse(frame.content) || []; } catch { hits = []; }
+    this.picker.show(hits.map((r) => ({
+      value: r.file.relPath + (r.file.isDir ? '/' : ''),
+      main: r.file.relPath + (r.file.isDir ? '/' : ''),
+      sub: r.file.isDir ? 'folder' : '',
+      marks: r.matches || [],
+    })), this.token.query ? 'No files match' : 'No files');
+  }
+
+  insert(item) {
+    const t = this.token;
+    if (!t) return;
+    const v = this.input.value, end = this.input.selectionStart ?? v.length;
+    const text = t.kind === '@' ? '@' + item.value + ' ' : item.value + ' ';
+    this.input.value = v.slice(0, t.start) + text + v.slice(end);
+    const pos = t.start + text.length;
+    this.input.setSelectionRange(pos, pos);
+    this.input.focus();
+    this.token = null;
+    this.autosize();
+  }
+}

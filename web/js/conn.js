@@ -1,0 +1,94 @@
+// One WebSocket to the server, reconnected with backoff on any close
+// (network drop, server restart, 4001 "too slow", 1001 shutdown). On every
+// (re)connect it joins its session again with the last seq it has, so the
+// server replays exactly what is missing.
+
+const MIN_DELAY = 250, MAX_DELAY = 10_000;
+
+export class Connection {
+  /**
+   * `lastSeq()` says what the view already has; `onFrame(frame)` gets every
+   * frame of the current session; `onState(state, detail)` gets
+   * 'connecting' | 'open' | 'closed'.
+   */
+  constructor({ url, lastSeq, onFrame, onState }) {
+    this.url = url;
+    this.lastSeq = lastSeq;
+    this.onFrame = onFrame;
+    this.onState = onState;
+    this.session = null;
+    this.delay = MIN_DELAY;
+    this.ws = null;
+    this.timer = null;
+    // Frames of a session we are leaving are dropped until the server
+    // answers our hello with the new session.
+    this.joining = false;
+  }
+
+  start(session) {
+    this.session = session || null;
+    this.open();
+  }
+
+  open() {
+    clearTimeout(this.timer);
+    this.onState('connecting');
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.delay = MIN_DELAY;
+      this.onState('open');
+      this.hello();
+    };
+    ws.onmessage = (m) => {
+      if (ws !== this.ws) return;
+      let f;
+      try { f = JSON.parse(m.data); } catch { return; }
+      if (f.type === 'session') {
+        this.joining = false;
+        this.session = f.session;
+      } else if (this.joining && f.seq !== undefined) {
+        return;
+      }
+      this.onFrame(f);
+    };
+    ws.onclose = (e) => {
+      if (ws !== this.ws) return;
+      this.ws = null;
+      const wait = Math.round(this.delay * (0.75 + Math.random() * 0.5));
+      this.delay = Math.min(this.delay * 2, MAX_DELAY);
+      this.onState('closed', { code: e.code, retryIn: wait });
+      this.timer = setTimeout(() => this.open(), wait);
+    };
+  }
+
+  hello() {
+    this.joining = true;
+    this.sendRaw({ type: 'hello', session: this.session || undefined, lastSeq: this.lastSeq() });
+  }
+
+  /** Join another session on the same socket (the view was reset). */
+  switchTo(session) {
+    this.session = session || null;
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.hello();
+  }
+
+  get open_() { return this.ws && this.ws.readyState === WebSocket.OPEN; }
+
+  /** False when not connected: the caller keeps what the user typed. */
+  send(frame) {
+    if (!this.open_ || this.joining) return false;
+    return this.sendRaw(frame);
+  }
+
+  sendRaw(frame) {
+    if (!this.open_) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** Reconnect now (after the user asks, or when the network is back). */
+  retryNow() {
+    if (!this.ws) this.open();
+  }
+}

@@ -1,0 +1,97 @@
+// The session list: this server's chat sessions and Claude Code's own past
+// conversations for this folder (resumable). New, switch, rename, delete.
+import { h, clear, when } from './dom.js';
+
+export class Sessions {
+  constructor({ list, claudeList, claudeHead, onOpen, current }) {
+    this.list = list;
+    this.claudeList = claudeList;
+    this.claudeHead = claudeHead;
+    this.onOpen = onOpen; // (id) → switch to it
+    this.current = current; // () → id
+    this.rows = [];
+    this.loading = null;
+  }
+
+  async api(method, path, body) {
+    const r = await fetch(new URL(path, document.baseURI), {
+      method, headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined, credentials: 'same-origin',
+    });
+    if (!r.ok) throw new Error(`${method} ${path}: ${r.status}`);
+    return r.status === 204 ? null : r.json();
+  }
+
+  /** Reloads the list; calls while one is loading are merged into one more. */
+  async refresh() {
+    if (this.loading) { this.again = true; return this.loading; }
+    this.loading = (async () => {
+      try {
+        const data = await this.api('GET', 'api/sessions?limit=200');
+        this.rows = data.sessions || [];
+        this.render(data);
+      } catch (e) { console.warn('session list', e); }
+    })();
+    await this.loading;
+    this.loading = null;
+    if (this.again) { this.again = false; return this.refresh(); }
+  }
+
+  title(id) { return this.rows.find((r) => r.id === id)?.title; }
+
+  render(data) {
+    clear(this.list);
+    const cur = this.current();
+    for (const s of data.sessions || []) {
+      const name = h('span', { class: 'name' }, s.status === 'running' ? h('span', { class: 'dot', 'aria-label': 'running' }) : null, s.title || 'Untitled session');
+      const open = h('button', { type: 'button', class: 'open', 'aria-current': s.id === cur ? 'page' : undefined, onclick: () => this.onOpen(s.id) },
+        name, h('span', { class: 'when' }, when(s.updatedMs)));
+      const li = h('li', { class: s.id === cur ? 'current' : '', dataset: { id: s.id } }, open,
+        h('span', { class: 'row-actions' },
+          h('button', { type: 'button', 'aria-label': `Rename ${s.title || 'session'}`, title: 'Rename', onclick: () => this.rename(li, s) }, '✎'),
+          h('button', { type: 'button', 'aria-label': `Delete ${s.title || 'session'}`, title: 'Delete', onclick: () => this.remove(s) }, '×')));
+      this.list.append(li);
+    }
+    if (!(data.sessions || []).length) this.list.append(h('li', { class: 'notice' }, 'No sessions yet'));
+    clear(this.claudeList);
+    const past = data.claude || [];
+    this.claudeHead.hidden = !past.length;
+    for (const c of past) {
+      this.claudeList.append(h('li', { dataset: { claude: c.id } }, h('button', { type: 'button', class: 'open', title: 'Resume this conversation', onclick: () => this.resume(c.id) },
+        h('span', { class: 'name' }, c.title || c.id), h('span', { class: 'when' }, when(Date.parse(c.updated) || 0)))));
+    }
+  }
+
+  rename(li, s) {
+    const input = h('input', { type: 'text', value: s.title || '', 'aria-label': 'New session name' });
+    const done = async (save) => {
+      if (save && input.value.trim()) {
+        try { await this.api('PATCH', `api/sessions/${encodeURIComponent(s.id)}`, { title: input.value.trim() }); } catch (e) { console.warn(e); }
+      }
+      this.refresh();
+    };
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') { e.preventDefault(); done(true); }
+      if (e.key === 'Escape') { e.preventDefault(); done(false); }
+    });
+    input.addEventListener('blur', () => done(true), { once: true });
+    li.replaceChildren(input);
+    input.focus();
+    input.select();
+  }
+
+  async remove(s) {
+    if (!confirm(`Delete “${s.title || 'Untitled session'}” and its history?`)) return;
+    try { await this.api('DELETE', `api/sessions/${encodeURIComponent(s.id)}`); } catch (e) { console.warn(e); }
+    if (s.id === this.current()) this.onOpen(null);
+    this.refresh();
+  }
+
+  async resume(claudeId) {
+    try {
+      const r = await this.api('POST', 'api/sessions', { resume: claudeId });
+      await this.refresh();
+      this.onOpen(r.id);
+    } catch (e) { console.warn(e); }
+  }
+}

@@ -1,0 +1,289 @@
+// The conversation view: session events in, DOM out. Events are applied in
+// seq order, each at most once (a reconnect's replay can overlap what was
+// already shown), in batches of at most a few milliseconds per frame, so a
+// replay of thousands of events never freezes the page.
+import { h } from './dom.js';
+import { renderMarkdown } from './markdown.js';
+import { appendAnsi } from './ansi.js';
+import { ToolCard } from './tools.js';
+import { Approval } from './approvals.js';
+
+const BUDGET_MS = 10;
+
+export class Transcript {
+  constructor(root, scroller, { send, onState, onStick }) {
+    this.root = root;
+    this.scroller = scroller;
+    this.send = send;
+    this.onState = onState;
+    this.onStick = onStick;
+    this.pending = [];
+    this.scheduled = false;
+    // Follow the output while the reader is at the bottom. Only the reader's
+    // scrolling changes this: items that grow as they render (they are laid
+    // out lazily) must not unstick the view.
+    this.stuck = true;
+    scroller.addEventListener('scroll', () => {
+      if (this.programmatic) { this.programmatic = false; return; }
+      this.stuck = this.atBottom();
+      this.onStick?.(this.stuck);
+    }, { passive: true });
+    new ResizeObserver(() => { if (this.stuck) this.toBottom(); }).observe(root);
+    this.reset();
+  }
+
+  reset() {
+    this.root.replaceChildren();
+    this.pending.length = 0;
+    this.stuck = true;
+    this.lastSeq = 0;
+    this.cards = new Map(); // tool_use id → ToolCard
+    this.approvals = new Map(); // requestId → Approval
+    this.streams = new Map(); // message id → [{kind, text, el, final}]
+    this.streamId = new Map(); // parent id ('' for top) → message id being streamed
+    this.dirty = new Set();
+    this.plain = null; // the <pre> of template-agent output of this run
+    this.stderr = null;
+    // `ended` counts finished turns (tests and the title wait on it).
+    this.state = { running: null, mode: 'default', slash: [], queue: new Map(), model: null, events: 0, ended: 0 };
+    this.emitState();
+  }
+
+  emitState() { this.onState?.(this.state); }
+
+  /** Queue one session event (or reply) for rendering. */
+  push(ev) {
+    if (ev.seq !== undefined) {
+      // Seq order, no duplicates: a replay that overlaps is dropped here.
+      if (ev.seq <= this.lastSeq) return;
+      this.lastSeq = ev.seq;
+    }
+    this.pending.push(ev);
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const run = () => { if (this.scheduled) { this.scheduled = false; this.flush(); } };
+    requestAnimationFrame(run);
+    setTimeout(run, 50); // hidden tabs get no animation frames
+  }
+
+  flush() {
+    const stick = this.stuck;
+    const start = performance.now();
+    let n = 0;
+    while (this.pending.length && (n < 20 || performance.now() - start < BUDGET_MS)) {
+      const ev = this.pending.shift();
+      try { this.apply(ev); } catch (e) { console.error('render failed for', ev, e); }
+      n++;
+    }
+    for (const block of this.dirty) this.renderBlock(block);
+    this.dirty.clear();
+    this.state.events += n;
+    this.emitState();
+    if (stick) this.toBottom(); else this.onStick?.(false);
+    if (this.pending.length) this.schedule();
+    else this.root.dispatchEvent(new CustomEvent('idle'));
+  }
+
+  atBottom() {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 120;
+  }
+
+  toBottom() {
+    const s = this.scroller;
+    const target = s.scrollHeight - s.clientHeight;
+    if (Math.abs(s.scrollTop - target) > 1) { this.programmatic = true; s.scrollTop = target; }
+    this.stuck = true;
+    this.onStick?.(true);
+  }
+
+  add(el, container) {
+    const item = el.classList.contains('item') ? el : h('div', { class: 'item' }, el);
+    (container || this.root).append(item);
+    return item;
+  }
+
+  container(parentId) {
+    const card = parentId && this.cards.get(parentId);
+    return card?.children || this.root;
+  }
+
+  notice(text, cls = '') { this.add(h('div', { class: 'notice ' + cls }, text)); }
+
+  apply(ev) {
+    switch (ev.type) {
+      case 'user_message': {
+        this.plain = null; this.stderr = null;
+        if (ev.queueId !== undefined) { this.state.queue.delete(ev.queueId); }
+        this.add(h('div', { class: 'item user', dataset: { run: ev.runId } }, h('div', { class: 'bubble' }, ev.content)));
+        break;
+      }
+      case 'queued': this.state.queue.set(ev.queueId, ev.content); break;
+      case 'queue_cancelled': this.state.queue.delete(ev.queueId); break;
+      case 'exec_start': this.state.running = ev.runId; break;
+      case 'exec_end': this.endRun(ev); break;
+      case 'claudejson': {
+        let m;
+        try { m = JSON.parse(ev.content); } catch { m = null; }
+        if (m && typeof m === 'object') this.claude(m); else this.content(ev.content);
+        break;
+      }
+      case 'content': this.content(ev.content); break;
+      case 'stderr': this.stderrLine(ev.content); break;
+      case 'info': this.notice(ev.message); break;
+      case 'error': this.notice(ev.message, 'err'); break;
+      case 'permission_request': {
+        const a = new Approval(ev, this.send);
+        this.approvals.set(ev.requestId, a);
+        this.add(a.el);
+        break;
+      }
+      case 'permission_resolved': case 'permission_void': this.approvals.get(ev.requestId)?.resolve(ev); break;
+      case 'permission_mode': this.state.mode = ev.mode; break;
+      default: break; // agent_session and types added later: nothing to show
+    }
+  }
+
+  endRun(ev) {
+    this.state.running = null;
+    this.state.ended++;
+    for (const card of this.cards.values()) card.abandon();
+    for (const blocks of this.streams.values()) for (const b of blocks) if (!b.final) { b.final = true; this.dirty.add(b); }
+    this.streamId.clear();
+    if (ev.status === 'stopped') this.notice('Stopped.', 'stopped');
+    else if (ev.status === 'error') this.notice(`The turn failed${ev.message ? ': ' + ev.message : ''}.`, 'err');
+  }
+
+  content(text) {
+    if (!this.plain) {
+      this.plain = { pre: h('pre', { class: 'wrap' }), state: {} };
+      this.add(h('div', { class: 'ansi' }, this.plain.pre));
+    }
+    this.plain.state = appendAnsi(this.plain.pre, text + '\n', this.plain.state);
+  }
+
+  stderrLine(text) {
+    if (!this.stderr) {
+      const pre = h('pre', { class: 'wrap' });
+      const summary = h('summary', null, 'stderr');
+      this.stderr = { pre, summary, n: 0 };
+      this.add(h('details', { class: 'stderr' }, summary, pre));
+    }
+    this.stderr.n++;
+    this.stderr.summary.textContent = `stderr (${this.stderr.n} line${this.stderr.n > 1 ? 's' : ''})`;
+    this.stderr.pre.append(text + '\n');
+  }
+
+  // ---- Claude Code stream-json -------------------------------------------
+
+  claude(m) {
+    switch (m.type) {
+      case 'system':
+        if (m.subtype === 'init') {
+          if (Array.isArray(m.slash_commands)) this.state.slash = m.slash_commands.map(String);
+          if (m.model) this.state.model = String(m.model);
+        }
+        break;
+      case 'stream_event': this.streamEvent(m.event || {}, m.parent_tool_use_id || ''); break;
+      case 'assistant': this.assistant(m); break;
+      case 'user': this.userLine(m); break;
+      case 'result': this.result(m); break;
+      default: break; // control_request/response, rate limits…: nothing to show
+    }
+  }
+
+  streamEvent(e, parent) {
+    if (e.type === 'message_start') {
+      const id = e.message?.id;
+      if (id) { this.streamId.set(parent, id); if (!this.streams.has(id)) this.streams.set(id, []); }
+      return;
+    }
+    const id = this.streamId.get(parent);
+    const blocks = id && this.streams.get(id);
+    if (!blocks) return;
+    if (e.type === 'content_block_start') {
+      const kind = e.content_block?.type;
+      if (kind !== 'text' && kind !== 'thinking') return;
+      const b = this.newBlock(kind, this.container(parent));
+      b.index = e.index;
+      b.text = e.content_block.text || e.content_block.thinking || '';
+      blocks.push(b);
+      this.dirty.add(b);
+    } else if (e.type === 'content_block_delta') {
+      const b = blocks.find((x) => x.index === e.index && !x.final);
+      const d = e.delta || {};
+      if (!b) return;
+      b.text += d.type === 'text_delta' ? d.text || '' : d.type === 'thinking_delta' ? d.thinking || '' : '';
+      this.dirty.add(b);
+    }
+  }
+
+  newBlock(kind, container) {
+    const b = { kind, text: '', final: false, index: -1 };
+    if (kind === 'thinking') {
+      b.body = h('div', { class: 'md' });
+      b.el = this.add(h('details', { class: 'thinking' }, h('summary', null, 'Thinking'), b.body), container);
+    } else {
+      b.body = h('div', { class: 'md' });
+      b.el = this.add(h('div', { class: 'assistant' }, b.body), container);
+    }
+    return b;
+  }
+
+  renderBlock(b) {
+    const md = renderMarkdown(b.text);
+    if (!b.final) md.classList.add('cursor');
+    b.body.replaceWith(md);
+    b.body = md;
+  }
+
+  assistant(m) {
+    const msg = m.message || {};
+    const container = this.container(m.parent_tool_use_id);
+    const streamed = (msg.id && this.streams.get(msg.id)) || [];
+    for (const block of Array.isArray(msg.content) ? msg.content : []) {
+      if (block.type === 'text' || block.type === 'thinking') {
+        const text = block.type === 'text' ? block.text : block.thinking;
+        // The full message repeats what was streamed: finish that block.
+        let b = streamed.find((x) => x.kind === block.type && !x.final);
+        if (!b) b = this.newBlock(block.type, container);
+        b.text = String(text ?? '');
+        b.final = true;
+        this.dirty.add(b);
+      } else if (block.type === 'tool_use') {
+        if (this.cards.has(block.id)) continue;
+        const card = new ToolCard(block);
+        this.cards.set(block.id, card);
+        this.add(card.el, container);
+      } else if (block.type === 'redacted_thinking') {
+        continue;
+      }
+    }
+  }
+
+  userLine(m) {
+    const content = m.message?.content;
+    if (!Array.isArray(content)) return;
+    for (const block of content) {
+      if (block.type === 'tool_result') {
+        this.cards.get(block.tool_use_id)?.setResult(block.content, block.is_error === true);
+      }
+      // "[Request interrupted by user]" is not shown: the turn's end says "Stopped.".
+    }
+  }
+
+  result(m) {
+    const parts = [];
+    if (typeof m.duration_ms === 'number') parts.push(`${(m.duration_ms / 1000).toFixed(1)} s`);
+    if (typeof m.total_cost_usd === 'number') parts.push(`$${m.total_cost_usd.toFixed(4)}`);
+    const u = m.usage || {};
+    const tokensIn = (u.input_tokens || 0) + (u.cache_read_input_tokens || 0) + (u.cache_creation_input_tokens || 0);
+    if (tokensIn || u.output_tokens) parts.push(`${tokensIn.toLocaleString()} in / ${(u.output_tokens || 0).toLocaleString()} out tokens`);
+    if (typeof m.num_turns === 'number') parts.push(`${m.num_turns} turn${m.num_turns === 1 ? '' : 's'}`);
+    if (parts.length) this.add(h('div', { class: 'footer', 'aria-label': 'Turn summary' }, parts.map((p) => h('span', null, p))));
+  }
+}
