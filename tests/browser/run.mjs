@@ -84,8 +84,11 @@ const scenarios = {
     // Screenshots: the showcase in light and dark.
     await page.selectOption('#theme', 'light');
     await page.locator(card('TodoWrite')).scrollIntoViewIfNeeded();
+    await page.request.patch(new URL(`api/sessions/${sessionOf(page)}`, URL_).href, { data: { title: 'Fix the parser' } });
+    await page.evaluate(() => window.sweSwe.sessions.refresh());
     await page.click(card('Bash') + ' >> nth=0 >> summary');
-    await page.evaluate(() => { const s = document.getElementById('scroller'); s.scrollTop = document.querySelector('.card[data-tool="Bash"]').offsetTop - 300; });
+    await page.evaluate(() => document.querySelectorAll('#transcript .bubble')[1].scrollIntoView({ block: 'start' }));
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     await page.evaluate(() => { document.getElementById('jump').hidden = true; document.activeElement?.blur(); });
     await shot(page, 'desktop-light');
     await page.selectOption('#theme', 'dark');

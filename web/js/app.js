@@ -132,6 +132,7 @@ function start() {
   sessions = new Sessions({
     list: $('session-list'), claudeList: $('claude-list'), claudeHead: $('claude-head'),
     current: () => session,
+    onRendered: () => renderState(),
     onOpen: (id) => { openSession(id); closeSidebar(); },
   });
 

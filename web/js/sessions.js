@@ -3,7 +3,8 @@
 import { h, clear, when } from './dom.js';
 
 export class Sessions {
-  constructor({ list, claudeList, claudeHead, onOpen, current }) {
+  constructor({ list, claudeList, claudeHead, onOpen, current, onRendered }) {
+    this.onRendered = onRendered;
     this.list = list;
     this.claudeList = claudeList;
     this.claudeHead = claudeHead;
@@ -30,6 +31,7 @@ export class Sessions {
         const data = await this.api('GET', 'api/sessions?limit=200');
         this.rows = data.sessions || [];
         this.render(data);
+        this.onRendered?.();
       } catch (e) { console.warn('session list', e); }
     })();
     await this.loading;
