@@ -194,6 +194,11 @@ async fn two_thousand_messages_render_and_scroll() {
 }
 
 #[tokio::test]
+async fn real_claude_code_output_renders() {
+    scenario("fixtures", Server::claude()).await;
+}
+
+#[tokio::test]
 async fn template_agent_colours() {
     scenario("ansi", Server::template()).await;
 }

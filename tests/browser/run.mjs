@@ -390,6 +390,40 @@ const scenarios = {
     noErrors(page);
   },
 
+  /** Real Claude Code output (the captured fixtures, every version) renders without a script error. */
+  async fixtures(browser) {
+    const page = await open(browser);
+    const dir = new URL('../fixtures/', import.meta.url);
+    const files = ['claude-code-2.1.197/duplex-allow-partial-messages.transcript', 'claude-code-2.1.197/duplex-interrupt-deny.transcript',
+      ...fs.readdirSync(new URL('claude-code-2.1.197/', dir)).filter((f) => f.endsWith('.jsonl')).map((f) => 'claude-code-2.1.197/' + f),
+      'other-versions/claude-stream-json-real.jsonl'];
+    let seq = 1_000_000, run = 1000, lines = 0;
+    const events = [];
+    for (const f of files) {
+      events.push({ seq: seq++, type: 'user_message', content: f, runId: run });
+      events.push({ seq: seq++, type: 'exec_start', runId: run });
+      for (const line of fs.readFileSync(new URL(f, dir), 'utf8').split('\n')) {
+        if (!line.trim() || line.startsWith('>> ')) continue;
+        events.push({ seq: seq++, type: 'claudejson', content: line });
+        lines++;
+      }
+      events.push({ seq: seq++, type: 'exec_end', runId: run++, status: 'success' });
+    }
+    await page.evaluate((evs) => { for (const e of evs) window.sweSwe.transcript.push(e); }, events);
+    await ended(page, files.length);
+    const shown = await page.evaluate(() => ({
+      texts: document.querySelectorAll('#transcript .assistant').length,
+      cards: document.querySelectorAll('#transcript .card.tool').length,
+      results: document.querySelectorAll('#transcript .card .state.ok, #transcript .card .state.err').length,
+      footers: document.querySelectorAll('#transcript .footer').length,
+    }));
+    console.log(`fixtures: ${lines} lines from ${files.length} files → ${JSON.stringify(shown)}`);
+    assert.ok(shown.texts >= files.length - 2 && shown.cards >= 4 && shown.results >= 4 && shown.footers >= files.length - 1, JSON.stringify(shown));
+    // (textContent: items far off screen are not rendered, so have no innerText)
+    assert.match(await page.evaluate(() => document.getElementById('transcript').textContent), /You said/);
+    noErrors(page);
+  },
+
   /** Under --prefix-path: page, assets, API and socket all below the prefix. */
   async prefix(browser) {
     const page = await open(browser);
