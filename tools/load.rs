@@ -56,6 +56,14 @@ struct Args {
     /// round) for this many minutes, printing the server's RSS each minute.
     #[arg(long)]
     soak_minutes: Option<u64>,
+    /// `spread`: session k's agent starts k/sessions of a pace interval late,
+    /// as independent agents would be; `lockstep`: all agents print at the
+    /// same instants (the worst burst).
+    #[arg(long, default_value = "spread")]
+    phase: String,
+    /// Print latency per 100 ms window of the run.
+    #[arg(long)]
+    timeline: bool,
     /// Per-tab queue on the server (--subscriber-queue).
     #[arg(long, default_value_t = 4096)]
     subscriber_queue: usize,
@@ -92,7 +100,8 @@ fn rss_kib(pid: u32) -> (u64, u64) {
 
 struct TabResult {
     events: u64,
-    latencies_us: Vec<u64>,
+    /// (when the agent stamped the line, ns; latency, µs)
+    latencies_us: Vec<(u64, u64)>,
     errors: u64,
 }
 
@@ -107,7 +116,10 @@ async fn main() -> anyhow::Result<()> {
             .context("binary dir")?
             .to_owned(),
     };
-    let work = std::env::temp_dir().join(format!("swe-swe-load-{}", std::process::id()));
+    let base = std::env::temp_dir().join(format!("swe-swe-load-{}", std::process::id()));
+    // The store lives beside the project, as by default: inside it, every
+    // commit would also wake the project's file watcher.
+    let work = base.join("project");
     std::fs::create_dir_all(&work)?;
     let mut server = tokio::process::Command::new(bin_dir.join("swe-swe"))
         .args([
@@ -123,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
         .arg("--workdir")
         .arg(&work)
         .arg("--data-dir")
-        .arg(work.join("data"))
+        .arg(base.join("data"))
         .args(["--subscriber-queue", &args.subscriber_queue.to_string()])
         .args([
             "--max-sessions",
@@ -156,8 +168,15 @@ async fn main() -> anyhow::Result<()> {
     for s in 0..args.sessions {
         for t in 0..args.tabs {
             let (url, ready, go) = (url.clone(), ready.clone(), go.clone());
-            let prompt =
-                (t == 0).then(|| format!("lines {} {} {}", args.lines, args.pad, args.pace_us));
+            let prompt = (t == 0).then(|| {
+                format!(
+                    "lines {} {} {} {}",
+                    args.lines,
+                    args.pad,
+                    args.pace_us,
+                    phase_us(&args, s)
+                )
+            });
             tasks.spawn(async move { tab(&url, &format!("load-{s}"), prompt, ready, go, 0).await });
         }
     }
@@ -187,6 +206,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let wall = started.elapsed();
     let (rss_end, hwm) = rss_kib(server_pid);
+    if args.timeline {
+        print_timeline(&lat);
+    }
+    let mut lat: Vec<u64> = lat.into_iter().map(|(_, l)| l).collect();
     lat.sort_unstable();
     let pct = |p: f64| {
         lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
@@ -265,7 +288,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let status = tokio::time::timeout(Duration::from_secs(30), server.wait()).await??;
-    let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::remove_dir_all(base);
     if errors > 0 || !status.success() {
         bail!("errors: {errors}, server exit: {status}");
     }
@@ -304,7 +327,8 @@ async fn tab(
         let t = t.as_str();
         r.events += 1;
         if let Some(ts) = ts_of(t) {
-            r.latencies_us.push(now_ns().saturating_sub(ts) / 1000);
+            r.latencies_us
+                .push((ts, now_ns().saturating_sub(ts) / 1000));
         }
         if t.contains(r#""type":"error""#) {
             r.errors += 1;
@@ -314,6 +338,37 @@ async fn tab(
         }
     }
     Ok(r)
+}
+
+fn phase_us(args: &Args, session: usize) -> u64 {
+    match args.phase.as_str() {
+        "lockstep" => 0,
+        _ => args.pace_us * session as u64 / args.sessions.max(1) as u64,
+    }
+}
+
+/// Latency per 100 ms of agent time: where the slow events cluster.
+fn print_timeline(samples: &[(u64, u64)]) {
+    let Some(t0) = samples.iter().map(|(t, _)| *t).min() else {
+        return;
+    };
+    let mut windows: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
+    for (t, l) in samples {
+        windows.entry((t - t0) / 100_000_000).or_default().push(*l);
+    }
+    println!("timeline (100 ms windows of agent time): start  samples  p50  p99  max  (µs)");
+    for (w, mut l) in windows {
+        l.sort_unstable();
+        let q = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)];
+        println!(
+            "  {:>6} ms {:>7} {:>7} {:>7} {:>7}",
+            w * 100,
+            l.len(),
+            q(0.5),
+            q(0.99),
+            l[l.len() - 1]
+        );
+    }
 }
 
 /// Thousands of sockets need more than the usual 1,024 descriptors.
@@ -339,8 +394,15 @@ async fn soak(url: &str, args: &Args, server_pid: u32, minutes: u64) -> anyhow::
         for s in 0..args.sessions {
             for t in 0..args.tabs {
                 let (url, ready, go) = (url.to_owned(), ready.clone(), go.clone());
-                let prompt =
-                    (t == 0).then(|| format!("lines {} {} {}", args.lines, args.pad, args.pace_us));
+                let prompt = (t == 0).then(|| {
+                    format!(
+                        "lines {} {} {} {}",
+                        args.lines,
+                        args.pad,
+                        args.pace_us,
+                        phase_us(args, s)
+                    )
+                });
                 tasks.spawn(async move {
                     tab(&url, &format!("load-{s}"), prompt, ready, go, u64::MAX).await
                 });

@@ -6,6 +6,7 @@
 //! actors). An event is sent to clients only after its batch committed.
 //! Reads (load, replay, the sessions API) use a second connection.
 
+mod checkpoint;
 mod schema;
 mod writer;
 
@@ -144,6 +145,7 @@ pub struct Store {
     read: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
     _lock: Arc<Flock<File>>,
+    _checkpointer: Arc<checkpoint::Checkpointer>,
     pub stats: Arc<StoreStats>,
 }
 
@@ -188,6 +190,11 @@ impl Store {
             other => corrupt(other),
         })?;
         schema::migrate(&write, &path)?;
+        // Checkpoints run on their own thread, never inside a commit.
+        write.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpoint_conn = Connection::open(&path).map_err(corrupt)?;
+        checkpoint_conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let checkpointer = checkpoint::spawn(checkpoint_conn);
         let read = Connection::open(&path).map_err(corrupt)?;
         read.busy_timeout(std::time::Duration::from_secs(5))?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
@@ -199,6 +206,7 @@ impl Store {
             read: Arc::new(Mutex::new(read)),
             path: Arc::new(path),
             _lock: Arc::new(lock),
+            _checkpointer: Arc::new(checkpointer),
         })
     }
 

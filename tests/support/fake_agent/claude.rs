@@ -236,6 +236,11 @@ impl Turn<'_> {
                 let n = arg(words.next(), 1);
                 let pad = "x".repeat(arg(words.next(), 0));
                 let pace = Duration::from_micros(arg(words.next(), 0) as u64);
+                // A first-token delay: independent agents are not in step.
+                let phase = Duration::from_micros(arg(words.next(), 0) as u64);
+                if !phase.is_zero() {
+                    self.pause(phase);
+                }
                 for i in 0..n {
                     if !pace.is_zero() {
                         self.pause(pace);

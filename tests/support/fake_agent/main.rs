@@ -9,7 +9,8 @@
 //! The prompt is a script (first word):
 //!   (anything else)   reply "You said: PROMPT"
 //!   recall            reply with the earlier prompts of this conversation
-//!   lines N [PAD] [US] N assistant text lines (padded by PAD bytes, US µs apart), each stamped with `ts_ns`
+//!   lines N [PAD] [US] [PHASE] N assistant text lines (padded by PAD bytes, US µs apart,
+//!                     the first after PHASE µs), each stamped with `ts_ns`
 //!   slow N [MS]       N chunks, MS apart (interruptible in duplex mode)
 //!   write PATH        a Write tool_use that needs permission (not in acceptEdits)
 //!   edit PATH         an Edit tool_use (old → new) that needs permission
