@@ -25,4 +25,8 @@ async fn gauges_and_counters_track_a_turn_with_a_prompt() {
     assert!(server.metric("store_batches_total").await >= 1.0);
     assert!(server.metric("tasks_alive").await >= 2.0);
     assert_eq!(server.metric("dropped_subscribers_total").await, 0.0);
+    // Every event made from an agent line was timed through its commit.
+    let timed = server.metric("event_delay_seconds_count").await;
+    assert!(timed >= 3.0, "{timed}");
+    assert!(server.metric("event_delay_seconds_sum").await > 0.0);
 }

@@ -240,6 +240,9 @@ async fn main() -> anyhow::Result<()> {
         lat.last().copied().unwrap_or(0),
         lat.len()
     );
+    if let Some((p50, p99)) = server_delay(base).await {
+        println!("server part          line reaches its session -> queued for every tab (incl. commit): p50 <= {p50}, p99 <= {p99} (/metrics buckets)");
+    }
     println!("errors               {errors}");
     println!(
         "server RSS           start {} MiB, all connected {} MiB, end {} MiB, peak {} MiB",
@@ -338,6 +341,40 @@ async fn tab(
         }
     }
     Ok(r)
+}
+
+/// p50 and p99 bucket bounds of `swe_swe_event_delay_seconds` from /metrics.
+async fn server_delay(base: &str) -> Option<(String, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (host, path) = base.split_once('/')?;
+    let mut s = tokio::net::TcpStream::connect(host).await.ok()?;
+    let req = format!("GET /{path}metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut body = String::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut body))
+        .await
+        .ok()?
+        .ok()?;
+    let buckets: Vec<(String, u64)> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("swe_swe_event_delay_seconds_bucket{le=\""))
+        .filter_map(|l| {
+            let (le, n) = l.split_once("\"} ")?;
+            Some((le.to_owned(), n.trim().parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last()?.1;
+    let at = |q: f64| {
+        let want = (total as f64 * q).ceil() as u64;
+        buckets
+            .iter()
+            .find(|(_, n)| *n >= want)
+            .map(|(le, _)| match le.parse::<f64>() {
+                Ok(s) => format!("{} us", (s * 1e6).round()),
+                Err(_) => le.clone(),
+            })
+    };
+    Some((at(0.5)?, at(0.99)?))
 }
 
 fn phase_us(args: &Args, session: usize) -> u64 {

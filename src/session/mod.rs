@@ -5,6 +5,7 @@
 pub mod actor;
 pub mod event_log;
 pub mod history;
+pub mod latency;
 pub mod permissions;
 pub mod registry;
 pub mod runtime;

@@ -39,6 +39,9 @@ pub struct Stats {
     pub events: AtomicU64,
     /// WebSocket connections open now.
     pub connections: AtomicI64,
+    /// From an agent line reaching its session to its event being queued
+    /// for the tabs (includes the store commit).
+    pub event_delay: super::latency::Histogram,
 }
 
 /// Control characters escaped, length capped: agent commands contain user text.

@@ -109,6 +109,8 @@ impl SessionHandle {
             timers: Timers::default(),
             adopted: 0,
             unacked: VecDeque::new(),
+            line_stamps: VecDeque::new(),
+            line_at: None,
             to_store: Vec::new(),
             meta: None,
             commit_tx: Arc::new(commit_tx),
@@ -250,6 +252,11 @@ struct Actor {
     /// Numbered events waiting for their commit, oldest first; broadcast
     /// (and moved to `log`) once the store says they are durable.
     unacked: VecDeque<(u64, Frame)>,
+    /// (seq, when its agent line arrived) for events made from agent lines,
+    /// oldest first: observed into `event_delay` when the seq is broadcast.
+    line_stamps: VecDeque<(u64, std::time::Instant)>,
+    /// When the agent line being fed arrived (set only during that feed).
+    line_at: Option<std::time::Instant>,
     /// Events and meta to hand to the store after the current step.
     to_store: Vec<(u64, Frame)>,
     meta: Option<SessionMeta>,
@@ -355,7 +362,11 @@ impl Actor {
                     event,
                     AgentEvent::Exited { .. } | AgentEvent::SpawnFailed { .. }
                 );
+                if matches!(event, AgentEvent::Line(_)) {
+                    self.line_at = Some(std::time::Instant::now());
+                }
                 self.feed(Input::Agent { proc, event }, None);
+                self.line_at = None;
                 if last {
                     if let Some(pgid) = self.pgids.remove(&proc) {
                         self.proc_records.push(Cmd::ProcEnded { pgid });
@@ -469,6 +480,9 @@ impl Actor {
             Effect::Event { seq, frame } => {
                 // Sent to nobody until the store has it (see `on_commit`).
                 self.unacked.push_back((seq, frame.clone()));
+                if let Some(at) = self.line_at {
+                    self.line_stamps.push_back((seq, at));
+                }
                 if self.storage_error.is_none() {
                     self.to_store.push((seq, frame));
                 }

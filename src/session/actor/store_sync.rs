@@ -69,6 +69,13 @@ impl Actor {
                 self.broadcast(frame);
             }
         }
+        while let Some(&(seq, at)) = self.line_stamps.front() {
+            if seq > commit.committed {
+                break;
+            }
+            self.line_stamps.pop_front();
+            self.rt.stats.event_delay.observe(at.elapsed());
+        }
         match commit.error {
             Some(e) if !self.unacked.is_empty() => self.storage_failed(e),
             _ => {
