@@ -6,75 +6,12 @@
 //! Needs `/usr/bin/chromium` (`apt-get install chromium`; installed here when
 //! missing and running as root) and `npm`. Screenshots go to docs/screenshots.
 
+#[path = "support/browser.rs"]
+mod browser;
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::path::Path;
 use support::*;
-
-const PLAYWRIGHT_VERSION: &str = "1.65.1";
-const CHROMIUM: &str = "/usr/bin/chromium";
-const SCENARIO_TIMEOUT: Duration = Duration::from_secs(240);
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// playwright-core, installed once per machine into `.cache/browser`.
-fn playwright_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = repo().join(".cache/browser");
-        let manifest = dir.join("node_modules/playwright-core/package.json");
-        let installed = std::fs::read_to_string(&manifest)
-            .map(|s| s.contains(&format!("\"version\": \"{PLAYWRIGHT_VERSION}\"")))
-            .unwrap_or(false);
-        if !installed {
-            std::fs::create_dir_all(&dir).unwrap();
-            let status = Command::new("npm")
-                .args([
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--loglevel=error",
-                    "--prefix",
-                ])
-                .arg(&dir)
-                .arg(format!("playwright-core@{PLAYWRIGHT_VERSION}"))
-                .status()
-                .unwrap_or_else(|e| panic!("npm is needed to install playwright-core: {e}"));
-            assert!(
-                status.success(),
-                "npm install playwright-core failed: {status}"
-            );
-        }
-        dir
-    })
-    .clone()
-}
-
-/// Debian's chromium; installed with apt-get when missing (as root).
-fn chromium() -> &'static str {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        if Path::new(CHROMIUM).exists() {
-            return;
-        }
-        let status = Command::new("sh")
-            .args([
-                "-c",
-                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
-            ])
-            .status();
-        assert!(
-            matches!(status, Ok(s) if s.success()) && Path::new(CHROMIUM).exists(),
-            "{CHROMIUM} is missing and could not be installed ({status:?}); run `apt-get install chromium`"
-        );
-    });
-    CHROMIUM
-}
 
 /// Files the `@` picker should (and should not) find.
 fn project_files(dir: &Path) {
@@ -111,38 +48,13 @@ fn claude_history(home: &Path, workdir: &Path) {
 }
 
 async fn scenario(name: &str, builder: ServerBuilder) {
-    let pw = playwright_dir();
-    let chromium = chromium();
     let workdir = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     project_files(workdir.path());
     claude_history(state.path(), workdir.path());
     let server = Server::start_in(builder, workdir, state).await;
     let url = format!("http://{}{}/", server.addr, server.prefix);
-    let shots = repo().join("docs/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let child = tokio::process::Command::new("node")
-        .arg(repo().join("tests/browser/run.mjs"))
-        .arg(name)
-        .env("SWE_URL", &url)
-        .env("PW_DIR", pw.join("node_modules"))
-        .env("CHROMIUM", chromium)
-        .env("WORKDIR", server.workdir.path())
-        .env("SHOTS", &shots)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(SCENARIO_TIMEOUT, child)
-        .await
-        .unwrap_or_else(|_| panic!("scenario {name} did not finish in {SCENARIO_TIMEOUT:?}"))
-        .expect("node is needed for the browser tests");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(
-        out.status.success(),
-        "scenario {name} failed:\n{stdout}\n{stderr}"
-    );
+    browser::run_scenario(name, &url, server.workdir.path()).await;
     assert!(
         !server.panicked.load(std::sync::atomic::Ordering::SeqCst),
         "the server panicked"

@@ -7,6 +7,8 @@
 //! HOME of its own. Nothing can leave the machine. A missing npm, a failed
 //! install or a missing `unshare` fails the test loudly; nothing is skipped.
 
+#[path = "support/browser.rs"]
+mod browser;
 #[path = "support/messages_api.rs"]
 mod messages_api;
 mod support;
@@ -470,4 +472,21 @@ fn real_bash_rounds_and_an_approved_edit_duplex() {
             assert!(server.terminate().await.success());
         },
     );
+}
+
+// ---- the page, in a real browser, with the real CLI ------------------------
+
+#[test]
+fn real_claude_in_the_browser() {
+    // Installed before entering the namespace (it has no network).
+    browser::playwright_dir();
+    browser::chromium();
+    in_netns("real_claude_in_the_browser", |env| {
+        Box::pin(async move {
+            let server = env.server("duplex").start().await;
+            let url = format!("http://{}{}/", server.addr, server.prefix);
+            browser::run_scenario("real", &url, server.workdir.path()).await;
+            assert!(server.terminate().await.success());
+        }) as Body
+    });
 }

@@ -424,6 +424,38 @@ const scenarios = {
     noErrors(page);
   },
 
+  /** The real Claude Code CLI behind the page (tests/real_claude.rs runs this). */
+  async real(browser) {
+    const page = await open(browser);
+    const file = path.join(WORKDIR, 'real.txt');
+    await send(page, `write file ${file}`);
+    await page.waitForSelector('.approval[data-tool="Write"]:not(.done) button[data-decision="allow"]', { timeout: 60_000 });
+    assert.match(await text(page, '.approval'), /real\.txt/);
+    assert.ok(await count(page, '.approval .diff .ln.add') > 0, 'the Write shows what it writes');
+    await page.click('.approval:not(.done) button[data-decision="allow"]');
+    await ended(page, 1, 60_000);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'written by mock\n');
+    assert.match(await text(page, '#transcript .card[data-tool="Write"] .state'), /done/);
+    assert.match(await text(page), /Tool said:/);
+    assert.match(await text(page, '.footer'), /\$\d/);
+
+    // Streamed text, stopped mid-way.
+    await send(page, 'slow 40');
+    await page.waitForSelector('#transcript .md.cursor', { timeout: 60_000 });
+    await page.click('#stop');
+    await ended(page, 2, 60_000);
+    assert.match(await text(page, '.notice.stopped'), /Stopped/);
+
+    // The conversation goes on; the CLI's own slash commands are offered.
+    await send(page, 'hello there');
+    await ended(page, 3, 60_000);
+    assert.match(await text(page), /You said: hello there/);
+    await page.fill('#input', '/');
+    await page.waitForSelector('#picker .opt');
+    assert.ok(await count(page, '#picker .opt') >= 3, 'the init line announced slash commands');
+    noErrors(page);
+  },
+
   /** Under --prefix-path: page, assets, API and socket all below the prefix. */
   async prefix(browser) {
     const page = await open(browser);
