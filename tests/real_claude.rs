@@ -44,25 +44,7 @@ fn claude_bin() -> PathBuf {
                 .unwrap_or_default()
         };
         if !version(&bin).contains(CLAUDE_VERSION) {
-            std::fs::create_dir_all(&dir).unwrap();
-            let status = Command::new("npm")
-                .args([
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--loglevel=error",
-                    "--prefix",
-                ])
-                .arg(&dir)
-                .arg(format!("@anthropic-ai/claude-code@{CLAUDE_VERSION}"))
-                .status()
-                .unwrap_or_else(|e| {
-                    panic!("npm is needed to install Claude Code for these tests: {e}")
-                });
-            assert!(
-                status.success(),
-                "npm install @anthropic-ai/claude-code@{CLAUDE_VERSION} failed: {status}"
-            );
+            npm_install(&dir, &format!("@anthropic-ai/claude-code@{CLAUDE_VERSION}"));
             let v = version(&bin);
             assert!(v.contains(CLAUDE_VERSION), "installed claude reports {v:?}");
         }

@@ -27,23 +27,7 @@ pub fn playwright_dir() -> PathBuf {
             .map(|s| s.contains(&format!("\"version\": \"{PLAYWRIGHT_VERSION}\"")))
             .unwrap_or(false);
         if !installed {
-            std::fs::create_dir_all(&dir).unwrap();
-            let status = Command::new("npm")
-                .args([
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--loglevel=error",
-                    "--prefix",
-                ])
-                .arg(&dir)
-                .arg(format!("playwright-core@{PLAYWRIGHT_VERSION}"))
-                .status()
-                .unwrap_or_else(|e| panic!("npm is needed to install playwright-core: {e}"));
-            assert!(
-                status.success(),
-                "npm install playwright-core failed: {status}"
-            );
+            super::support::npm_install(&dir, &format!("playwright-core@{PLAYWRIGHT_VERSION}"));
         }
         dir
     })

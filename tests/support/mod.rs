@@ -548,3 +548,22 @@ pub fn children_of(ppid: i32) -> Vec<i32> {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
+
+/// `npm install PACKAGE@VERSION` into `dir` (a cache the tests reuse);
+/// panics, naming the package, when npm is missing or the install fails.
+pub fn npm_install(dir: &Path, package: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let status = std::process::Command::new("npm")
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "--prefix",
+        ])
+        .arg(dir)
+        .arg(package)
+        .status()
+        .unwrap_or_else(|e| panic!("npm is needed to install {package} for these tests: {e}"));
+    assert!(status.success(), "npm install {package} failed: {status}");
+}
