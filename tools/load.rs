@@ -162,24 +162,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Connect everyone first; measure only the turns.
     let total_tabs = args.sessions * args.tabs;
-    let ready = Arc::new(Barrier::new(total_tabs + 1));
-    let go = Arc::new(Barrier::new(total_tabs + 1));
-    let mut tasks = tokio::task::JoinSet::new();
-    for s in 0..args.sessions {
-        for t in 0..args.tabs {
-            let (url, ready, go) = (url.clone(), ready.clone(), go.clone());
-            let prompt = (t == 0).then(|| {
-                format!(
-                    "lines {} {} {} {}",
-                    args.lines,
-                    args.pad,
-                    args.pace_us,
-                    phase_us(&args, s)
-                )
-            });
-            tasks.spawn(async move { tab(&url, &format!("load-{s}"), prompt, ready, go, 0).await });
-        }
-    }
+    let (ready, go, mut tasks) = spawn_tabs(&url, &args, 0);
     let mut idle = Vec::new();
     for i in 0..args.idle {
         let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true).await?;
@@ -377,6 +360,34 @@ async fn server_delay(base: &str) -> Option<(String, String)> {
     Some((at(0.5)?, at(0.99)?))
 }
 
+type Tabs = tokio::task::JoinSet<anyhow::Result<TabResult>>;
+
+/// Every tab of every session, waiting at `ready` (connected) and `go`;
+/// tab 0 of each session sends the turn. `last_seq` is each hello's.
+fn spawn_tabs(url: &str, args: &Args, last_seq: u64) -> (Arc<Barrier>, Arc<Barrier>, Tabs) {
+    let total = args.sessions * args.tabs;
+    let ready = Arc::new(Barrier::new(total + 1));
+    let go = Arc::new(Barrier::new(total + 1));
+    let mut tasks = Tabs::new();
+    for s in 0..args.sessions {
+        for t in 0..args.tabs {
+            let (url, ready, go) = (url.to_owned(), ready.clone(), go.clone());
+            let prompt = (t == 0).then(|| {
+                format!(
+                    "lines {} {} {} {}",
+                    args.lines,
+                    args.pad,
+                    args.pace_us,
+                    phase_us(args, s)
+                )
+            });
+            let session = format!("load-{s}");
+            tasks.spawn(async move { tab(&url, &session, prompt, ready, go, last_seq).await });
+        }
+    }
+    (ready, go, tasks)
+}
+
 fn phase_us(args: &Args, session: usize) -> u64 {
     match args.phase.as_str() {
         "lockstep" => 0,
@@ -424,27 +435,7 @@ async fn soak(url: &str, args: &Args, server_pid: u32, minutes: u64) -> anyhow::
     let (mut rounds, mut events, mut minute) = (0u64, 0u64, 0u64);
     println!("soak: {minutes} min of rounds; RSS each minute");
     while Instant::now() < end {
-        let tabs = args.sessions * args.tabs;
-        let ready = Arc::new(Barrier::new(tabs + 1));
-        let go = Arc::new(Barrier::new(tabs + 1));
-        let mut tasks = tokio::task::JoinSet::new();
-        for s in 0..args.sessions {
-            for t in 0..args.tabs {
-                let (url, ready, go) = (url.to_owned(), ready.clone(), go.clone());
-                let prompt = (t == 0).then(|| {
-                    format!(
-                        "lines {} {} {} {}",
-                        args.lines,
-                        args.pad,
-                        args.pace_us,
-                        phase_us(args, s)
-                    )
-                });
-                tasks.spawn(async move {
-                    tab(&url, &format!("load-{s}"), prompt, ready, go, u64::MAX).await
-                });
-            }
-        }
+        let (ready, go, mut tasks) = spawn_tabs(url, args, u64::MAX);
         // A tab that failed never reaches the barrier: do not wait forever.
         if tokio::time::timeout(Duration::from_secs(60), ready.wait())
             .await
