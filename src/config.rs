@@ -122,6 +122,10 @@ pub struct Args {
     /// Chat sessions held at once.
     #[arg(long, env = "SWE_SWE_MAX_SESSIONS", default_value_t = 10_000)]
     pub max_sessions: usize,
+    /// A session with no tab and no turn for this long ends its idle agent
+    /// process and leaves memory (it is reloaded from the store when used).
+    #[arg(long, env = "SWE_SWE_SESSION_IDLE_RETIRE", default_value = "10m", value_parser = parse_duration)]
+    pub session_idle_retire: Duration,
 }
 
 #[derive(Debug, Error)]
@@ -148,6 +152,8 @@ pub struct Config {
     pub workdir: PathBuf,
     pub agent: AgentSpec,
     pub stop_grace: Duration,
+    /// Quiet sessions leave memory after this long (at least 50 ms).
+    pub session_idle_retire: Duration,
     pub history_cap: usize,
     pub tool_cache_cap: usize,
     pub tail_cap: usize,
@@ -217,6 +223,7 @@ impl Args {
             workdir,
             agent,
             stop_grace: self.stop_grace,
+            session_idle_retire: self.session_idle_retire.max(Duration::from_millis(50)),
             history_cap: self.history_cap,
             tool_cache_cap: self.tool_cache_cap,
             tail_cap: self.tail_cap,

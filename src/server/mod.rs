@@ -111,6 +111,11 @@ pub async fn serve(
         stop_grace: cfg.stop_grace,
     };
     let registry = Registry::new(session_cfg, runtime, cfg.max_sessions);
+    tracker.spawn(retire_idle_sessions(
+        registry.clone(),
+        cfg.session_idle_retire,
+        shutdown.clone(),
+    ));
     let state = Arc::new(AppState {
         registry: registry.clone(),
         store: store.clone(),
@@ -185,6 +190,31 @@ fn router(prefix: &str, state: Arc<AppState>) -> Router {
     r.with_state(state)
 }
 
+/// Sweeps quiet sessions out of memory (see `Registry::retire_idle`) a few
+/// times per `after`, until shutdown.
+async fn retire_idle_sessions(registry: Registry, after: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(
+        (after / 4).clamp(Duration::from_millis(25), Duration::from_secs(30)),
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                let retired = registry.retire_idle(after);
+                if retired > 0 {
+                    registry
+                        .runtime()
+                        .stats
+                        .sessions_retired
+                        .fetch_add(retired as u64, std::sync::atomic::Ordering::Relaxed);
+                    tracing::debug!(retired, "quiet sessions left memory");
+                }
+            }
+        }
+    }
+}
+
 /// Prometheus text format.
 async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     use std::fmt::Write;
@@ -234,6 +264,12 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         "counter",
         "Session events delivered to tabs (rate() gives events/s).",
         s.events.load(Relaxed).to_string(),
+    );
+    m(
+        "sessions_retired_total",
+        "counter",
+        "Quiet sessions that left memory (they reload from the store when used).",
+        s.sessions_retired.load(Relaxed).to_string(),
     );
     m(
         "dropped_subscribers_total",

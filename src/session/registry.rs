@@ -102,6 +102,35 @@ impl Registry {
             .remove(id)
     }
 
+    /// Retires sessions quiet for at least `after`: first their idle agent
+    /// process is asked to end, then (once none is left) the actor itself
+    /// leaves memory; the next use loads it again from the store. Returns
+    /// how many actors were retired.
+    pub fn retire_idle(&self, after: std::time::Duration) -> usize {
+        let mut map = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let before = map.len();
+        map.retain(|_, h| {
+            if h.quiet_for().is_none_or(|q| q < after) {
+                return true;
+            }
+            if h.has_agent_process() {
+                h.release_agent();
+                return true;
+            }
+            // Invariant: the lock is held and this is the only handle, so
+            // no command can reach the actor between this check and its
+            // removal: it stays quiet, and no second actor of the session
+            // can exist while it winds down (a new one is only created
+            // through this map, after this handle is gone).
+            !h.is_only_handle()
+        });
+        before - map.len()
+    }
+
     /// Drops every handle so each actor, once shut down, can end.
     pub fn clear(&self) {
         self.inner

@@ -39,6 +39,8 @@ pub struct Stats {
     pub events: AtomicU64,
     /// WebSocket connections open now.
     pub connections: AtomicI64,
+    /// Quiet sessions retired from memory.
+    pub sessions_retired: AtomicU64,
     /// From an agent line reaching its session to its event being queued
     /// for the tabs (includes the store commit).
     pub event_delay: super::latency::Histogram,

@@ -200,6 +200,24 @@ impl Server {
             .unwrap_or(f64::NAN)
     }
 
+    /// Waits (up to `WAIT`) until metric `name` satisfies `ok`; returns it.
+    /// There is no event to wait on from outside the server, so /metrics is
+    /// read again after each yield until the deadline.
+    pub async fn until_metric(&self, name: &str, ok: impl Fn(f64) -> bool) -> f64 {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let v = self.metric(name).await;
+            if ok(v) {
+                return v;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "metric {name} stayed at {v}"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}{}/ws", self.addr, self.prefix)
     }

@@ -11,6 +11,7 @@ use super::state::{
 use crate::process::{self, Control, ProcHandle};
 use crate::protocol::server::{Frame, Reply};
 use crate::store::{Cmd, Commit, SessionMeta, Store};
+use activity::Activity;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -74,6 +75,9 @@ enum Command {
     Snapshot {
         reply: oneshot::Sender<SessionSnapshot>,
     },
+    /// The session is quiet and nobody watches it: end its idle agent
+    /// process (the next turn starts one again, resuming the conversation).
+    ReleaseAgent,
     /// Stop the run, save everything, end the actor, then answer.
     Close {
         reply: oneshot::Sender<()>,
@@ -84,6 +88,7 @@ enum Command {
 pub struct SessionHandle {
     id: Arc<str>,
     tx: mpsc::Sender<Command>,
+    activity: Arc<Activity>,
 }
 
 impl SessionHandle {
@@ -95,7 +100,9 @@ impl SessionHandle {
             crate::agent::AgentSpec::Claude { .. } => "claude".into(),
             crate::agent::AgentSpec::Template(t) => t.program().into(),
         };
+        let activity = Arc::new(Activity::default());
         let actor = Actor {
+            activity: activity.clone(),
             id: id.into(),
             agent,
             log: EventLog::new(rt.tail_cap, 0, Vec::new()),
@@ -123,7 +130,30 @@ impl SessionHandle {
             rt: rt.clone(),
         };
         rt.tracker.spawn(actor.run(cfg));
-        Self { id: id.into(), tx }
+        Self {
+            id: id.into(),
+            tx,
+            activity,
+        }
+    }
+
+    /// How long the session has been quiet (no tab, no turn, all saved).
+    pub fn quiet_for(&self) -> Option<std::time::Duration> {
+        self.activity.quiet_for()
+    }
+
+    pub fn has_agent_process(&self) -> bool {
+        self.activity.has_proc()
+    }
+
+    /// No other handle exists: nothing but the holder can reach the actor.
+    pub fn is_only_handle(&self) -> bool {
+        self.tx.strong_count() == 1
+    }
+
+    /// Asks a quiet actor to end its idle agent process (never waits).
+    pub fn release_agent(&self) {
+        let _ = self.tx.try_send(Command::ReleaseAgent);
     }
 
     /// The actor has ended (shut down, or a bug made its task panic).
@@ -244,6 +274,7 @@ enum Timer {
 }
 
 struct Actor {
+    activity: Arc<Activity>,
     id: Arc<str>,
     agent: Arc<str>,
     state: SessionState,
@@ -327,6 +358,13 @@ impl Actor {
                 },
             }
             self.persist().await;
+            let quiet = self.subscribers.is_empty()
+                && self.state.is_calm()
+                && self.unacked.is_empty()
+                && self.to_store.is_empty()
+                && self.meta.is_none()
+                && self.storage_error.is_none();
+            self.activity.set(quiet, !self.procs.is_empty());
             let flushed = self.unacked.is_empty() || self.storage_error.is_some();
             if shutting_down && self.state.is_quiescent() && self.procs.is_empty() && flushed {
                 break;
@@ -441,6 +479,7 @@ impl Actor {
             Command::Snapshot { reply } => {
                 let _ = reply.send(self.state.snapshot());
             }
+            Command::ReleaseAgent => self.feed(Input::ReleaseAgent, None),
             Command::Close { reply } => self.closers.push(reply),
         }
     }
@@ -559,6 +598,7 @@ impl Actor {
     }
 }
 
+mod activity;
 mod store_sync;
 
 #[cfg(test)]

@@ -6,6 +6,9 @@ use super::*;
 impl Actor {
     /// Continues the session from the store, if it was there before.
     pub(super) async fn load(&mut self, cfg: SessionConfig) {
+        // A retired actor of this session may have handed its last writes
+        // to the store moments ago: read only after they are applied.
+        let _ = self.rt.store.flush().await;
         match self.rt.store.load(&self.id, self.rt.tail_cap).await {
             Ok(Some(loaded)) => {
                 self.log = EventLog::new(self.rt.tail_cap, loaded.last_seq, loaded.tail);

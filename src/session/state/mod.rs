@@ -76,6 +76,8 @@ pub enum Input {
     StopGraceElapsed {
         run_id: u64,
     },
+    /// Nobody watches and nothing runs: end the idle agent process.
+    ReleaseAgent,
     Shutdown,
 }
 
@@ -268,6 +270,7 @@ impl SessionState {
                 // a stale run can never touch the state of a newer one.
             }
             Input::StopGraceElapsed { run_id } => self.on_stop_grace(run_id),
+            Input::ReleaseAgent => self.release_agent(),
             Input::Shutdown => self.on_shutdown(),
         }
         self.finish_step()
@@ -356,6 +359,11 @@ impl SessionState {
         self.shutting_down && self.turn.is_none() && self.proc.is_none()
     }
 
+    /// No turn runs and nothing is queued (an idle process may be alive).
+    pub fn is_calm(&self) -> bool {
+        self.turn.is_none() && self.queue.is_empty()
+    }
+
     /// Nothing runs, nothing is queued, no process is alive.
     pub fn is_idle(&self) -> bool {
         self.turn.is_none() && self.proc.is_none() && self.queue.is_empty()
@@ -428,7 +436,10 @@ impl SessionState {
                 mode: ClaudeMode::Duplex,
                 ..
             } => {
-                if self.proc.is_none() {
+                // A process being ended (released while idle) gets no new
+                // turn: a new one starts, and the old one's events are
+                // ignored from now on (they carry its ProcId).
+                if self.proc.as_ref().is_none_or(|p| p.terminating) {
                     self.spawn_claude_for_turn();
                 } else {
                     self.write(claude::user_turn(&content));
@@ -442,6 +453,21 @@ impl SessionState {
                 let spec = t.spawn_spec(&content, first_turn);
                 self.spawn(spec, None);
             }
+        }
+    }
+
+    /// Ends an idle process; a no-op while a turn runs or waits.
+    fn release_agent(&mut self) {
+        if !self.is_calm() {
+            return;
+        }
+        if let Some(p) = self.proc.as_mut().filter(|p| !p.terminating) {
+            p.terminating = true;
+            let proc = p.id;
+            self.out.push(Effect::Terminate {
+                proc,
+                grace: self.cfg.stop_grace,
+            });
         }
     }
 
