@@ -401,3 +401,59 @@ async fn a_full_disk_holds_events_back_and_loses_none_that_were_sent() {
     );
     assert_eq!(seen.last().unwrap()["status"], "success");
 }
+
+#[tokio::test]
+async fn messages_queued_when_the_server_died_are_cancelled_visibly_not_lost_or_sent() {
+    let server = Server::claude().start().await;
+    let mut c = server.joined("q").await;
+    c.message("hold").await;
+    c.until_fake_pid().await;
+    c.message("first waiting").await;
+    c.message("second waiting").await;
+    let queued = c
+        .recv_until(|f| f["type"] == "queued" && f["queueId"] == 2)
+        .await;
+    assert_eq!(of_type(&queued, "queued").len(), 2, "{queued:?}");
+    // Tried: SIGKILL while a turn runs and two messages wait behind it.
+    let (builder, workdir, state) = server.kill().await;
+    let server = Server::start_in(builder, workdir, state).await;
+    // What the restart adds (exec_end, the cancellations, the note) is
+    // stored, then sent live after the replay.
+    let mut c = server.client().await;
+    c.hello("q", 0).await;
+    let log = c
+        .recv_until(|f| {
+            f["type"] == "info" && f["message"].as_str().unwrap_or("").contains("queued")
+        })
+        .await;
+    let cancelled: Vec<u64> = of_type(&log, "queue_cancelled")
+        .iter()
+        .map(|f| f["queueId"].as_u64().unwrap())
+        .collect();
+    assert_eq!(cancelled, [1, 2], "each waiting message is cancelled once");
+    let info = of_type(&log, "info");
+    assert!(
+        info.iter().any(|f| f["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 queued messages were not sent")),
+        "{info:?}"
+    );
+    assert!(
+        !log.iter()
+            .any(|f| f["type"] == "user_message" && f["content"] == "first waiting"),
+        "never sent behind the user's back"
+    );
+    // Queue ids go on where they stopped.
+    let mut c = server.joined("q").await;
+    c.message("hold").await;
+    c.until_fake_pid().await;
+    c.message("third").await;
+    let q = c
+        .recv_until(|f| f["type"] == "queued" && f["content"] == "third")
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(q["queueId"], 3);
+    assert!(server.terminate().await.success());
+}

@@ -64,6 +64,11 @@ pub struct SessionMeta {
     /// Claude Code's permission mode when not bypassing (absent: default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission_mode: Option<String>,
+    /// Messages waiting for the running turn: (queue id, content).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queue: Vec<(u64, String)>,
+    #[serde(default)]
+    pub next_queue: u64,
 }
 
 impl SessionMeta {

@@ -354,6 +354,8 @@ impl Actor {
                     Timer::StoreRetry => {
                         self.retry_armed = false;
                         self.to_store.extend(self.unacked.iter().cloned());
+                        // The failed batch may have held this session's meta.
+                        self.meta = Some(self.state.meta());
                     }
                 },
             }

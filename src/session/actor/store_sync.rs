@@ -37,6 +37,19 @@ impl Actor {
         for cmd in std::mem::take(&mut self.proc_records) {
             let _ = self.rt.store.send(cmd).await;
         }
+        // Meta first: the writer is FIFO and commits whole batches, so an
+        // event anyone saw (committed) implies its step's meta is stored too
+        // (e.g. the queue that event changed). The reverse gap — meta ahead
+        // of the log after a crash — only makes a restore cancel or end
+        // something no tab saw.
+        if let Some(meta) = self.meta.take() {
+            let cmd = Cmd::SaveMeta {
+                session: self.id.clone(),
+                agent: self.agent.clone(),
+                meta,
+            };
+            let _ = self.rt.store.send(cmd).await;
+        }
         if !self.to_store.is_empty() {
             let events = std::mem::take(&mut self.to_store);
             let cmd = Cmd::Append {
@@ -48,14 +61,6 @@ impl Actor {
             if self.rt.store.send(cmd).await.is_err() {
                 self.storage_failed("the store has stopped".into());
             }
-        }
-        if let Some(meta) = self.meta.take() {
-            let cmd = Cmd::SaveMeta {
-                session: self.id.clone(),
-                agent: self.agent.clone(),
-                meta,
-            };
-            let _ = self.rt.store.send(cmd).await;
         }
     }
 
@@ -86,6 +91,7 @@ impl Actor {
                 // sent: send them now that the store works again.
                 if self.storage_error.take().is_some() {
                     self.to_store.extend(self.unacked.iter().cloned());
+                    self.meta = Some(self.state.meta());
                 }
             }
         }

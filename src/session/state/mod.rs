@@ -302,6 +302,7 @@ impl SessionState {
         s.next_seq = last_seq + 1;
         s.next_run = meta.next_run.max(1);
         s.next_request = meta.next_request.max(1);
+        s.next_queue = meta.next_queue.max(1);
         if let Some(run_id) = meta.running {
             s.emit(SessionEvent::ExecEnd {
                 run_id,
@@ -309,6 +310,25 @@ impl SessionState {
                 exit_code: None,
                 message: Some("swe-swe stopped during this turn; it did not finish".into()),
             });
+            s.dirty = true;
+        }
+        // Messages that were waiting when the last server died are not sent
+        // behind the user's back: each is cancelled, visibly, and kept in
+        // the log as it was typed.
+        if !meta.queue.is_empty() {
+            for (queue_id, _) in &meta.queue {
+                s.emit(SessionEvent::QueueCancelled {
+                    queue_id: *queue_id,
+                });
+            }
+            let n = meta.queue.len();
+            s.info(format!(
+                "{n} queued message{} {} not sent because swe-swe stopped; send {} again if you still want {}.",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "was" } else { "were" },
+                if n == 1 { "it" } else { "them" },
+                if n == 1 { "it" } else { "them" },
+            ));
             s.dirty = true;
         }
         let fx = s.finish_step();
@@ -328,6 +348,8 @@ impl SessionState {
             permission_mode: Some(self.permissions.mode)
                 .filter(|m| *m != PermissionMode::Default)
                 .map(|m| m.as_str().to_owned()),
+            queue: self.queue.iter().cloned().collect(),
+            next_queue: self.next_queue,
         }
     }
 
@@ -379,6 +401,8 @@ impl SessionState {
             event,
             SessionEvent::ExecStart { .. }
                 | SessionEvent::ExecEnd { .. }
+                | SessionEvent::Queued { .. }
+                | SessionEvent::QueueCancelled { .. }
                 | SessionEvent::AgentSession { .. }
                 | SessionEvent::PermissionResolved { .. }
                 | SessionEvent::PermissionMode { .. }
