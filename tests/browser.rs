@@ -119,3 +119,50 @@ async fn template_agent_colours() {
 async fn everything_under_a_prefix_path() {
     scenario("prefix", Server::claude().args(["--prefix-path", "/swe"])).await;
 }
+
+#[tokio::test]
+async fn the_page_survives_a_server_restart() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    // A fixed port, so the page finds the restarted server where it was.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Server::claude()
+        .args(["--port", &port.to_string()])
+        .start()
+        .await;
+    let url = format!("http://{}/", server.addr);
+    let mut node = browser::scenario_command("restart", &url, server.workdir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node is needed for the browser tests");
+    let mut stdin = node.stdin.take().unwrap();
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut said = Vec::new();
+    // The scenario asks for the restart mid-way and waits for our answer.
+    while let Some(line) = tokio::time::timeout(WAIT * 4, lines.next_line())
+        .await
+        .expect("the scenario went quiet")
+        .unwrap()
+    {
+        if line == "CONTROL RESTART" {
+            server = server.restart().await;
+            stdin.write_all(b"GO\n").await.unwrap();
+        }
+        said.push(line);
+    }
+    let status = tokio::time::timeout(WAIT, node.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        status.success(),
+        "scenario restart failed:\n{}",
+        said.join("\n")
+    );
+    assert!(said.iter().any(|l| l == "scenario restart: ok"), "{said:?}");
+    assert!(server.terminate().await.success());
+}

@@ -83,4 +83,12 @@ export async function shot(page, name) {
   console.log(`screenshot ${SHOTS}/${name}.png`);
 }
 
+/** Asks the Rust side (tests/browser.rs) to do `what`, and waits until it is done. */
+export async function control(what) {
+  process.stdout.write(`CONTROL ${what}\n`);
+  await new Promise((resolve) => process.stdin.once('data', resolve));
+  // A paused stdin does not keep node alive after the scenario.
+  process.stdin.pause();
+}
+
 export { assert, WAIT };

@@ -3,7 +3,7 @@
 // with SWE_URL, PW_DIR, CHROMIUM, WORKDIR and SHOTS in the environment.
 import fs from 'node:fs';
 import path from 'node:path';
-import { launch, open, connected, noErrors, send, ended, running, sessionOf, text, count, shot, assert, URL_, WORKDIR, WAIT } from './lib.mjs';
+import { control, launch, open, connected, noErrors, send, ended, running, sessionOf, text, count, shot, assert, URL_, WORKDIR, WAIT } from './lib.mjs';
 
 const scenarios = {
   /** Streamed markdown reply, every tool card, no HTML from the agent, a11y, screenshots. */
@@ -453,6 +453,29 @@ const scenarios = {
     await page.fill('#input', '/');
     await page.waitForSelector('#picker .opt');
     assert.ok(await count(page, '#picker .opt') >= 3, 'the init line announced slash commands');
+    noErrors(page);
+  },
+
+  /** The server restarts under an open page: it comes back by itself, whole, and the conversation goes on. */
+  async restart(browser) {
+    const page = await open(browser);
+    await send(page, 'hello before');
+    await ended(page, 1);
+    const seq = await page.evaluate(() => window.sweSwe.transcript.lastSeq);
+    await control('RESTART');
+    await page.waitForFunction(() => window.sweSwe.conn.opens >= 2 && document.getElementById('conn').dataset.state === 'open', null, { timeout: WAIT });
+    await send(page, 'recall');
+    await ended(page, 2);
+    assert.match(await text(page), /Earlier you said: hello before/);
+    assert.equal(await count(page, '#transcript .bubble'), 2, 'nothing shown twice');
+    assert.ok(await page.evaluate(() => window.sweSwe.transcript.lastSeq) > seq);
+    // A fresh tab shows exactly what the reconnected one shows.
+    const fresh = await open(browser, page.url());
+    await ended(fresh, 2);
+    assert.equal(await text(fresh), await text(page));
+    noErrors(fresh);
+    // The restart itself is logged as the socket closing (1001), not as an error.
+    page.errors = page.errors.filter((e) => !/WebSocket/.test(e));
     noErrors(page);
   },
 

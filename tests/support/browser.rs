@@ -55,23 +55,28 @@ pub fn chromium() -> &'static str {
     CHROMIUM
 }
 
-/// Runs scenario `name` of tests/browser/run.mjs against the page at `url`
-/// (the project folder is `workdir`); panics with its output if it fails.
-pub async fn run_scenario(name: &str, url: &str, workdir: &Path) {
+/// `node tests/browser/run.mjs NAME` with its environment.
+pub fn scenario_command(name: &str, url: &str, workdir: &Path) -> tokio::process::Command {
     let pw = playwright_dir();
     let chromium = chromium();
     let shots = repo().join("docs/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let child = tokio::process::Command::new("node")
-        .arg(repo().join("tests/browser/run.mjs"))
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(repo().join("tests/browser/run.mjs"))
         .arg(name)
         .env("SWE_URL", url)
         .env("PW_DIR", pw.join("node_modules"))
         .env("CHROMIUM", chromium)
         .env("WORKDIR", workdir)
         .env("SHOTS", &shots)
-        .kill_on_drop(true)
-        .output();
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs scenario `name` of tests/browser/run.mjs against the page at `url`
+/// (the project folder is `workdir`); panics with its output if it fails.
+pub async fn run_scenario(name: &str, url: &str, workdir: &Path) {
+    let child = scenario_command(name, url, workdir).output();
     let out = tokio::time::timeout(SCENARIO_TIMEOUT, child)
         .await
         .unwrap_or_else(|_| panic!("scenario {name} did not finish in {SCENARIO_TIMEOUT:?}"))

@@ -102,7 +102,12 @@ impl Server {
         state: tempfile::TempDir,
     ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_swe-swe"));
-        cmd.args(["--port", "0", "--workdir"])
+        // A fixed --port in the builder survives restarts (the page test
+        // reconnects to the same address); otherwise any free port.
+        if !b.args.iter().any(|a| a == "--port") {
+            cmd.args(["--port", "0"]);
+        }
+        cmd.arg("--workdir")
             .arg(workdir.path())
             .args(&b.args)
             .args(if b.args.iter().any(|a| a == "--data-dir") {

@@ -23,6 +23,7 @@ export class Connection {
     // Frames of a session we are leaving are dropped until the server
     // answers our hello with the new session.
     this.joining = false;
+    this.opens = 0; // sockets opened so far (the first, then reconnects)
   }
 
   start(session) {
@@ -36,6 +37,7 @@ export class Connection {
     const ws = new WebSocket(this.url);
     this.ws = ws;
     ws.onopen = () => {
+      this.opens++;
       this.delay = MIN_DELAY;
       this.onState('open');
       this.hello();
