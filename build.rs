@@ -30,17 +30,27 @@ fn main() {
     }
 
     let mut table = String::from(
-        "/// (hashed name, content type, bytes)\npub static ASSETS: &[(&str, &str, &[u8])] = &[\n",
+        "/// (hashed name, content type, bytes, gzipped bytes or empty)\npub static ASSETS: &[(&str, &str, &[u8], &[u8])] = &[\n",
     );
     for (name, hashed_name) in &hashed {
         let body = rewrite(name, &sources[name], &hashed);
         let path = assets_dir.join(hashed_name);
-        std::fs::write(&path, body).expect("write asset");
+        std::fs::write(&path, &body).expect("write asset");
+        // Kept only when it saves something (not for tiny files).
+        let gz = gzip(&body);
+        let gz = if gz.len() + 64 < body.len() {
+            gz
+        } else {
+            Vec::new()
+        };
+        let gz_path = assets_dir.join(format!("{hashed_name}.gz"));
+        std::fs::write(&gz_path, &gz).expect("write gzipped asset");
         writeln!(
             table,
-            "    ({hashed_name:?}, {:?}, include_bytes!({:?})),",
+            "    ({hashed_name:?}, {:?}, include_bytes!({:?}), include_bytes!({:?})),",
             content_type(name),
-            path.display().to_string()
+            path.display().to_string(),
+            gz_path.display().to_string()
         )
         .unwrap();
     }
@@ -163,6 +173,13 @@ fn rewrite(name: &str, body: &[u8], hashed: &BTreeMap<String, String>) -> Vec<u8
         }
     }
     text.into_bytes()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).expect("gzip in memory");
+    enc.finish().expect("gzip in memory")
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {

@@ -76,6 +76,7 @@ const scenarios = {
     const asset = await page.evaluate(() => document.querySelector('script[type=module]').src);
     const r = await page.request.get(asset);
     assert.match(r.headers()['cache-control'], /immutable/);
+    assert.equal(r.headers()['content-encoding'], 'gzip', 'assets go out gzipped');
     assert.match(asset, /\/assets\/app\.[0-9a-f]{16}\.js$/);
     const p = await page.request.get(page.url());
     assert.match(p.headers()['cache-control'], /no-cache/);
