@@ -90,6 +90,8 @@ function start() {
     if (running && !runStarted) runStarted = Date.now();
     if (!running) runStarted = 0;
     ui.running.hidden = !running;
+    // Screen readers wait for the end of a streamed turn instead of reading every token.
+    transcript.root.setAttribute('aria-busy', running ? 'true' : 'false');
     ui.stop.hidden = !running;
     ui.runningText.textContent = running ? 'Running' : '';
     if (ui.mode.value !== s.mode) ui.mode.value = s.mode;
@@ -116,13 +118,13 @@ function start() {
   const stop = () => send({ type: 'stop', runId: state?.running ?? undefined });
   ui.stop.addEventListener('click', stop);
   document.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && state?.running !== null && !e.defaultPrevented && document.activeElement?.id !== 'input') stop();
+    if (e.key === 'Escape' && state && state.running !== null && !e.defaultPrevented && document.activeElement?.id !== 'input') stop();
   });
 
   composer = new Composer({
     form: $('composer'), input: $('input'), picker: $('picker'), send, stop,
     slash: () => state?.slash || [],
-    running: () => state?.running !== null,
+    running: () => Boolean(state && state.running !== null),
   });
 
   ui.mode.addEventListener('change', () => {
