@@ -61,6 +61,9 @@ struct Args {
     /// same instants (the worst burst).
     #[arg(long, default_value = "spread")]
     phase: String,
+    /// Also report latency without the first MS of the run (agents starting).
+    #[arg(long, default_value_t = 1000)]
+    warmup_ms: u64,
     /// Print latency per 100 ms window of the run.
     #[arg(long)]
     timeline: bool,
@@ -178,6 +181,15 @@ async fn main() -> anyhow::Result<()> {
     let (rss_connected, _) = rss_kib(server_pid);
     let started = Instant::now();
     go.wait().await;
+    // The server's own histogram, read once the warm-up is over.
+    let warm = {
+        let base = base.to_owned();
+        let after = Duration::from_millis(args.warmup_ms);
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await; // the load's schedule, not a sync
+            delay_buckets(&base).await
+        })
+    };
     let mut events = 0;
     let mut errors = 0;
     let mut lat = Vec::new();
@@ -192,6 +204,7 @@ async fn main() -> anyhow::Result<()> {
     if args.timeline {
         print_timeline(&lat);
     }
+    let steady = steady_state(&lat, args.warmup_ms);
     let mut lat: Vec<u64> = lat.into_iter().map(|(_, l)| l).collect();
     lat.sort_unstable();
     let pct = |p: f64| {
@@ -223,8 +236,20 @@ async fn main() -> anyhow::Result<()> {
         lat.last().copied().unwrap_or(0),
         lat.len()
     );
-    if let Some((p50, p99)) = server_delay(base).await {
+    let end = delay_buckets(base).await.unwrap_or_default();
+    if let Some((p50, p99)) = delay_quantiles(&[], &end) {
         println!("server part          line reaches its session -> queued for every tab (incl. commit): p50 <= {p50}, p99 <= {p99} (/metrics buckets)");
+    }
+    if let Some((p50, p99)) = warm
+        .await
+        .ok()
+        .flatten()
+        .and_then(|w| delay_quantiles(&w, &end))
+    {
+        println!("  after warm-up      p50 <= {p50}, p99 <= {p99}");
+    }
+    if let Some((p50, p99, n)) = steady {
+        println!("latency after warm-up p50 {p50} us, p99 {p99} us ({n} samples stamped after the first {} ms)", args.warmup_ms);
     }
     println!("errors               {errors}");
     println!(
@@ -326,8 +351,8 @@ async fn tab(
     Ok(r)
 }
 
-/// p50 and p99 bucket bounds of `swe_swe_event_delay_seconds` from /metrics.
-async fn server_delay(base: &str) -> Option<(String, String)> {
+/// The cumulative buckets of `swe_swe_event_delay_seconds` from /metrics.
+async fn delay_buckets(base: &str) -> Option<Vec<(String, u64)>> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (host, path) = base.split_once('/')?;
     let mut s = tokio::net::TcpStream::connect(host).await.ok()?;
@@ -338,19 +363,30 @@ async fn server_delay(base: &str) -> Option<(String, String)> {
         .await
         .ok()?
         .ok()?;
-    let buckets: Vec<(String, u64)> = body
-        .lines()
-        .filter_map(|l| l.strip_prefix("swe_swe_event_delay_seconds_bucket{le=\""))
-        .filter_map(|l| {
-            let (le, n) = l.split_once("\"} ")?;
-            Some((le.to_owned(), n.trim().parse().ok()?))
+    Some(
+        body.lines()
+            .filter_map(|l| l.strip_prefix("swe_swe_event_delay_seconds_bucket{le=\""))
+            .filter_map(|l| {
+                let (le, n) = l.split_once("\"} ")?;
+                Some((le.to_owned(), n.trim().parse().ok()?))
+            })
+            .collect(),
+    )
+}
+
+/// p50 and p99 bucket bounds of what was observed between two readings.
+fn delay_quantiles(before: &[(String, u64)], after: &[(String, u64)]) -> Option<(String, String)> {
+    let diff: Vec<(String, u64)> = after
+        .iter()
+        .map(|(le, n)| {
+            let was = before.iter().find(|(l, _)| l == le).map_or(0, |(_, n)| *n);
+            (le.clone(), n.saturating_sub(was))
         })
         .collect();
-    let total = buckets.last()?.1;
+    let total = diff.last()?.1;
     let at = |q: f64| {
         let want = (total as f64 * q).ceil() as u64;
-        buckets
-            .iter()
+        diff.iter()
             .find(|(_, n)| *n >= want)
             .map(|(le, _)| match le.parse::<f64>() {
                 Ok(s) => format!("{} us", (s * 1e6).round()),
@@ -386,6 +422,23 @@ fn spawn_tabs(url: &str, args: &Args, last_seq: u64) -> (Arc<Barrier>, Arc<Barri
         }
     }
     (ready, go, tasks)
+}
+
+/// p50 and p99 of the samples stamped after the first `warmup_ms` of the
+/// run (when every agent has started), and how many there were.
+fn steady_state(samples: &[(u64, u64)], warmup_ms: u64) -> Option<(u64, u64, usize)> {
+    let t0 = samples.iter().map(|(t, _)| *t).min()?;
+    let mut l: Vec<u64> = samples
+        .iter()
+        .filter(|(t, _)| t - t0 >= warmup_ms * 1_000_000)
+        .map(|(_, l)| *l)
+        .collect();
+    if l.is_empty() {
+        return None;
+    }
+    l.sort_unstable();
+    let q = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)];
+    Some((q(0.5), q(0.99), l.len()))
 }
 
 fn phase_us(args: &Args, session: usize) -> u64 {
