@@ -319,8 +319,9 @@ impl Store {
         self.read(move |c| {
             let total: i64 = c.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
             let mut stmt = c.prepare_cached(
-                "SELECT id, title, agent, created_ms, updated_ms, status, event_count, last_seq
-                 FROM sessions ORDER BY updated_ms DESC, id LIMIT ?1 OFFSET ?2",
+                "SELECT id, title, agent, created_ms, updated_ms, status,
+                   COALESCE((SELECT MAX(seq) FROM events e WHERE e.session = s.id), 0)
+                 FROM sessions s ORDER BY updated_ms DESC, id LIMIT ?1 OFFSET ?2",
             )?;
             let rows = stmt
                 .query_map(params![limit as i64, offset as i64], session_row)?
@@ -330,12 +331,15 @@ impl Store {
         .await
     }
 
+    // In both queries: a session's events are stored gap-free from seq 1,
+    // so its highest seq is also its event count (one index seek each).
     pub async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
         let id = id.to_owned();
         self.read(move |c| {
             c.query_row(
-                "SELECT id, title, agent, created_ms, updated_ms, status, event_count, last_seq
-                 FROM sessions WHERE id = ?1",
+                "SELECT id, title, agent, created_ms, updated_ms, status,
+                   COALESCE((SELECT MAX(seq) FROM events e WHERE e.session = s.id), 0)
+                 FROM sessions s WHERE id = ?1",
                 params![id],
                 session_row,
             )
@@ -395,7 +399,7 @@ fn session_row(r: &rusqlite::Row<'_>) -> Result<SessionRow, rusqlite::Error> {
         updated_ms: r.get(4)?,
         status: r.get(5)?,
         event_count: r.get(6)?,
-        last_seq: r.get::<_, i64>(7)? as u64,
+        last_seq: r.get::<_, i64>(6)? as u64,
     })
 }
 

@@ -31,6 +31,10 @@ const MIGRATIONS: &[&str] = &[
         session     TEXT NOT NULL,
         start_ticks INTEGER NOT NULL
      );",
+    // 2: a session's count and last seq are derived from its events (stored
+    // gap-free from 1), no longer kept up to date in its row on every commit.
+    "ALTER TABLE sessions DROP COLUMN event_count;
+     ALTER TABLE sessions DROP COLUMN last_seq;",
 ];
 
 pub(super) fn configure(c: &Connection) -> Result<(), rusqlite::Error> {

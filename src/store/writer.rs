@@ -46,7 +46,13 @@ struct Memory {
     stored: HashMap<Arc<str>, u64>,
     /// Sessions whose appends this batch skipped (they would leave a gap).
     skipped: HashSet<Arc<str>>,
+    /// When each session's `updated_ms` was last written.
+    touched: HashMap<Arc<str>, i64>,
 }
+
+/// `updated_ms` (the list's order) is refreshed at most this often per
+/// session: one row and index update per second instead of one per commit.
+const TOUCH_EVERY_MS: i64 = 1_000;
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>, stats: Arc<StoreStats>) {
     let mut batch = Vec::with_capacity(BATCH);
@@ -105,8 +111,8 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
     mem.skipped.clear();
     let tx = conn.transaction()?;
     let now = now_ms();
-    // Per session: events added and the highest seq, written once per batch.
-    let mut counts: HashMap<Arc<str>, (i64, u64)> = HashMap::new();
+    // Sessions that got events in this batch.
+    let mut appended: HashSet<Arc<str>> = HashSet::new();
     for cmd in batch {
         match cmd {
             Cmd::Append {
@@ -130,15 +136,12 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                 let mut insert = tx.prepare_cached(
                     "INSERT OR IGNORE INTO events (session, seq, frame) VALUES (?1, ?2, ?3)",
                 )?;
-                let entry = counts.entry(session.clone()).or_default();
                 let mut top = upto;
                 for (seq, frame) in events {
-                    entry.0 +=
-                        insert.execute(params![session.as_ref(), *seq as i64, frame.as_ref()])?
-                            as i64;
+                    insert.execute(params![session.as_ref(), *seq as i64, frame.as_ref()])?;
                     top = top.max(*seq);
                 }
-                entry.1 = top;
+                appended.insert(session.clone());
                 mem.stored.insert(session.clone(), top);
             }
             Cmd::SaveMeta {
@@ -187,8 +190,9 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
             Cmd::Delete { session, .. } => {
                 mem.known.remove(session.as_str());
                 mem.stored.remove(session.as_str());
-                // Appends for it earlier in this batch must not recreate it.
-                counts.remove(session.as_str());
+                // Appends for it earlier in this batch must not touch it.
+                appended.remove(session.as_str());
+                mem.touched.remove(session.as_str());
                 tx.prepare_cached("DELETE FROM events WHERE session = ?1")?
                     .execute(params![session])?;
                 tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
@@ -197,12 +201,17 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
             Cmd::Flush { .. } => {}
         }
     }
-    for (session, (added, max)) in counts {
-        tx.prepare_cached(
-            "UPDATE sessions SET event_count = event_count + ?2, last_seq = MAX(last_seq, ?3),
-             updated_ms = ?4 WHERE id = ?1",
-        )?
-        .execute(params![session.as_ref(), added, max as i64, now])?;
+    for session in appended {
+        if mem
+            .touched
+            .get(&session)
+            .is_some_and(|t| now - t < TOUCH_EVERY_MS)
+        {
+            continue;
+        }
+        tx.prepare_cached("UPDATE sessions SET updated_ms = ?2 WHERE id = ?1")?
+            .execute(params![session.as_ref(), now])?;
+        mem.touched.insert(session, now);
     }
     tx.commit()
 }
