@@ -82,3 +82,42 @@ pub(super) fn migrate(c: &Connection, path: &Path) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_store_migrates_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let c = Connection::open(&path).unwrap();
+        configure(&c).unwrap();
+        c.execute_batch(&format!("{}; PRAGMA user_version = 1;", MIGRATIONS[0]))
+            .unwrap();
+        c.execute_batch(
+            "INSERT INTO sessions (id, created_ms, updated_ms, event_count, last_seq) VALUES ('s', 1, 2, 3, 3);
+             INSERT INTO events VALUES ('s', 1, 'a'), ('s', 2, 'b'), ('s', 3, 'c');",
+        )
+        .unwrap();
+        migrate(&c, &path).unwrap();
+        let version: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let (id, updated): (String, i64) = c
+            .query_row("SELECT id, updated_ms FROM sessions", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((id.as_str(), updated), ("s", 2));
+        assert!(
+            c.prepare("SELECT event_count FROM sessions").is_err(),
+            "the derived columns are gone"
+        );
+        let events: i64 = c
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(events, 3);
+    }
+}
