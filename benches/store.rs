@@ -94,7 +94,9 @@ async fn main() {
             })
             .await;
     }
+    // As at a clean shutdown: everything applied, the WAL emptied.
     store.flush().await.unwrap();
+    store.checkpoint().await.unwrap();
     drop(store);
     let started = Instant::now();
     let store = Store::open(dir.path()).unwrap();

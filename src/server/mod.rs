@@ -171,6 +171,8 @@ pub async fn serve(
     }
     if let Err(e) = store.flush().await {
         tracing::error!("final store flush failed: {e}");
+    } else if let Err(e) = store.checkpoint().await {
+        tracing::warn!("final checkpoint failed (the next start replays the WAL): {e}");
     }
     Ok(())
 }

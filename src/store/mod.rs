@@ -376,6 +376,13 @@ impl Store {
         rx.await.map_err(|_| StoreError::Stopped)
     }
 
+    /// Copies the whole WAL into the database and empties it (at a clean
+    /// shutdown, after `flush`): the next start reads no WAL.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        self.read(|c| c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
+            .await
+    }
+
     /// Agent process groups recorded as alive: (pgid, start time in clock
     /// ticks since boot), left over if the last server was killed.
     pub async fn leftover_procs(&self) -> Result<Vec<(i32, u64)>, StoreError> {
