@@ -371,10 +371,10 @@ impl Conn {
             }
         };
         if let Some(old) = self.session.take() {
-            // The writer lets go of the old stream first: once the session
-            // drops it, its end must not read as "too slow" (close 4001).
-            // Invariant: ctl messages are handled before events (biased), and
-            // this one is queued before the unsubscribe is even sent.
+            // The writer stops reading the old stream before the session
+            // drops it (no old event is sent after the switch). That the
+            // stream's end is not read as "too slow" rests on the `lagged`
+            // flag, not on this ordering.
             let _ = self.writer.send(WriterCtl::Detach).await;
             old.unsubscribe(self.id).await;
         }
@@ -514,6 +514,7 @@ async fn write_loop(
     shutdown: CancellationToken,
 ) {
     let mut events: Option<mpsc::Receiver<Frame>> = None;
+    let mut lagged = Arc::new(std::sync::atomic::AtomicBool::new(false));
     loop {
         let ok = tokio::select! {
             biased;
@@ -530,6 +531,7 @@ async fn write_loop(
                         ok = send(&mut sink, f).await;
                     }
                     events = Some(sub.events);
+                    lagged = sub.lagged;
                     ok
                 }
                 Some(WriterCtl::Detach) => {
@@ -550,9 +552,16 @@ async fn write_loop(
                     close(&mut sink, CLOSE_GOING_AWAY, "server shutting down").await;
                     false
                 }
-                None => {
+                // Invariant: the session sets `lagged` before dropping a
+                // tab that fell behind; any other end (the tab switched
+                // sessions, the session let go) keeps the connection open.
+                None if lagged.load(std::sync::atomic::Ordering::Acquire) => {
                     close(&mut sink, CLOSE_LAGGED, "too slow; reconnect with lastSeq").await;
                     false
+                }
+                None => {
+                    events = None;
+                    true
                 }
             },
             _ = shutdown.cancelled(), if events.is_none() => {

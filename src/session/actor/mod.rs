@@ -44,6 +44,10 @@ pub struct Subscription {
     pub from_store: Option<StoreGap>,
     pub replay: Vec<Frame>,
     pub events: mpsc::Receiver<Frame>,
+    /// Set by the session before it lets go of a tab that did not keep up
+    /// (its queue was full). The end of `events` alone does not say why:
+    /// the tab may have switched sessions.
+    pub lagged: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Events `after < seq < before` of `session`, to read from `store`.
@@ -243,6 +247,7 @@ impl SessionHandle {
 struct Subscriber {
     events: mpsc::Sender<Frame>,
     private: mpsc::Sender<Frame>,
+    lagged: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A session's few pending deadlines (a stop grace, a store retry). A
@@ -455,11 +460,13 @@ impl Actor {
                 .to_frame();
                 // Invariant: registration and replay happen in this one step;
                 // the next broadcast reaches `tx` and is not in `replay`.
+                let lagged = Arc::new(std::sync::atomic::AtomicBool::new(false));
                 self.subscribers.insert(
                     conn,
                     Subscriber {
                         events: tx,
                         private,
+                        lagged: lagged.clone(),
                     },
                 );
                 let _ = reply.send(Subscription {
@@ -467,6 +474,7 @@ impl Actor {
                     from_store,
                     replay,
                     events: rx,
+                    lagged,
                 });
             }
             Command::Unsubscribe { conn } => {
@@ -485,122 +493,10 @@ impl Actor {
             Command::Close { reply } => self.closers.push(reply),
         }
     }
-
-    fn feed(&mut self, input: Input, reply_to: Option<mpsc::Sender<Frame>>) {
-        let (was_running, was_waiting) =
-            (self.state.running().is_some(), self.state.prompts_waiting());
-        for effect in self.state.handle(input) {
-            self.perform(effect, reply_to.as_ref());
-        }
-        for proc in std::mem::take(&mut self.refused) {
-            let reason = format!(
-                "{} agents are already running on this server (--max-agents); try again when one has finished",
-                self.rt.max_agents
-            );
-            let event = AgentEvent::Refused { reason };
-            for effect in self.state.handle(Input::Agent { proc, event }) {
-                self.perform(effect, reply_to.as_ref());
-            }
-        }
-        // Gauges for /metrics move by this session's change.
-        let stats = &self.rt.stats;
-        let running = self.state.running().is_some();
-        if running != was_running {
-            stats
-                .runs_active
-                .fetch_add(if running { 1 } else { -1 }, Ordering::Relaxed);
-        }
-        let waiting = self.state.prompts_waiting() as i64 - was_waiting as i64;
-        if waiting != 0 {
-            stats.prompts_waiting.fetch_add(waiting, Ordering::Relaxed);
-        }
-    }
-
-    fn perform(&mut self, effect: Effect, reply_to: Option<&mpsc::Sender<Frame>>) {
-        match effect {
-            Effect::Event { seq, frame } => {
-                // Sent to nobody until the store has it (see `on_commit`).
-                self.unacked.push_back((seq, frame.clone()));
-                if let Some(at) = self.line_at {
-                    self.line_stamps.push_back((seq, at));
-                }
-                if self.storage_error.is_none() {
-                    self.to_store.push((seq, frame));
-                }
-            }
-            Effect::SaveMeta(meta) => self.meta = Some(meta),
-            Effect::Reply { to, frame } => {
-                let target = reply_to.or_else(|| self.subscribers.get(&to).map(|s| &s.private));
-                if let Some(tx) = target {
-                    // A connection whose private queue is full is being
-                    // dropped anyway; replies are never worth blocking for.
-                    let _ = tx.try_send(frame);
-                }
-            }
-            Effect::Spawn { proc, .. }
-                if self.rt.stats.live_processes.load(Ordering::Relaxed)
-                    >= self.rt.max_agents as u64 =>
-            {
-                // Answered right after this step (see `feed`).
-                self.refused.push(proc);
-            }
-            Effect::Spawn { proc, spec } => {
-                // The command line holds the prompt: only at debug level.
-                tracing::info!(session = %self.id, proc = proc.0, program = %log_safe(&spec.program), "starting agent");
-                tracing::debug!(session = %self.id, proc = proc.0, command = %log_safe(&spec.display()), "agent command");
-                let handle = process::spawn_run(
-                    &self.rt.tracker,
-                    proc,
-                    spec,
-                    self.rt.cwd.clone(),
-                    self.agent_tx.clone(),
-                    self.rt.limits.clone(),
-                );
-                self.rt.stats.live_processes.fetch_add(1, Ordering::Relaxed);
-                self.procs.insert(proc, handle);
-            }
-            Effect::Write { proc, line } => {
-                let sent = self
-                    .procs
-                    .get(&proc)
-                    .and_then(|p| p.stdin.as_ref())
-                    .map(|tx| tx.try_send(line));
-                if let Some(Err(e)) = sent {
-                    tracing::warn!(session = %self.id, proc = proc.0, "agent stdin not accepting input: {e}");
-                }
-            }
-            Effect::Terminate { proc, grace } => {
-                if let Some(p) = self.procs.get(&proc) {
-                    // The run task reads controls in a lane of their own; its
-                    // queue only fills if it is already terminating.
-                    let _ = p.control.try_send(Control::Terminate { grace });
-                }
-            }
-            Effect::ArmStopTimer { run_id, after } => {
-                self.timers.insert(Timer::StopGrace(run_id), after);
-            }
-        }
-    }
-
-    /// Every subscriber gets the frame or is dropped: a full queue means the
-    /// tab is not keeping up; it reconnects and replays by seq. Nobody waits.
-    fn broadcast(&mut self, frame: Frame) {
-        let stats = &self.rt.stats;
-        stats.events.fetch_add(1, Ordering::Relaxed);
-        let id = &self.id;
-        self.subscribers.retain(|conn, sub| match sub.events.try_send(frame.clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                stats.dropped_subscribers.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(session = %id, conn, "dropping a subscriber that is not keeping up");
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        });
-    }
 }
 
 mod activity;
+mod effects;
 mod store_sync;
 
 #[cfg(test)]

@@ -1,0 +1,195 @@
+//! Turns: starting one (spawning or writing to the agent), ending one (and
+//! starting the next queued message), classic mode's reruns after answers,
+//! and releasing an idle agent process.
+
+use super::*;
+
+impl SessionState {
+    pub(super) fn start_turn(&mut self, content: String, queue_id: Option<u64>) {
+        let run_id = self.next_run;
+        self.next_run += 1;
+        let first_turn = run_id == 1;
+        if self.title.is_none() {
+            self.title = Some(content.chars().take(80).collect());
+        }
+        self.emit(SessionEvent::UserMessage {
+            content: content.clone(),
+            run_id,
+            queue_id,
+        });
+        self.emit(SessionEvent::ExecStart { run_id });
+        self.turn = Some(Turn {
+            run_id,
+            prompt: content.clone(),
+            stopping: false,
+            result: None,
+            fallback: self.history.newest_first().into(),
+            prompts: Vec::new(),
+            once_allowed: BTreeSet::new(),
+            told_denial: false,
+        });
+        match self.cfg.agent.clone() {
+            AgentSpec::Claude {
+                mode: ClaudeMode::Duplex,
+                ..
+            } => {
+                // A process being ended (released while idle) gets no new
+                // turn: a new one starts, and the old one's events are
+                // ignored from now on (they carry its ProcId).
+                if self.proc.as_ref().is_none_or(|p| p.terminating) {
+                    self.spawn_claude_for_turn();
+                } else {
+                    self.write(claude::user_turn(&content));
+                }
+            }
+            AgentSpec::Claude {
+                mode: ClaudeMode::Classic,
+                ..
+            } => self.spawn_claude_for_turn(),
+            AgentSpec::Template(t) => {
+                let spec = t.spawn_spec(&content, first_turn);
+                self.spawn(spec, None);
+            }
+        }
+    }
+
+    /// Ends an idle process; a no-op while a turn runs or waits.
+    pub(super) fn release_agent(&mut self) {
+        if !self.is_calm() {
+            return;
+        }
+        if let Some(p) = self.proc.as_mut().filter(|p| !p.terminating) {
+            p.terminating = true;
+            let proc = p.id;
+            self.out.push(Effect::Terminate {
+                proc,
+                grace: self.cfg.stop_grace,
+            });
+        }
+    }
+
+    /// Starts Claude Code for the current turn, resuming the next candidate
+    /// of the turn's fallback list (or fresh when it is empty).
+    pub(super) fn spawn_claude_for_turn(&mut self) {
+        let AgentSpec::Claude { bin, mode } = self.cfg.agent.clone() else {
+            return;
+        };
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let resume = turn.fallback.pop_front();
+        let prompt = turn.prompt.clone();
+        match mode {
+            ClaudeMode::Duplex => {
+                let mode = self.permissions.cli_mode();
+                self.spawn(claude::duplex_spec(&bin, resume.as_deref(), mode), resume);
+                self.write(claude::user_turn(&prompt));
+            }
+            ClaudeMode::Classic => {
+                let once = turn.once_allowed.clone();
+                let spec = claude::classic_spec(
+                    &bin,
+                    &prompt,
+                    resume.as_deref(),
+                    &self.permissions,
+                    &once,
+                );
+                self.spawn(spec, resume);
+            }
+        }
+    }
+
+    pub(super) fn spawn(&mut self, spec: SpawnSpec, resumed: Option<String>) {
+        let id = ProcId(self.next_proc);
+        self.next_proc += 1;
+        self.proc = Some(Proc {
+            id,
+            command: spec.display(),
+            resumed,
+            no_conversation: false,
+            terminating: false,
+            stderr_tail: VecDeque::new(),
+        });
+        self.out.push(Effect::Spawn { proc: id, spec });
+    }
+
+    pub(super) fn finish_turn(
+        &mut self,
+        status: TurnStatus,
+        exit_code: Option<i32>,
+        message: Option<String>,
+    ) {
+        self.void_prompts("the turn ended");
+        let Some(turn) = self.turn.take() else {
+            return;
+        };
+        if status == TurnStatus::Error {
+            self.emit(SessionEvent::Error {
+                message: message.clone().unwrap_or_else(|| "the agent failed".into()),
+                code: "agent_failed",
+            });
+        }
+        self.emit(SessionEvent::ExecEnd {
+            run_id: turn.run_id,
+            status,
+            exit_code,
+            message,
+        });
+        if !self.shutting_down {
+            if let Some((queue_id, content)) = self.queue.pop_front() {
+                self.start_turn(content, Some(queue_id));
+            }
+        }
+    }
+
+    /// Classic mode: once the process has exited and every prompt of the turn
+    /// is answered, rerun with the granted tools, or end the turn.
+    pub(super) fn classic_continue_if_ready(&mut self) {
+        if self.cfg.agent.is_duplex() || self.proc.is_some() {
+            return;
+        }
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        if turn.stopping
+            || turn.prompts.is_empty()
+            || turn.prompts.iter().any(|p| p.answer.is_none())
+        {
+            return;
+        }
+        let granted: Vec<String> = turn
+            .prompts
+            .iter()
+            .filter(|p| p.answer != Some(Decision::Deny))
+            .map(|p| p.tool.clone())
+            .collect();
+        let reasons: Vec<String> = turn
+            .prompts
+            .iter()
+            .filter_map(|p| Some(format!("{}: {}", p.tool, p.reason.as_deref()?)))
+            .collect();
+        turn.prompts.clear();
+        turn.prompt = if !granted.is_empty() {
+            format!(
+                "Permission granted for: {}. Please continue with what you were doing.",
+                granted.join(", ")
+            )
+        } else if !reasons.is_empty() && !turn.told_denial {
+            // The CLI already ended its run; the user's reason reaches the
+            // agent as the next message of the same conversation (once).
+            turn.told_denial = true;
+            format!("The user denied permission for {}", reasons.join("; "))
+        } else {
+            let failed = turn.result.as_ref().is_none_or(|r| r.failed);
+            let status = if failed {
+                TurnStatus::Error
+            } else {
+                TurnStatus::Success
+            };
+            return self.finish_turn(status, None, Some("permission denied".into()));
+        };
+        // Continue the conversation the denied run belonged to.
+        turn.fallback = self.history.newest_first().into();
+        self.spawn_claude_for_turn();
+    }
+}
