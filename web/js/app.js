@@ -93,13 +93,20 @@ function start() {
     // Screen readers wait for the end of a streamed turn instead of reading every token.
     transcript.root.setAttribute('aria-busy', running ? 'true' : 'false');
     ui.stop.hidden = !running;
-    ui.runningText.textContent = running ? 'Running' : '';
+    showElapsed();
     if (ui.mode.value !== s.mode) ui.mode.value = s.mode;
     ui.empty.hidden = transcript.root.childElementCount > 0 || transcript.pending.length > 0;
     ui.title.textContent = sessions.title(session) || 'swe-swe';
     document.title = (running ? '● ' : '') + (sessions.title(session) || 'swe-swe');
     renderQueue(s.queue);
   }
+
+  // "Running · 12 s": how long the current turn has been going.
+  function showElapsed() {
+    const secs = runStarted ? Math.floor((Date.now() - runStarted) / 1000) : 0;
+    ui.runningText.textContent = !runStarted ? '' : secs < 1 ? 'Running' : `Running · ${secs} s`;
+  }
+  setInterval(() => { if (runStarted) showElapsed(); }, 1000);
 
   function renderQueue(queue) {
     const key = [...queue.keys()].join(',');
