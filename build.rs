@@ -23,21 +23,23 @@ fn main() {
         .remove("index.html")
         .expect("web/index.html is missing");
 
+    // Name → hashed name, and name → its bytes with imports rewritten.
     let mut hashed: BTreeMap<String, String> = BTreeMap::new();
+    let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let names: Vec<String> = sources.keys().cloned().collect();
     for name in &names {
-        hash_name(name, &sources, &mut hashed, &mut Vec::new());
+        hash_name(name, &sources, &mut hashed, &mut bodies, &mut Vec::new());
     }
 
     let mut table = String::from(
         "/// (hashed name, content type, bytes, gzipped bytes or empty)\npub static ASSETS: &[(&str, &str, &[u8], &[u8])] = &[\n",
     );
     for (name, hashed_name) in &hashed {
-        let body = rewrite(name, &sources[name], &hashed);
+        let body = &bodies[name];
         let path = assets_dir.join(hashed_name);
-        std::fs::write(&path, &body).expect("write asset");
+        std::fs::write(&path, body).expect("write asset");
         // Kept only when it saves something (not for tiny files).
-        let gz = gzip(&body);
+        let gz = gzip(body);
         let gz = if gz.len() + 64 < body.len() {
             gz
         } else {
@@ -103,6 +105,7 @@ fn hash_name(
     name: &str,
     sources: &BTreeMap<String, Vec<u8>>,
     hashed: &mut BTreeMap<String, String>,
+    bodies: &mut BTreeMap<String, Vec<u8>>,
     stack: &mut Vec<String>,
 ) -> String {
     if let Some(h) = hashed.get(name) {
@@ -117,7 +120,7 @@ fn hash_name(
             sources.contains_key(&dep),
             "{name} imports {dep}, which is not in web/"
         );
-        hash_name(&dep, sources, hashed, stack);
+        hash_name(&dep, sources, hashed, bodies, stack);
     }
     stack.pop();
     let body = rewrite(name, &sources[name], hashed);
@@ -125,6 +128,7 @@ fn hash_name(
     let (stem, ext) = file.rsplit_once('.').unwrap_or((file, ""));
     let h = format!("{stem}.{:016x}.{ext}", fnv1a(&body));
     hashed.insert(name.to_owned(), h.clone());
+    bodies.insert(name.to_owned(), body);
     h
 }
 

@@ -19,10 +19,6 @@ async fn everything(server: &Server, session: &str) -> Vec<Value> {
     out
 }
 
-fn seqs(frames: &[Value]) -> Vec<u64> {
-    frames.iter().map(|f| f["seq"].as_u64().unwrap()).collect()
-}
-
 #[tokio::test]
 async fn replay_reaches_beyond_the_memory_tail() {
     let server = Server::claude().args(["--tail-cap", "100"]).start().await;

@@ -4,12 +4,7 @@
 
 mod support;
 
-use serde_json::Value;
 use support::*;
-
-fn seqs(frames: &[Value]) -> Vec<u64> {
-    frames.iter().filter_map(|f| f["seq"].as_u64()).collect()
-}
 
 #[tokio::test]
 async fn a_quiet_session_releases_its_agent_leaves_memory_and_comes_back_whole() {

@@ -303,22 +303,16 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         "Store transactions that failed.",
         st.failures.load(Relaxed).to_string(),
     );
-    s.event_delay.render(
-        "swe_swe_event_delay_seconds",
-        "From an agent line reaching its session to its event queued for every tab (parse, store commit, fan-out).",
-        &mut out,
-    );
-    let mut m = |name: &str, kind: &str, help: &str, value: String| {
-        let _ = write!(
-            out,
-            "# HELP swe_swe_{name} {help}\n# TYPE swe_swe_{name} {kind}\nswe_swe_{name} {value}\n"
-        );
-    };
     m(
         "indexed_files",
         "gauge",
         "Paths in the @ file index.",
         files.entries.len().to_string(),
+    );
+    s.event_delay.render(
+        "swe_swe_event_delay_seconds",
+        "From an agent line reaching its session to its event queued for every tab (parse, store commit, fan-out).",
+        &mut out,
     );
     (
         [(

@@ -61,7 +61,7 @@ export async function send(page, text) {
 export async function ended(page, n, timeout = WAIT) {
   await page.waitForFunction((n) => {
     const t = window.sweSwe?.transcript;
-    return t && t.state.ended >= n && t.pending.length === 0;
+    return t && t.state.ended >= n && t.backlog === 0;
   }, n, { timeout });
 }
 

@@ -464,6 +464,14 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<Value
     (status, json)
 }
 
+/// The seq of every frame (all must be session events).
+pub fn seqs(frames: &[Value]) -> Vec<u64> {
+    frames
+        .iter()
+        .map(|f| f["seq"].as_u64().unwrap_or_else(|| panic!("no seq: {f}")))
+        .collect()
+}
+
 pub fn of_type<'a>(frames: &'a [Value], t: &str) -> Vec<&'a Value> {
     frames.iter().filter(|v| v["type"] == t).collect()
 }

@@ -95,7 +95,7 @@ function start() {
     ui.stop.hidden = !running;
     showElapsed();
     if (ui.mode.value !== s.mode) ui.mode.value = s.mode;
-    ui.empty.hidden = transcript.root.childElementCount > 0 || transcript.pending.length > 0;
+    ui.empty.hidden = transcript.root.childElementCount > 0 || transcript.backlog > 0;
     ui.title.textContent = sessions.title(session) || 'swe-swe';
     document.title = (running ? '● ' : '') + (sessions.title(session) || 'swe-swe');
     renderQueue(s.queue);

@@ -17,7 +17,9 @@ export class Composer {
     input.addEventListener('keydown', (e) => this.key(e));
     input.addEventListener('input', () => { this.autosize(); this.lookup(); });
     input.addEventListener('click', () => this.lookup());
-    input.addEventListener('blur', () => setTimeout(() => { if (document.activeElement !== input) this.picker.hide(); }, 150));
+    // Clicking an option keeps the focus here (the picker cancels mousedown),
+    // so a blur means the user really left the input.
+    input.addEventListener('blur', () => this.picker.hide());
   }
 
   autosize() {

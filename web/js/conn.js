@@ -75,16 +75,16 @@ export class Connection {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.hello();
   }
 
-  get open_() { return this.ws && this.ws.readyState === WebSocket.OPEN; }
+  get isOpen() { return this.ws && this.ws.readyState === WebSocket.OPEN; }
 
   /** False when not connected: the caller keeps what the user typed. */
   send(frame) {
-    if (!this.open_ || this.joining) return false;
+    if (!this.isOpen || this.joining) return false;
     return this.sendRaw(frame);
   }
 
   sendRaw(frame) {
-    if (!this.open_) return false;
+    if (!this.isOpen) return false;
     this.ws.send(JSON.stringify(frame));
     return true;
   }

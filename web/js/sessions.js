@@ -12,6 +12,7 @@ export class Sessions {
     this.current = current; // () → id
     this.rows = [];
     this.loading = null;
+    this.again = false; // a refresh was asked for while one was loading
   }
 
   async api(method, path, body) {

@@ -17,7 +17,10 @@ export class Transcript {
     this.send = send;
     this.onState = onState;
     this.onStick = onStick;
+    // Events not rendered yet: pending[head..]. An index instead of shift():
+    // a replay of 100,000 events must not cost a copy per event.
     this.pending = [];
+    this.head = 0;
     this.scheduled = false;
     // Follow the output while the reader is at the bottom. Only the reader's
     // scrolling changes this: items that grow as they render (they are laid
@@ -34,7 +37,8 @@ export class Transcript {
 
   reset() {
     this.root.replaceChildren();
-    this.pending.length = 0;
+    this.pending = [];
+    this.head = 0;
     this.stuck = true;
     this.lastSeq = 0;
     this.cards = new Map(); // tool_use id → ToolCard
@@ -45,9 +49,12 @@ export class Transcript {
     this.plain = null; // the <pre> of template-agent output of this run
     this.stderr = null;
     // `ended` counts finished turns (tests and the title wait on it).
-    this.state = { running: null, mode: 'default', slash: [], queue: new Map(), model: null, events: 0, ended: 0 };
+    this.state = { running: null, mode: 'default', slash: [], queue: new Map(), ended: 0 };
     this.emitState();
   }
+
+  /** Events received and not rendered yet. */
+  get backlog() { return this.pending.length - this.head; }
 
   emitState() { this.onState?.(this.state); }
 
@@ -74,18 +81,22 @@ export class Transcript {
     const stick = this.stuck;
     const start = performance.now();
     let n = 0;
-    while (this.pending.length && (n < 20 || performance.now() - start < BUDGET_MS)) {
-      const ev = this.pending.shift();
+    while (this.backlog && (n < 20 || performance.now() - start < BUDGET_MS)) {
+      const ev = this.pending[this.head++];
       try { this.apply(ev); } catch (e) { console.error('render failed for', ev, e); }
       n++;
     }
     for (const block of this.dirty) this.renderBlock(block);
     this.dirty.clear();
-    this.state.events += n;
     this.emitState();
     if (stick) this.toBottom(); else this.onStick?.(false);
-    if (this.pending.length) this.schedule();
-    else this.root.dispatchEvent(new CustomEvent('idle'));
+    if (this.backlog) {
+      this.schedule();
+    } else {
+      this.pending = [];
+      this.head = 0;
+      this.root.dispatchEvent(new CustomEvent('idle'));
+    }
   }
 
   atBottom() {
@@ -185,7 +196,6 @@ export class Transcript {
       case 'system':
         if (m.subtype === 'init') {
           if (Array.isArray(m.slash_commands)) this.state.slash = m.slash_commands.map(String);
-          if (m.model) this.state.model = String(m.model);
         }
         break;
       case 'stream_event': this.streamEvent(m.event || {}, m.parent_tool_use_id || ''); break;

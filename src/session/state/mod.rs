@@ -405,7 +405,6 @@ impl SessionState {
                 | SessionEvent::QueueCancelled { .. }
                 | SessionEvent::AgentSession { .. }
                 | SessionEvent::PermissionResolved { .. }
-                | SessionEvent::PermissionMode { .. }
         );
         let frame = event.to_frame(seq);
         self.out.push(Effect::Event { seq, frame });
