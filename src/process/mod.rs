@@ -103,7 +103,13 @@ async fn run(
         .kill_on_drop(false)
         // The access token is for browsers, never for the agent.
         .env_remove("SWE_SWE_TOKEN");
-    let mut child = match cmd.spawn() {
+    // Starting a process blocks the calling thread until the child has
+    // exec'd; on a blocking-pool thread, a burst of starts does not hold up
+    // the runtime's workers (every other session's events).
+    let spawned = tokio::task::spawn_blocking(move || cmd.spawn())
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
             let error = match e.kind() {
