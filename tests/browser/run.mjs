@@ -56,6 +56,13 @@ const scenarios = {
     assert.equal(await page.evaluate(() => window.pwned), undefined);
     assert.match(await text(page, '#transcript .bubble >> nth=-1'), /<img src=x/);
 
+    // Half an emoji (a lone UTF-16 surrogate, as a JS slice can leave): the
+    // message still goes, with U+FFFD in place of the half.
+    await page.evaluate(() => { document.getElementById('input').value = 'half \ud83d emoji'; });
+    await page.press('#input', 'Enter');
+    await ended(page, 4);
+    assert.match(await text(page, '#transcript .bubble >> nth=-1'), /half \ufffd emoji/);
+
     // Every control has a name; Tab reaches the main ones.
     const unnamed = await page.evaluate(() => [...document.querySelectorAll('button, select, textarea, input')]
       .filter((e) => e.offsetParent !== null)

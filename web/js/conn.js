@@ -85,7 +85,10 @@ export class Connection {
 
   sendRaw(frame) {
     if (!this.isOpen) return false;
-    this.ws.send(JSON.stringify(frame));
+    // A JS string may hold half an emoji (a lone surrogate); JSON.stringify
+    // escapes it as \udXXX, which no UTF-8 JSON parser accepts: the server
+    // would refuse the whole message. Replace the half with U+FFFD instead.
+    this.ws.send(JSON.stringify(frame, (_, v) => (typeof v === 'string' ? v.toWellFormed?.() ?? v : v)));
     return true;
   }
 
