@@ -4,7 +4,8 @@
 //! scenario of tests/browser/run.mjs; the scenario's assertions are there.
 //!
 //! Needs `/usr/bin/chromium` (`apt-get install chromium`; installed here when
-//! missing and running as root) and `npm`. Screenshots go to docs/screenshots.
+//! missing and running as root) and `npm`. Screenshots go to target/screenshots
+//! (to docs/screenshots with `UPDATE_SCREENSHOTS=1`).
 
 #[path = "support/browser.rs"]
 mod browser;
