@@ -67,6 +67,9 @@ struct Args {
     /// Print latency per 100 ms window of the run.
     #[arg(long)]
     timeline: bool,
+    /// Threads for the clients (1: a single-threaded runtime).
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
     /// Per-tab queue on the server (--subscriber-queue).
     #[arg(long, default_value_t = 4096)]
     subscriber_queue: usize,
@@ -122,10 +125,25 @@ struct TabResult {
     errors: u64,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     raise_fd_limit();
+    // The clients stand in for browsers on other machines: here they share
+    // the server's two cores, so by default they get one thread (no
+    // cross-thread wake-ups or work stealing) and leave the rest to it.
+    let rt = match args.client_threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n.max(1))
+            .enable_all()
+            .build()?,
+    };
+    rt.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let bin_dir = match &args.bin_dir {
         Some(d) => d.clone(),
         None => std::env::current_exe()?
