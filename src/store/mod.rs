@@ -199,11 +199,11 @@ impl Store {
         write.pragma_update(None, "wal_autocheckpoint", 0)?;
         let checkpoint_conn = Connection::open(&path).map_err(corrupt)?;
         checkpoint_conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let checkpointer = checkpoint::spawn(checkpoint_conn);
+        let stats = Arc::new(StoreStats::default());
+        let checkpointer = checkpoint::spawn(checkpoint_conn, stats.clone());
         let read = Connection::open(&path).map_err(corrupt)?;
         read.busy_timeout(std::time::Duration::from_secs(5))?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        let stats = Arc::new(StoreStats::default());
         writer::spawn(write, rx, stats.clone());
         Ok(Store {
             stats,
