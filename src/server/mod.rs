@@ -28,7 +28,9 @@ use tokio_util::task::TaskTracker;
 /// connection closes with 1009); between `max_frame_bytes` and this, the
 /// message is read, answered with an `error`, and the connection stays.
 const HARD_FRAME_CAP: usize = 16 * 1024 * 1024;
-const READ_BUFFER: usize = 4 * 1024;
+/// Reserved per connection up front (and zero-filled before each read), so
+/// kept small: most of what a tab sends fits, longer messages take more reads.
+const READ_BUFFER: usize = 1024;
 const WRITE_BUFFER: usize = 16 * 1024;
 /// Extra time, beyond the stop grace, that shutdown waits for sessions,
 /// processes and sockets to finish.

@@ -48,8 +48,10 @@ impl Drop for Gauge<'_> {
     }
 }
 
+/// Boxed where large: a channel allocates room for 32 messages up front,
+/// and there is one per connection (10,000 idle tabs: 36 MB less).
 enum WriterCtl {
-    Subscribe(Subscription),
+    Subscribe(Box<Subscription>),
     /// Stop reading the current session's events (switching sessions).
     Detach,
     Ping,
@@ -383,7 +385,12 @@ impl Conn {
             .await
         {
             Ok(sub) => {
-                if self.writer.send(WriterCtl::Subscribe(sub)).await.is_err() {
+                if self
+                    .writer
+                    .send(WriterCtl::Subscribe(Box::new(sub)))
+                    .await
+                    .is_err()
+                {
                     return false;
                 }
                 self.session = Some(handle);

@@ -68,8 +68,10 @@ enum Command {
     Unsubscribe {
         conn: ConnId,
     },
+    /// Boxed: a command queue allocates room for 32 commands up front, and
+    /// there is one per session.
     Input {
-        input: Input,
+        input: Box<Input>,
         reply_to: Option<mpsc::Sender<Frame>>,
     },
     Adopt {
@@ -218,7 +220,11 @@ impl SessionHandle {
         input: Input,
         reply_to: Option<mpsc::Sender<Frame>>,
     ) -> Result<(), SessionError> {
-        self.send(Command::Input { input, reply_to }).await
+        self.send(Command::Input {
+            input: Box::new(input),
+            reply_to,
+        })
+        .await
     }
 
     /// Adds an agent session id to the history; returns the order in which
@@ -480,7 +486,7 @@ impl Actor {
             Command::Unsubscribe { conn } => {
                 self.subscribers.remove(&conn);
             }
-            Command::Input { input, reply_to } => self.feed(input, reply_to),
+            Command::Input { input, reply_to } => self.feed(*input, reply_to),
             Command::Adopt { id, reply } => {
                 self.feed(Input::AdoptAgentSession { id }, None);
                 self.adopted += 1;
