@@ -151,10 +151,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .context("binary dir")?
             .to_owned(),
     };
-    let base = std::env::temp_dir().join(format!("swe-swe-load-{}", std::process::id()));
+    let scratch = std::env::temp_dir().join(format!("swe-swe-load-{}", std::process::id()));
+    // A run that was killed leaves its folder; a later run with the same pid
+    // must not find that store (its tabs would replay old events).
+    let _ = std::fs::remove_dir_all(&scratch);
     // The store lives beside the project, as by default: inside it, every
     // commit would also wake the project's file watcher.
-    let work = base.join("project");
+    let work = scratch.join("project");
     std::fs::create_dir_all(&work)?;
     let mut server = tokio::process::Command::new(bin_dir.join("swe-swe"))
         .args([
@@ -170,7 +173,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .arg("--workdir")
         .arg(&work)
         .arg("--data-dir")
-        .arg(base.join("data"))
+        .arg(scratch.join("data"))
         .args(["--subscriber-queue", &args.subscriber_queue.to_string()])
         .args([
             "--max-sessions",
@@ -331,7 +334,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let status = tokio::time::timeout(Duration::from_secs(30), server.wait()).await??;
-    let _ = std::fs::remove_dir_all(base);
+    let _ = std::fs::remove_dir_all(&scratch);
     if errors > 0 || !status.success() {
         bail!("errors: {errors}, server exit: {status}");
     }
