@@ -306,6 +306,12 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         st.failures.load(Relaxed).to_string(),
     );
     m(
+        "store_wal_restarts_total",
+        "counter",
+        "Checkpoints that made the store's write-ahead log start over under constant writing.",
+        st.wal_restarts.load(Relaxed).to_string(),
+    );
+    m(
         "indexed_files",
         "gauge",
         "Paths in the @ file index.",

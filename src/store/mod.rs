@@ -8,6 +8,8 @@
 
 mod checkpoint;
 mod schema;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use crate::protocol::server::Frame;
@@ -164,6 +166,12 @@ impl Store {
     /// error when the folder is unusable, locked by another swe-swe, or the
     /// database is corrupt.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Self::open_tuned(dir, checkpoint::RESTART_FRAMES)
+    }
+
+    /// `open` with the WAL size (in pages) past which it is made to start
+    /// over; tests use a small one.
+    pub fn open_tuned(dir: &Path, wal_restart_frames: i64) -> Result<Store, StoreError> {
         let data_dir = |reason: String| StoreError::DataDir {
             path: dir.to_owned(),
             reason,
@@ -197,14 +205,25 @@ impl Store {
         schema::migrate(&write, &path)?;
         // Checkpoints run on their own thread, never inside a commit.
         write.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // When the WAL starts over after a burst, its file shrinks back to
+        // this; above what it reaches in steady writing (~64 MiB, see
+        // checkpoint.rs), where truncating (and the disk's discard) on
+        // every start-over stalled commits.
+        write.pragma_update(None, "journal_size_limit", 256 * 1024 * 1024)?;
         let checkpoint_conn = Connection::open(&path).map_err(corrupt)?;
         checkpoint_conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let stats = Arc::new(StoreStats::default());
-        let checkpointer = checkpoint::spawn(checkpoint_conn, stats.clone());
+        let restart = Arc::new(checkpoint::RestartWanted::default());
+        let checkpointer = checkpoint::spawn(
+            checkpoint_conn,
+            stats.clone(),
+            restart.clone(),
+            wal_restart_frames,
+        );
         let read = Connection::open(&path).map_err(corrupt)?;
         read.busy_timeout(std::time::Duration::from_secs(5))?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        writer::spawn(write, rx, stats.clone());
+        writer::spawn(write, rx, stats.clone(), restart);
         Ok(Store {
             stats,
             tx,

@@ -2,6 +2,7 @@
 //! have queued up as one transaction, then tells each session how far its
 //! events are durable.
 
+use super::checkpoint::{self, RestartWanted};
 use super::{now_ms, Cmd};
 use rusqlite::{params, Connection};
 use std::collections::{HashMap, HashSet};
@@ -25,12 +26,19 @@ pub struct StoreStats {
     pub batches: AtomicU64,
     pub batch_micros: AtomicU64,
     pub failures: AtomicU64,
+    /// Checkpoints that made the WAL start over (see checkpoint.rs).
+    pub wal_restarts: AtomicU64,
 }
 
-pub(super) fn spawn(conn: Connection, rx: mpsc::Receiver<Cmd>, stats: Arc<StoreStats>) {
+pub(super) fn spawn(
+    conn: Connection,
+    rx: mpsc::Receiver<Cmd>,
+    stats: Arc<StoreStats>,
+    restart: Arc<RestartWanted>,
+) {
     let spawned = std::thread::Builder::new()
         .name("swe-swe-store".into())
-        .spawn(move || run(conn, rx, stats));
+        .spawn(move || run(conn, rx, stats, restart));
     if let Err(e) = spawned {
         tracing::error!("cannot start the store thread: {e}");
     }
@@ -54,7 +62,12 @@ struct Memory {
 /// session: one row and index update per second instead of one per commit.
 const TOUCH_EVERY_MS: i64 = 1_000;
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>, stats: Arc<StoreStats>) {
+fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Cmd>,
+    stats: Arc<StoreStats>,
+    restart: Arc<RestartWanted>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut mem = Memory::default();
     while let Some(first) = rx.blocking_recv() {
@@ -86,6 +99,11 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>, stats: Arc<StoreStats>
             result.as_ref().map_err(|e| e.to_string()),
             &mem,
         );
+        // After the notify: the events just committed are on their way to
+        // the tabs; only the next batch waits for this copy.
+        if restart.take() && checkpoint::finish(&conn) {
+            stats.wal_restarts.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
