@@ -12,7 +12,7 @@ async fn constant_writing_cannot_grow_the_wal_without_end() {
     // idle long enough for a PASSIVE checkpoint to copy everything, which
     // SQLite needs before the WAL can start over. With the WAL made to start
     // over past 256 pages (1 MiB), its file must stay small; before, it grew
-    // by the whole write volume (~120 MB here, 21 GB in a 10-minute soak).
+    // by the whole write volume (~300 MB here, 21 GB in a 10-minute soak).
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_tuned(dir.path(), 256).unwrap();
     let wal = dir.path().join(format!("{DB_FILE}-wal"));
