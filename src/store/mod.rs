@@ -171,7 +171,7 @@ impl Store {
 
     /// `open` with the WAL size (in pages) past which it is made to start
     /// over; tests use a small one.
-    pub fn open_tuned(dir: &Path, wal_restart_frames: i64) -> Result<Store, StoreError> {
+    pub(crate) fn open_tuned(dir: &Path, wal_restart_frames: i64) -> Result<Store, StoreError> {
         let data_dir = |reason: String| StoreError::DataDir {
             path: dir.to_owned(),
             reason,
