@@ -71,7 +71,9 @@ export async function running(page) {
 
 export const sessionOf = (page) => new URL(page.url()).searchParams.get('s');
 
-export const text = (page, sel = '#transcript') => page.locator(sel).first().innerText();
+// textContent, not innerText: an item that content-visibility has not
+// painted yet has no innerText (empty reads failed 1 chat run in 6).
+export const text = (page, sel = '#transcript') => page.locator(sel).first().textContent();
 
 export async function count(page, sel) {
   return page.locator(sel).count();
