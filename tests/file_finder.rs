@@ -172,3 +172,63 @@ async fn the_bound_is_told_and_refresh_rebuilds() {
     assert_eq!(status["truncated"], true);
     assert!(status["message"].as_str().unwrap().contains("--max-files"));
 }
+
+/// Clock ticks (1/100 s) the process has spent on the CPU, user + system.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Tried: a project of 6,000 files in 1,050 nested folders, as real projects
+/// are (the earlier tests used flat folders). The index's own folder reads
+/// raised watcher events (open, close) that started walks of those folders,
+/// which raised more: the server never went idle (~30 % of a core) and a new
+/// file took a second to show. Now: idle means idle, and files created or
+/// deleted at every depth show up.
+#[tokio::test]
+async fn a_nested_project_goes_idle_and_stays_current() {
+    let workdir = tempfile::tempdir().unwrap();
+    let root = workdir.path().canonicalize().unwrap();
+    for i in 0..6000 {
+        let dir = root.join(format!("d{}/e{}/g{}", i % 50, i % 7, i % 3));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("f{i}.rs")), "").unwrap();
+    }
+    let server = Server::start_in(finder_server(), workdir, tempfile::tempdir().unwrap()).await;
+    let mut c = server.joined("n").await;
+    until(&mut c, "f5999.rs", |r| {
+        r.contains(&"d49/e0/g2/f5999.rs".to_owned())
+    })
+    .await;
+
+    // The measurement window: CPU used by an idle server, no client asking.
+    let (t0, cpu0) = (Instant::now(), cpu_ticks(server.pid()));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let share = (cpu_ticks(server.pid()) - cpu0) as f64 / 100.0 / t0.elapsed().as_secs_f64();
+    assert!(
+        share < 0.05,
+        "idle server used {:.1} % of a core",
+        share * 100.0
+    );
+
+    for (n, dir) in ["", "d3", "d3/e5", "d3/e5/g1", "newdir/deeper"]
+        .iter()
+        .enumerate()
+    {
+        let name = format!("zq_created_{n}.rs");
+        let rel = if dir.is_empty() {
+            name.clone()
+        } else {
+            format!("{dir}/{name}")
+        };
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+        std::fs::write(root.join(&rel), "").unwrap();
+        let query = format!("zqcreated{n}");
+        until(&mut c, &query, |r| r.contains(&rel)).await;
+        std::fs::remove_file(root.join(&rel)).unwrap();
+        until(&mut c, &query, |r| !r.contains(&rel)).await;
+    }
+}

@@ -146,9 +146,14 @@ impl Index {
         }));
     }
 
-    /// Re-checks `paths` against the disk. Returns true when a full rebuild
-    /// is needed (an ignore file changed).
-    async fn apply(&mut self, paths: Vec<PathBuf>) -> bool {
+    /// Re-checks `paths` against the disk (blocking: file system calls and
+    /// walks of folders moved in). Returns true when a full rebuild is needed
+    /// (an ignore file changed).
+    fn apply(&mut self, paths: Vec<PathBuf>) -> bool {
+        // `paths` is sorted, so a folder comes before what is inside it. The
+        // walk of a folder listed here starts after every event of this
+        // batch happened, so it already has the state of what is below it.
+        let mut walked: Option<String> = None;
         for path in paths {
             let Some(rel) = walk::relative(&self.root, &path) else {
                 continue;
@@ -156,12 +161,14 @@ impl Index {
             if rel.is_empty() {
                 continue;
             }
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if name == ".gitignore" || name == ".ignore" {
+            if is_ignore_file(&path) {
                 return true;
+            }
+            if walked
+                .as_deref()
+                .is_some_and(|w| rel.starts_with(w) && rel.as_bytes().get(w.len()) == Some(&b'/'))
+            {
+                continue;
             }
             let meta = std::fs::symlink_metadata(&path).ok();
             let is_dir = meta.as_ref().is_some_and(|m| m.is_dir());
@@ -172,19 +179,7 @@ impl Index {
             if !keep {
                 // Gone (or now ignored): drop it and, for a folder, all below.
                 self.paths.remove(rel.as_str());
-                let prefix = format!("{rel}/");
-                let below: Vec<Box<str>> = self
-                    .paths
-                    .range::<str, _>((
-                        std::ops::Bound::Excluded(prefix.as_str()),
-                        std::ops::Bound::Unbounded,
-                    ))
-                    .take_while(|(k, _)| k.starts_with(&prefix))
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for k in below {
-                    self.paths.remove(&k);
-                }
+                self.remove_below(&rel);
                 continue;
             }
             if self.paths.len() >= self.max && !self.paths.contains_key(rel.as_str()) {
@@ -193,19 +188,66 @@ impl Index {
             }
             self.paths.insert(rel.clone().into(), is_dir);
             if is_dir && !is_link {
-                // A folder moved in arrives with its contents.
-                let (root, max) = (self.root.clone(), self.max.saturating_sub(self.paths.len()));
-                let (below, cut) =
-                    tokio::task::spawn_blocking(move || walk::walk(&root, &path, max))
-                        .await
-                        .unwrap_or_default();
+                // A folder created, moved in or replaced arrives with its
+                // contents: files made before its watch was added raise no
+                // event of their own.
+                self.remove_below(&rel);
+                let max = self.max.saturating_sub(self.paths.len());
+                let (below, cut) = walk::walk(&self.root, &path, max);
                 self.truncated |= cut;
                 for e in below {
                     self.paths.insert(e.rel, e.is_dir);
                 }
+                walked = Some(rel);
             }
         }
         false
+    }
+}
+
+impl Index {
+    /// Drops every path under the folder `rel`.
+    fn remove_below(&mut self, rel: &str) {
+        let prefix = format!("{rel}/");
+        let below: Vec<Box<str>> = self
+            .paths
+            .range::<str, _>((
+                std::ops::Bound::Excluded(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in below {
+            self.paths.remove(&k);
+        }
+    }
+}
+
+fn is_ignore_file(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n == ".gitignore" || n == ".ignore")
+}
+
+/// Whether a watcher event can change the set of paths (or the ignore
+/// rules). Opening or reading a file or folder cannot, and must not count:
+/// the index's own walks open every folder they list, so treating those as
+/// changes re-walked the project for ever (issue 12).
+fn changes_paths(ev: &notify::Event) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
+    match ev.kind {
+        EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_)) => {
+            true
+        }
+        // A rewritten ignore file changes what is listed; reading one (our
+        // own rule loading does) changes nothing.
+        EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any)
+        | EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+            ev.paths.iter().any(|p| is_ignore_file(p))
+        }
+        EventKind::Access(_) | EventKind::Modify(_) => false,
+        // Unknown kinds: re-check the paths, which costs little.
+        EventKind::Any | EventKind::Other => true,
     }
 }
 
@@ -222,12 +264,20 @@ async fn indexer(
     // The watcher's callback runs on notify's own thread: it only forwards.
     let watcher =
         notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+            Ok(ev) if !ev.need_rescan() && !changes_paths(&ev) => {}
             Ok(ev) => {
+                if ev.need_rescan() {
+                    flag.store(true, Ordering::Relaxed);
+                }
                 if ev_tx.try_send(ev.paths).is_err() {
                     flag.store(true, Ordering::Relaxed);
                 }
             }
-            Err(_) => flag.store(true, Ordering::Relaxed),
+            Err(_) => {
+                // Lost events: rescan, and wake the indexer to do it.
+                flag.store(true, Ordering::Relaxed);
+                let _ = ev_tx.try_send(Vec::new());
+            }
         });
     let watcher = match watcher {
         Ok(mut w) => match w.watch(&root, RecursiveMode::Recursive) {
@@ -272,8 +322,16 @@ async fn indexer(
                 }
                 paths.sort();
                 paths.dedup();
-                let rebuild = index.apply(paths).await || overflow.swap(false, Ordering::Relaxed);
-                if rebuild {
+                // The index moves to the blocking pool and back: `apply`
+                // touches the disk, and nothing else reads `index` meanwhile.
+                let (back, changed_rules) = tokio::task::spawn_blocking(move || {
+                    let r = index.apply(paths);
+                    (index, r)
+                })
+                .await
+                .expect("applying file changes does not panic");
+                index = back;
+                if changed_rules || overflow.swap(false, Ordering::Relaxed) {
                     index.rebuild().await;
                 }
                 index.publish(&tx);
@@ -281,4 +339,47 @@ async fn indexer(
         }
     }
     drop(watcher);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::changes_paths;
+    use notify::event::{
+        AccessKind, AccessMode, CreateKind, DataChange, EventKind, MetadataKind, ModifyKind,
+        RemoveKind, RenameMode,
+    };
+    use std::path::PathBuf;
+
+    fn ev(kind: EventKind, path: &str) -> notify::Event {
+        notify::Event::new(kind).add_path(PathBuf::from(path))
+    }
+
+    #[test]
+    fn reads_and_opens_are_not_changes_but_ignore_file_writes_are() {
+        let open = EventKind::Access(AccessKind::Open(AccessMode::Any));
+        let read_close = EventKind::Access(AccessKind::Close(AccessMode::Read));
+        let write_close = EventKind::Access(AccessKind::Close(AccessMode::Write));
+        let data = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+        let attrib = EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any));
+        // What a walk does to every folder and ignore file it reads.
+        for kind in [open, read_close] {
+            assert!(!changes_paths(&ev(kind, "/p/src")));
+            assert!(!changes_paths(&ev(kind, "/p/.gitignore")));
+        }
+        // Editing a file changes its content, not the set of paths.
+        for kind in [write_close, data, attrib] {
+            assert!(!changes_paths(&ev(kind, "/p/src/main.rs")));
+        }
+        assert!(changes_paths(&ev(write_close, "/p/.gitignore")));
+        assert!(changes_paths(&ev(data, "/p/sub/.ignore")));
+        for kind in [
+            EventKind::Create(CreateKind::File),
+            EventKind::Create(CreateKind::Folder),
+            EventKind::Remove(RemoveKind::Any),
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            EventKind::Any,
+        ] {
+            assert!(changes_paths(&ev(kind, "/p/src/new.rs")));
+        }
+    }
 }
