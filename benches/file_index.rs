@@ -96,7 +96,7 @@ fn main() {
         "query       ours: p50 / p99 of 50 runs; fzf --filter: median of 5 runs (process included)"
     );
     for query in [
-        "s", "z", "p", "srv", "tok", "mdl", "parsrtok", "cfgsrvrs", "lexer_12",
+        "s", "z", "p", "rs", "srv", "tok", "mdl", "parsrtok", "cfgsrvrs", "lexer_12", "crsrcsrv",
     ] {
         let mut times = Vec::new();
         let mut hits = 0;

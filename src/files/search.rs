@@ -73,7 +73,19 @@ pub fn search(entries: &[Entry], root: &str, query: &str, max: usize) -> Vec<Hit
         .map(|(score, _, _, i)| {
             let e = &entries[i];
             let mut matches = Vec::new();
-            pattern.indices(Utf32Str::new(&e.rel, &mut buf), &mut matcher, &mut matches);
+            // Highlight where it was scored: in the name if it matched there.
+            let name = &e.rel[e.name_start..];
+            if score >= NAME_BONUS
+                && pattern
+                    .indices(Utf32Str::new(name, &mut buf), &mut matcher, &mut matches)
+                    .is_some()
+            {
+                let offset = e.rel[..e.name_start].chars().count() as u32;
+                matches.iter_mut().for_each(|m| *m += offset);
+            } else {
+                matches.clear();
+                pattern.indices(Utf32Str::new(&e.rel, &mut buf), &mut matcher, &mut matches);
+            }
             matches.sort_unstable();
             matches.dedup();
             Hit {
@@ -99,15 +111,33 @@ fn best_of(part: &[Entry], offset: usize, pattern: &Pattern, max: usize) -> Vec<
     // Min-heap of the best `max`; ties go to files, then to shorter paths.
     let mut best: BinaryHeap<Reverse<RankKey>> = BinaryHeap::with_capacity(max + 1);
     let mut buf = Vec::new();
+    let needles: Vec<Option<Vec<u8>>> = pattern
+        .atoms
+        .iter()
+        .filter(|a| !a.negative)
+        .map(|a| {
+            let text = a.needle_text().to_string();
+            text.is_ascii()
+                .then(|| text.to_ascii_lowercase().into_bytes())
+        })
+        .collect();
     for (i, e) in part.iter().enumerate() {
-        let Some(score) = pattern.score(Utf32Str::new(&e.rel, &mut buf), &mut matcher) else {
-            continue;
-        };
+        // A match inside the file name is scored on the name alone (and
+        // ranks above every other); the rest on the whole path. A cheap
+        // in-order character test picks which, so each entry costs the
+        // matcher one scoring: a query that matches every path (`rs`)
+        // scored each path twice before, 27 ms on 100,000 paths.
         let name = &e.rel[e.name_start..];
-        let in_name = pattern
-            .score(Utf32Str::new(name, &mut buf), &mut matcher)
-            .is_some();
-        let total = score + if in_name { NAME_BONUS } else { 0 };
+        let in_name = name_may_match(name, &needles)
+            .then(|| pattern.score(Utf32Str::new(name, &mut buf), &mut matcher))
+            .flatten();
+        let total = match in_name {
+            Some(s) => s + NAME_BONUS,
+            None => match pattern.score(Utf32Str::new(&e.rel, &mut buf), &mut matcher) {
+                Some(s) => s,
+                None => continue,
+            },
+        };
         let key = (total, !e.is_dir, Reverse(e.rel.len()), offset + i);
         if best.len() < max {
             best.push(Reverse(key));
@@ -117,6 +147,25 @@ fn best_of(part: &[Entry], offset: usize, pattern: &Pattern, max: usize) -> Vec<
         }
     }
     best.into_iter().map(|Reverse(k)| k).collect()
+}
+
+/// Whether every needle's characters occur in `name` in order, ignoring
+/// ASCII case: necessary for the pattern to match the name, and far cheaper
+/// than scoring it. `None` needles (not ASCII) are left to the matcher.
+fn name_may_match(name: &str, needles: &[Option<Vec<u8>>]) -> bool {
+    needles.iter().all(|needle| {
+        let Some(needle) = needle else { return true };
+        let mut want = needle.iter();
+        let mut next = want.next();
+        for b in name.bytes() {
+            match next {
+                None => break,
+                Some(w) if b.to_ascii_lowercase() == *w => next = want.next(),
+                Some(_) => {}
+            }
+        }
+        next.is_none()
+    })
 }
 
 #[cfg(test)]
