@@ -104,6 +104,12 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub allow_origins: Vec<String>,
+    /// A host name this server is reached by besides localhost, loopback
+    /// addresses and --host (e.g. the name a reverse proxy forwards in
+    /// `Host`); repeat for several. Requests naming any other host are
+    /// refused (DNS rebinding).
+    #[arg(long = "allow-host", env = "SWE_SWE_ALLOW_HOST", value_delimiter = ',')]
+    pub allow_hosts: Vec<String>,
     /// Messages a connection may send per second (bursts of twice that).
     #[arg(long, env = "SWE_SWE_MAX_MESSAGES_PER_SEC", default_value_t = 50)]
     pub max_messages_per_sec: u32,
@@ -165,6 +171,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub max_files: usize,
     pub allow_origins: Vec<String>,
+    pub allow_hosts: Vec<String>,
     pub max_messages_per_sec: u32,
     pub max_connections_per_ip: usize,
     pub idle_timeout: Duration,
@@ -235,6 +242,7 @@ impl Args {
             data_dir: self.data_dir.unwrap_or_else(crate::store::default_data_dir),
             max_files: self.max_files,
             allow_origins: self.allow_origins,
+            allow_hosts: self.allow_hosts,
             max_messages_per_sec: self.max_messages_per_sec.max(1),
             max_connections_per_ip: self.max_connections_per_ip.max(1),
             idle_timeout: self.idle_timeout.max(Duration::from_millis(300)),

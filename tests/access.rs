@@ -101,3 +101,108 @@ async fn a_token_is_generated_when_none_is_given() {
             .starts_with("HTTP/1.1 200")
     );
 }
+
+/// Status of one request with the given Host and extra header lines.
+async fn status_of(server: &Server, method: &str, path: &str, host: &str, extra: &str) -> u16 {
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let body = if method == "GET" { "" } else { "{}" };
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    text.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Tried: what a DNS-rebinding page can do once its name points at
+/// 127.0.0.1 (the browser then sends that name as Host, and its own origin),
+/// and what a page on another site can do by posting across origins. Before:
+/// the API listed, created, renamed and deleted sessions under any Host,
+/// and `127.0.0.1.nip.io` passed even the WebSocket check.
+#[tokio::test]
+async fn a_rebinding_or_cross_site_page_reaches_nothing() {
+    let server = Server::claude().start().await;
+    let mut c = server.joined("mine").await;
+    c.turn("hello").await;
+    let port = server.addr.port();
+    for host in [
+        format!("evil.example:{port}"),
+        format!("127.0.0.1.nip.io:{port}"),
+        format!("127.1.attacker.tld:{port}"),
+        format!("foo.localhost:{port}"),
+    ] {
+        let origin = format!("Origin: http://{host}\r\n");
+        for (method, path) in [
+            ("GET", "/"),
+            ("GET", "/api/sessions"),
+            ("GET", "/api/sessions/mine"),
+            ("GET", "/metrics"),
+            ("GET", "/healthz"),
+            ("POST", "/api/sessions"),
+            ("PATCH", "/api/sessions/mine"),
+            ("DELETE", "/api/sessions/mine"),
+        ] {
+            for extra in ["", origin.as_str()] {
+                assert_eq!(
+                    status_of(&server, method, path, &host, extra).await,
+                    403,
+                    "{method} {path} with Host {host} {extra}"
+                );
+            }
+        }
+        let mut req = server.ws_url().into_client_request().unwrap();
+        req.headers_mut().insert("host", host.parse().unwrap());
+        req.headers_mut()
+            .insert("origin", format!("http://{host}").parse().unwrap());
+        match tokio_tungstenite::connect_async(req).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+                assert_eq!(r.status().as_u16(), 403, "ws with Host {host}")
+            }
+            other => panic!("ws with Host {host}: {:?}", other.map(|_| ())),
+        }
+    }
+    // A page elsewhere posting to the real address (a form, fetch no-cors).
+    let host = server.addr.to_string();
+    for (method, path) in [
+        ("POST", "/api/sessions"),
+        ("PATCH", "/api/sessions/mine"),
+        ("DELETE", "/api/sessions/mine"),
+    ] {
+        assert_eq!(
+            status_of(
+                &server,
+                method,
+                path,
+                &host,
+                "Origin: https://evil.example\r\n"
+            )
+            .await,
+            403,
+            "{method} {path} from another origin"
+        );
+    }
+    // The session is untouched; the page's own requests and scripts work.
+    let same = format!("Origin: http://{host}\r\n");
+    assert_eq!(
+        status_of(&server, "GET", "/api/sessions/mine", &host, "").await,
+        200
+    );
+    assert_eq!(
+        status_of(&server, "POST", "/api/sessions", &host, &same).await,
+        201
+    );
+    assert_eq!(
+        status_of(&server, "POST", "/api/sessions", "localhost", "").await,
+        201
+    );
+    assert_eq!(
+        status_of(&server, "GET", "/healthz", &format!("localhost:{port}"), "").await,
+        200
+    );
+}

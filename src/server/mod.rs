@@ -44,7 +44,7 @@ pub(crate) struct AppState {
     home: std::path::PathBuf,
     stop_grace: Duration,
     files: crate::files::FileIndex,
-    origins: origin::OriginPolicy,
+    origins: Arc<origin::OriginPolicy>,
     limits: ws::Limits,
     /// Open connections per client address. Invariant: the lock is taken
     /// only to count up or down, never across an `.await`.
@@ -118,6 +118,11 @@ pub async fn serve(
         cfg.session_idle_retire,
         shutdown.clone(),
     ));
+    let origins = Arc::new(origin::OriginPolicy::new(
+        &cfg.host,
+        &cfg.allow_origins,
+        &cfg.allow_hosts,
+    ));
     let state = Arc::new(AppState {
         registry: registry.clone(),
         store: store.clone(),
@@ -128,7 +133,7 @@ pub async fn serve(
         next_conn: AtomicU64::new(1),
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
-        origins: origin::OriginPolicy::new(&cfg.host, &cfg.allow_origins),
+        origins: origins.clone(),
         limits: ws::Limits {
             messages_per_sec: cfg.max_messages_per_sec,
             connections_per_ip: cfg.max_connections_per_ip,
@@ -147,6 +152,9 @@ pub async fn serve(
         let auth = auth::Auth::new(token, &cfg.prefix);
         app = app.layer(axum::middleware::from_fn_with_state(auth, auth::require));
     }
+    // Outermost: a request for another host is refused before anything
+    // else (the token check included) sees it.
+    app = app.layer(axum::middleware::from_fn_with_state(origins, origin::guard));
     let stop = shutdown.clone();
     // Events are small frames that must leave at once: no Nagle delay.
     let listener = listener.tap_io(|tcp| {
