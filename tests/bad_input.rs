@@ -42,16 +42,76 @@ async fn malformed_frames_get_errors_and_the_connection_survives() {
     still_usable(&mut c).await;
 }
 
+/// Tried: a message over --max-frame-bytes (2 MiB against 1 MiB), and frame
+/// headers that announce 8 MiB followed by 1 MiB of it, from 50 connections
+/// at once. Before, up to 16 MiB per frame was buffered before the limit
+/// applied (192 stalled connections took 3 GB). Now the header alone is
+/// refused: the connection closes with 1009 and a reason, nothing of the
+/// payload is held, and new connections work.
 #[tokio::test]
-async fn a_frame_over_1_mib_is_refused_and_the_connection_survives() {
+async fn a_frame_over_the_limit_is_refused_from_its_header() {
+    use tokio::io::AsyncWriteExt;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
     let server = Server::claude().start().await;
     let mut c = server.joined("big").await;
     let huge = json!({"type":"message","content":"x".repeat(2 * 1024 * 1024)}).to_string();
     c.send_text(&huge).await;
-    let e = c.recv().await;
-    assert_eq!(e["code"], "too_large", "{e}");
-    assert!(e["message"].as_str().unwrap().contains("1048576"));
-    still_usable(&mut c).await;
+    let code = closed_with(&mut c).await;
+    assert_eq!(code, Some(CloseCode::Size), "closed with 1009");
+
+    let rss = |pid: i32| -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let l = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        l.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let before = rss(server.pid());
+    let mut stalled = Vec::new();
+    for _ in 0..50 {
+        let mut c = server.joined("big").await;
+        // FIN + text, masked, 64-bit length 8 MiB, mask, then 1 MiB of it
+        // (the server may close before it is all written).
+        let mut head = vec![0x81u8, 0xFF];
+        head.extend_from_slice(&(8u64 << 20).to_be_bytes());
+        head.extend_from_slice(&[1, 2, 3, 4]);
+        head.resize(head.len() + (1 << 20), b'a');
+        match c.ws.get_mut() {
+            tokio_tungstenite::MaybeTlsStream::Plain(tcp) => {
+                let _ = tcp.write_all(&head).await;
+            }
+            _ => unreachable!("tests use plain TCP"),
+        }
+        stalled.push(c);
+    }
+    for c in &mut stalled {
+        // 1009, or a reset when the close met the unread payload.
+        let code = closed_with(c).await;
+        assert!(matches!(code, None | Some(CloseCode::Size)), "{code:?}");
+    }
+    let grew = rss(server.pid()).saturating_sub(before);
+    assert!(
+        grew < 64 * 1024,
+        "RSS grew by {grew} KiB for 50 refused frames"
+    );
+    let mut fresh = server.joined("big").await;
+    still_usable(&mut fresh).await;
+}
+
+/// Reads until the server closes; the close code, if it sent one.
+async fn closed_with(
+    c: &mut Client,
+) -> Option<tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(WAIT, c.ws.next())
+            .await
+            .expect("closed in time")
+        {
+            Some(Ok(Message::Close(f))) => return f.map(|f| f.code),
+            Some(Ok(_)) => continue,
+            _ => return None,
+        }
+    }
 }
 
 #[tokio::test]

@@ -27,6 +27,8 @@ pub const CLOSE_LAGGED: u16 = 4001;
 const CLOSE_GOING_AWAY: u16 = 1001;
 /// Closed for not answering pings within `--idle-timeout`.
 pub const CLOSE_IDLE: u16 = 4002;
+/// A frame or message over `--max-frame-bytes` (RFC 6455 "message too big").
+pub const CLOSE_TOO_BIG: u16 = 1009;
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
 /// How long shutdown lets the writer flush the last events.
@@ -194,6 +196,17 @@ pub(crate) async fn connection(socket: WebSocket, app: Arc<AppState>, _slot: Pee
                 "binary_frame",
                 "binary frames are not supported; send JSON text",
             ),
+            Some(Err(e)) if too_big(&e) => {
+                // The payload was never read: the stream cannot go on.
+                tracing::debug!(conn = id, "message over --max-frame-bytes; closing");
+                let _ = conn.writer.try_send(WriterCtl::Close(
+                    CLOSE_TOO_BIG,
+                    "message over the server's --max-frame-bytes",
+                ));
+                let _ = tokio::time::timeout(FLUSH_TIMEOUT, &mut writer).await;
+                writer_done = true;
+                break;
+            }
             Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
             Some(Ok(_)) => {} // ping/pong are answered by the WebSocket layer
         }
@@ -503,6 +516,19 @@ async fn send_batch(
 
 fn text(frame: &Frame) -> Message {
     Message::Text(Utf8Bytes::from(frame.as_ref()))
+}
+
+/// Whether a read failed because a frame or message was over the limit.
+fn too_big(e: &axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(ws) = c.downcast_ref::<WsError>() {
+            return matches!(ws, WsError::Capacity(_));
+        }
+        cause = c.source();
+    }
+    false
 }
 
 async fn close(sink: &mut SplitSink<WebSocket, Message>, code: u16, reason: &'static str) {

@@ -288,7 +288,7 @@ impl Server {
 }
 
 pub struct Client {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
 impl Client {
