@@ -96,6 +96,10 @@ pub struct Args {
     /// (generated when not given). Never passed to the agent.
     #[arg(long, env = "SWE_SWE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Read the access token from this file (its first line) instead: a
+    /// token on the command line is visible to every local user in `ps`.
+    #[arg(long, env = "SWE_SWE_TOKEN_FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
     /// An origin (scheme://host[:port]) whose pages may open /ws besides this
     /// server's own; repeat for several.
     #[arg(
@@ -146,6 +150,8 @@ pub enum ConfigError {
     Workdir { path: PathBuf, reason: String },
     #[error("--{0} must be at least 1")]
     Zero(&'static str),
+    #[error("--token-file {path:?}: {reason}")]
+    TokenFile { path: PathBuf, reason: String },
 }
 
 /// Validated settings.
@@ -247,13 +253,34 @@ impl Args {
             max_connections_per_ip: self.max_connections_per_ip.max(1),
             idle_timeout: self.idle_timeout.max(Duration::from_millis(300)),
             max_agents: self.max_agents.max(1),
-            token: match self.token.filter(|t| !t.is_empty()) {
+            token: match self
+                .token_file
+                .as_deref()
+                .map(read_token_file)
+                .transpose()?
+                .or(self.token)
+                .filter(|t| !t.is_empty())
+            {
                 Some(t) => Some(t),
                 None if loopback => None,
                 None => Some(crate::server::auth::generate()),
             },
         })
     }
+}
+
+/// The first line of a token file, which must not be empty.
+fn read_token_file(path: &std::path::Path) -> Result<String, ConfigError> {
+    let err = |reason: String| ConfigError::TokenFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let token = text.lines().next().unwrap_or("").trim();
+    if token.is_empty() {
+        return Err(err("the file is empty".into()));
+    }
+    Ok(token.to_owned())
 }
 
 fn normalise_prefix(p: &str) -> Result<String, ConfigError> {

@@ -206,3 +206,35 @@ async fn a_rebinding_or_cross_site_page_reaches_nothing() {
         200
     );
 }
+
+/// Tried: `ps` (any local user's /proc/PID/cmdline) while the token comes
+/// from --token-file: the token is not on the command line, and it works.
+#[tokio::test]
+async fn a_token_file_keeps_the_token_out_of_ps() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "tok-from-file-77aa\n").unwrap();
+    let server = Server::plain()
+        .args(["--host", "0.0.0.0", "--token-file"])
+        .arg(file.to_str().unwrap())
+        .start()
+        .await;
+    assert_eq!(server.token.as_deref(), Some("tok-from-file-77aa"));
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", server.pid())).unwrap();
+    assert!(!String::from_utf8_lossy(&cmdline).contains("tok-from-file-77aa"));
+    assert!(get(&server, "/", "").await.starts_with("HTTP/1.1 401"));
+    assert!(
+        get(&server, "/", "Authorization: Bearer tok-from-file-77aa\r\n")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    // An empty or missing file is a clear start-up error (exit 2).
+    std::fs::write(&file, "\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_swe-swe"))
+        .args(["--port", "0", "--token-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--token-file"));
+}

@@ -160,6 +160,27 @@ async fn sessions_api_lists_renames_deletes_and_resumes_claude_sessions() {
         .http("GET", "/api/sessions?limit=1&offset=1", None)
         .await;
     assert_eq!(page["sessions"].as_array().unwrap().len(), 1);
+    // Tried: an offset past what SQL's signed 64-bit OFFSET holds (it wrapped
+    // negative and returned the first page), negative and non-numeric ones.
+    for q in [
+        "offset=18446744073709551615",
+        "offset=9223372036854775808",
+        "offset=-1",
+        "limit=x",
+    ] {
+        let (status, body) = server
+            .http("GET", &format!("/api/sessions?{q}"), None)
+            .await;
+        assert_eq!(status, 400, "{q}: {body}");
+    }
+    let (_, past) = server
+        .http("GET", "/api/sessions?offset=9223372036854775807", None)
+        .await;
+    assert_eq!(
+        past["sessions"].as_array().unwrap().len(),
+        0,
+        "past the end: empty"
+    );
 
     let (status, renamed) = server
         .http(

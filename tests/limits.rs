@@ -165,6 +165,12 @@ async fn user_text_never_forges_a_log_line() {
         !log.iter().any(|l| l.contains("forged:")),
         "a forged line: {log:?}"
     );
+    // The log goes to a pipe here: no colour codes in it.
+    assert!(
+        !log.iter().any(|l| l.contains('\x1b')),
+        "ANSI codes in a piped log: {:?}",
+        log.first()
+    );
 }
 
 /// Same at debug level, where agent command lines (holding the prompt) are

@@ -60,6 +60,14 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let limit = page.limit.unwrap_or(50).clamp(1, 500);
     let offset = page.offset.unwrap_or(0);
+    // SQL's OFFSET is a signed 64-bit number: larger ones wrapped negative
+    // and returned the first page.
+    if i64::try_from(offset).is_err() {
+        return Err(ApiError::BadRequest(format!(
+            "offset {offset} is out of range (at most {})",
+            i64::MAX
+        )));
+    }
     let (sessions, total) = app.store.sessions(limit, offset).await?;
     let (home, cwd) = (app.home.clone(), app.workdir.clone());
     let claude = tokio::task::spawn_blocking(move || transcripts::list(&home, &cwd))

@@ -18,6 +18,7 @@ use nix::fcntl::{Flock, FlockArg};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use thiserror::Error;
@@ -176,16 +177,18 @@ impl Store {
             path: dir.to_owned(),
             reason,
         };
-        std::fs::create_dir_all(dir).map_err(|e| data_dir(e.to_string()))?;
+        private_dir(dir).map_err(|e| data_dir(e.to_string()))?;
         let lock_file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(dir.join(LOCK_FILE))
             .map_err(|e| data_dir(e.to_string()))?;
         let lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock)
             .map_err(|_| StoreError::Locked(dir.to_owned()))?;
         let path = dir.join(DB_FILE);
+        private_files(&path).map_err(|e| data_dir(e.to_string()))?;
         let corrupt = |e: rusqlite::Error| StoreError::Corrupt {
             path: path.clone(),
             reason: e.to_string(),
@@ -438,6 +441,48 @@ fn seq_frame(r: &rusqlite::Row<'_>) -> Result<(u64, Frame), rusqlite::Error> {
 
 /// The default data folder: `$XDG_DATA_HOME/swe-swe`, else
 /// `$HOME/.local/share/swe-swe`.
+/// Creates the data folder readable by its owner only, and tightens one
+/// that is not (every conversation is in it), saying so.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        tracing::warn!(
+            "the data folder {} was readable by other users ({mode:o}); it is now 700",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// The database and its WAL files, owner-only. SQLite gives the -wal and
+/// -shm files it creates the database file's mode, so creating that file
+/// 0600 first covers them; files left by an older version are tightened.
+fn private_files(db: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(db)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let f = PathBuf::from(format!("{}{suffix}", db.display()));
+        match std::fs::metadata(&f) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 pub fn default_data_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(x).join("swe-swe");

@@ -56,3 +56,46 @@ async fn constant_writing_cannot_grow_the_wal_without_end() {
         largest >> 20
     );
 }
+
+#[tokio::test]
+async fn the_data_folder_and_database_are_private_to_their_owner() {
+    // Tried: a data folder that already exists 0755 with a database 0644
+    // (what earlier versions made: every local user could read every
+    // conversation). Both are tightened, and the WAL files SQLite makes
+    // next to the database take its mode.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let t = tempfile::tempdir().unwrap();
+    let fresh = t.path().join("a/b/data");
+    let store = Store::open(&fresh).unwrap();
+    let (commit, _) = watch::channel(Commit::default());
+    let frame: Frame = r#"{"type":"claudejson","content":"x"}"#.into();
+    store
+        .send_for_bench(Cmd::Append {
+            session: "s1".into(),
+            agent: "claude".into(),
+            events: vec![(1, frame)],
+            commit: Arc::new(commit),
+        })
+        .await;
+    store.flush().await.unwrap();
+    assert_eq!(mode(&fresh), 0o700);
+    for f in [
+        DB_FILE,
+        LOCK_FILE,
+        &format!("{DB_FILE}-wal"),
+        &format!("{DB_FILE}-shm"),
+    ] {
+        assert_eq!(mode(&fresh.join(f)), 0o600, "{f}");
+    }
+    drop(store);
+
+    let old = t.path().join("old");
+    std::fs::create_dir(&old).unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(old.join(DB_FILE), "").unwrap();
+    std::fs::set_permissions(old.join(DB_FILE), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _store = Store::open(&old).unwrap();
+    assert_eq!(mode(&old), 0o700);
+    assert_eq!(mode(&old.join(DB_FILE)), 0o600);
+}
