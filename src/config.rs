@@ -117,9 +117,24 @@ pub struct Args {
     /// Messages a connection may send per second (bursts of twice that).
     #[arg(long, env = "SWE_SWE_MAX_MESSAGES_PER_SEC", default_value_t = 50)]
     pub max_messages_per_sec: u32,
-    /// WebSocket connections from one client address.
+    /// Connections (HTTP and WebSocket) from one client address. Not applied
+    /// to loopback peers (local tabs, a reverse proxy on this host) nor to
+    /// --trust-proxy peers; behind a trusted proxy, applied to the address in
+    /// X-Forwarded-For.
     #[arg(long, env = "SWE_SWE_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
     pub max_connections_per_ip: usize,
+    /// A reverse proxy's address: connections from it carry the client's
+    /// address in X-Forwarded-For, which the per-address cap then counts;
+    /// repeat or comma-separate.
+    #[arg(long, env = "SWE_SWE_TRUST_PROXY", value_delimiter = ',')]
+    pub trust_proxy: Vec<std::net::IpAddr>,
+    /// Open connections at once; 0: as many as the open-file limit allows
+    /// after keeping descriptors for agents and the store.
+    #[arg(long, env = "SWE_SWE_MAX_HTTP_CONNECTIONS", default_value_t = 0)]
+    pub max_http_connections: usize,
+    /// A connection whose request head has not arrived within this is closed.
+    #[arg(long, env = "SWE_SWE_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
     /// A connection that answers nothing (not even pings) for this long is closed.
     #[arg(long, env = "SWE_SWE_IDLE_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
@@ -180,6 +195,10 @@ pub struct Config {
     pub allow_hosts: Vec<String>,
     pub max_messages_per_sec: u32,
     pub max_connections_per_ip: usize,
+    pub trust_proxy: Vec<std::net::IpAddr>,
+    /// 0: derived from the open-file limit at start.
+    pub max_http_connections: usize,
+    pub header_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_agents: usize,
     /// `Some` when requests must carry the access token.
@@ -251,6 +270,9 @@ impl Args {
             allow_hosts: self.allow_hosts,
             max_messages_per_sec: self.max_messages_per_sec.max(1),
             max_connections_per_ip: self.max_connections_per_ip.max(1),
+            trust_proxy: self.trust_proxy,
+            max_http_connections: self.max_http_connections,
+            header_timeout: self.header_timeout.max(Duration::from_millis(100)),
             idle_timeout: self.idle_timeout.max(Duration::from_millis(300)),
             max_agents: self.max_agents.max(1),
             token: match self

@@ -38,32 +38,101 @@ async fn a_flood_of_messages_is_rate_limited_and_answered() {
 }
 
 /// Tried: a fourth connection from one address with a limit of three.
+/// Tried: 10 tabs on this machine with a cap of 3 (the default 64 refused
+/// the 65th local tab, and every user behind a proxy on the same host), then
+/// clients behind a trusted proxy, one of them sending a forged
+/// X-Forwarded-For chain.
 #[tokio::test]
-async fn connections_per_address_are_capped() {
+async fn connections_per_address_are_capped_but_not_for_loopback() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let server = Server::claude()
         .args(["--max-connections-per-ip", "3"])
         .start()
         .await;
+    let mut local = Vec::new();
+    for _ in 0..10 {
+        local.push(server.joined("c").await);
+    }
+    drop(local);
+
+    let server = Server::claude()
+        .args([
+            "--max-connections-per-ip",
+            "3",
+            "--trust-proxy",
+            "127.0.0.1",
+        ])
+        .start()
+        .await;
+    let via_proxy = |xff: &'static str| {
+        let mut req = server.ws_url().into_client_request().unwrap();
+        req.headers_mut()
+            .insert("x-forwarded-for", xff.parse().unwrap());
+        tokio_tungstenite::connect_async(req)
+    };
+    let refused = |r: Result<_, tokio_tungstenite::tungstenite::Error>| matches!(r, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 429);
     let mut open = Vec::new();
     for _ in 0..3 {
-        open.push(server.joined("c").await);
+        open.push(via_proxy("198.51.100.7").await.expect("under the cap").0);
     }
-    let refused = tokio_tungstenite::connect_async(server.ws_url()).await;
-    assert!(
-        matches!(refused, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 429)
-    );
+    assert!(refused(via_proxy("198.51.100.7").await));
+    // Entries before the proxy's own are the client's to forge.
+    assert!(refused(via_proxy("10.9.9.9, 198.51.100.7").await));
+    assert!(via_proxy("198.51.100.8").await.is_ok(), "another client");
     // A slot comes back when a connection ends (after its task finishes).
-    open.pop().unwrap().close().await;
+    open.pop().unwrap().close(None).await.unwrap();
     let started = Instant::now();
-    loop {
-        if tokio_tungstenite::connect_async(server.ws_url())
-            .await
-            .is_ok()
-        {
-            break;
-        }
+    while via_proxy("198.51.100.7").await.is_err() {
         assert!(started.elapsed() < WAIT, "the slot never came back");
     }
+}
+
+/// Tried: 40 connections that send half a request head and stall (19,990 of
+/// them exhausted the server's descriptors and /healthz stopped answering),
+/// with a cap of 30 open connections. Each stalled one is closed after the
+/// header timeout, those over the cap at once, and /healthz answers again.
+#[tokio::test]
+async fn half_sent_requests_are_closed_and_connections_are_capped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::claude()
+        .args(["--header-timeout", "1s", "--max-http-connections", "30"])
+        .start()
+        .await;
+    let started = Instant::now();
+    let mut stalled = Vec::new();
+    for _ in 0..40 {
+        let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            .await
+            .unwrap();
+        stalled.push(s);
+    }
+    // Every one ends: over the cap at once, the rest at the header timeout.
+    let mut waits = tokio::task::JoinSet::new();
+    for (i, mut s) in stalled.into_iter().enumerate() {
+        waits.spawn(async move {
+            let mut buf = [0u8; 256];
+            let r = tokio::time::timeout(WAIT, s.read(&mut buf)).await;
+            assert!(r.is_ok(), "a stalled connection was never closed");
+            (i, started.elapsed())
+        });
+    }
+    let mut ended = vec![Duration::ZERO; 40];
+    while let Some(r) = waits.join_next().await {
+        let (i, t) = r.unwrap();
+        ended[i] = t;
+    }
+    assert!(
+        ended[0] >= Duration::from_millis(900),
+        "the timeout was waited"
+    );
+    assert!(
+        ended[30..].iter().all(|t| *t < ended[0]),
+        "those over the cap ended first: {ended:?}"
+    );
+    let (status, _) = server.http("GET", "/healthz", None).await;
+    assert_eq!(status, 200);
+    assert!(server.metric("refused_connections_total").await >= 10.0);
 }
 
 /// Tried: a client that completes the handshake and then never answers

@@ -2,6 +2,7 @@
 
 mod api;
 pub mod auth;
+mod conn;
 mod origin;
 mod page;
 mod ws;
@@ -15,7 +16,6 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -45,6 +45,10 @@ pub(crate) struct AppState {
     /// Open connections per client address. Invariant: the lock is taken
     /// only to count up or down, never across an `.await`.
     per_ip: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+    /// `--trust-proxy` addresses.
+    trusted: Arc<[std::net::IpAddr]>,
+    /// Open TCP connections (for /metrics).
+    open: Arc<conn::Open>,
     max_frame_bytes: usize,
     next_conn: AtomicU64,
     shutdown: CancellationToken,
@@ -85,6 +89,8 @@ pub async fn serve(
     store: Store,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let open = Arc::new(conn::Open::default());
+    let trusted: Arc<[std::net::IpAddr]> = cfg.trust_proxy.clone().into();
     let tracker = TaskTracker::new();
     let runtime = SessionRuntime {
         cwd: cfg.workdir.clone(),
@@ -136,6 +142,8 @@ pub async fn serve(
             idle_timeout: cfg.idle_timeout,
         },
         per_ip: Default::default(),
+        trusted: trusted.clone(),
+        open: open.clone(),
         files: crate::files::FileIndex::start(
             &cfg.workdir,
             cfg.max_files,
@@ -151,19 +159,27 @@ pub async fn serve(
     // Outermost: a request for another host is refused before anything
     // else (the token check included) sees it.
     app = app.layer(axum::middleware::from_fn_with_state(origins, origin::guard));
-    let stop = shutdown.clone();
-    // Events are small frames that must leave at once: no Nagle delay.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY: {e}");
-        }
-    });
-    axum::serve(
+    let limits = conn::ConnLimits {
+        total: match cfg.max_http_connections {
+            0 => open_file_limit()
+                .saturating_sub(conn::descriptor_reserve(cfg.max_agents))
+                .max(16),
+            n => n,
+        },
+        per_address: cfg.max_connections_per_ip,
+        header_timeout: cfg.header_timeout,
+    };
+    tracing::debug!(?limits, "connection limits");
+    conn::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app,
+        limits,
+        trusted,
+        open,
+        tracker.clone(),
+        shutdown.clone(),
     )
-    .with_graceful_shutdown(async move { stop.cancelled().await })
-    .await?;
+    .await;
     tracing::info!("shutting down: stopping runs");
     // Sessions have seen the token; drop our handles so each actor can end
     // once its processes are gone.
@@ -196,6 +212,12 @@ fn router(prefix: &str, state: Arc<AppState>) -> Router {
         r = r.route(prefix, get(move || async move { Redirect::permanent(&to) }));
     }
     r.with_state(state)
+}
+
+/// The soft open-file limit (raised to the hard one at start).
+fn open_file_limit() -> usize {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft.min(usize::MAX as u64) as usize)
 }
 
 /// Sweeps quiet sessions out of memory (see `Registry::retire_idle`) a few
@@ -242,6 +264,18 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         "gauge",
         "Open WebSocket connections.",
         s.connections.load(Relaxed).to_string(),
+    );
+    m(
+        "http_connections",
+        "gauge",
+        "Open TCP connections (HTTP and WebSocket).",
+        app.open.total().to_string(),
+    );
+    m(
+        "refused_connections_total",
+        "counter",
+        "Connections closed at once for being over --max-http-connections or --max-connections-per-ip.",
+        app.open.refused.load(Relaxed).to_string(),
     );
     m(
         "sessions",
@@ -336,6 +370,28 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// The client's address: the peer's, or behind a `--trust-proxy` peer the
+/// last X-Forwarded-For entry that is not itself a trusted proxy (earlier
+/// entries are whatever the client chose to send).
+fn client_address(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
+}
+
 async fn ws_upgrade(
     State(app): State<Arc<AppState>>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
@@ -346,10 +402,10 @@ async fn ws_upgrade(
         tracing::warn!(reason = %crate::session::actor::log_safe(&why), "refused a WebSocket handshake");
         return (axum::http::StatusCode::FORBIDDEN, why).into_response();
     }
-    let Some(slot) = ws::PeerSlot::take(&app, peer.ip()) else {
+    let client = client_address(peer.ip(), &headers, &app.trusted);
+    let Some(slot) = ws::PeerSlot::take(&app, client) else {
         let msg = format!(
-            "too many connections from {} (--max-connections-per-ip {})",
-            peer.ip(),
+            "too many connections from {client} (--max-connections-per-ip {})",
             app.limits.connections_per_ip
         );
         return (axum::http::StatusCode::TOO_MANY_REQUESTS, msg).into_response();

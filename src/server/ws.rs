@@ -79,11 +79,20 @@ pub struct Limits {
 /// One of a client address's connection slots, given back on drop.
 pub struct PeerSlot {
     app: Arc<AppState>,
-    ip: std::net::IpAddr,
+    /// `None`: not counted.
+    ip: Option<std::net::IpAddr>,
 }
 
 impl PeerSlot {
     pub fn take(app: &Arc<AppState>, ip: std::net::IpAddr) -> Option<PeerSlot> {
+        // Loopback is every local tab, or a proxy that did not say who its
+        // client is: no cap (100 local tabs got 429 from the 65th).
+        if super::conn::shared_peer(ip, &app.trusted) {
+            return Some(PeerSlot {
+                app: app.clone(),
+                ip: None,
+            });
+        }
         let mut map = app.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         let n = map.entry(ip).or_insert(0);
         if *n >= app.limits.connections_per_ip {
@@ -92,18 +101,19 @@ impl PeerSlot {
         *n += 1;
         Some(PeerSlot {
             app: app.clone(),
-            ip,
+            ip: Some(ip),
         })
     }
 }
 
 impl Drop for PeerSlot {
     fn drop(&mut self) {
+        let Some(ip) = self.ip else { return };
         let mut map = self.app.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = map.get_mut(&self.ip) {
+        if let Some(n) = map.get_mut(&ip) {
             *n -= 1;
             if *n == 0 {
-                map.remove(&self.ip);
+                map.remove(&ip);
             }
         }
     }

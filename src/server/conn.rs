@@ -1,0 +1,267 @@
+//! Accepting HTTP connections within bounds. Each TCP connection is served
+//! by hyper's HTTP/1 (upgrades to WebSocket included) in a tracked task, and:
+//!
+//! - its request head must arrive within `header_timeout` (half-sent
+//!   requests held every descriptor the process had: /healthz stopped
+//!   answering and agents could not start);
+//! - open connections are capped in total, leaving descriptors for agent
+//!   pipes and SQLite, and per client address — not for loopback peers,
+//!   which are every local tab or a reverse proxy on this host;
+//! - a connection over a cap is closed at once, before anything is read.
+//!
+//! The count travels with the socket, so a connection upgraded to a
+//! WebSocket keeps its place until the WebSocket ends.
+
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+
+/// Bounds for accepted connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    /// Open connections at once (HTTP and WebSocket).
+    pub total: usize,
+    /// Open connections from one non-loopback address.
+    pub per_address: usize,
+    /// Time a connection has to send each request head.
+    pub header_timeout: Duration,
+}
+
+/// Peers whose connections carry many clients: loopback (local tabs, a
+/// proxy on this host) and `--trust-proxy` addresses. No per-address cap
+/// applies to them.
+pub fn shared_peer(ip: IpAddr, trusted: &[IpAddr]) -> bool {
+    ip.is_loopback() || trusted.contains(&ip)
+}
+
+/// Descriptors kept free of connections: SQLite's files, the watcher,
+/// logs, plus three pipes per agent.
+pub fn descriptor_reserve(max_agents: usize) -> usize {
+    64 + 3 * max_agents
+}
+
+/// Counts of open connections. Invariant: the lock is held only to count
+/// up or down, never across an `.await`.
+#[derive(Default)]
+pub struct Open {
+    inner: Mutex<OpenCounts>,
+    /// Connections closed at once for being over a cap.
+    pub refused: AtomicU64,
+}
+
+#[derive(Default)]
+struct OpenCounts {
+    total: usize,
+    by_address: HashMap<IpAddr, usize>,
+}
+
+impl Open {
+    pub fn total(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).total
+    }
+
+    /// A place for a connection from `ip`, or `None` over a cap.
+    fn take(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        limits: &ConnLimits,
+        trusted: &[IpAddr],
+    ) -> Option<Place> {
+        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if c.total >= limits.total {
+            return None;
+        }
+        let counted = !shared_peer(ip, trusted);
+        if counted {
+            let n = c.by_address.entry(ip).or_insert(0);
+            if *n >= limits.per_address {
+                return None;
+            }
+            *n += 1;
+        }
+        c.total += 1;
+        Some(Place {
+            open: self.clone(),
+            ip: counted.then_some(ip),
+        })
+    }
+}
+
+/// One connection's place in the counts, given back when dropped.
+struct Place {
+    open: Arc<Open>,
+    ip: Option<IpAddr>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut c = self.open.inner.lock().unwrap_or_else(|p| p.into_inner());
+        c.total -= 1;
+        if let Some(ip) = self.ip {
+            if let Some(n) = c.by_address.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    c.by_address.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+/// A socket holding its place.
+struct Counted {
+    tcp: TcpStream,
+    _place: Place,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+/// Accepts and serves connections until `shutdown`; each connection task is
+/// on `tracker`, and finishes its current request before closing.
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: ConnLimits,
+    trusted: Arc<[IpAddr]>,
+    open: Arc<Open>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors or similar: the connection stays in
+                    // the backlog; try again once something has closed.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(50)) => continue, // back-off, not a sync
+                    }
+                }
+            },
+        };
+        let Some(place) = open.take(peer.ip(), &limits, &trusted) else {
+            open.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, "connection over a cap; closed");
+            drop(tcp);
+            continue;
+        };
+        // Events are small frames that must leave at once: no Nagle delay.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY: {e}");
+        }
+        let io = TokioIo::new(Counted { tcp, _place: place });
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                app.clone().oneshot(req)
+            });
+        let conn = http.serve_connection(io, service).with_upgrades();
+        let stop = shutdown.clone();
+        tracker.spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::trace!("connection ended: {e}");
+                    }
+                    return;
+                }
+                _ = stop.cancelled() => conn.as_mut().graceful_shutdown(),
+            }
+            let _ = conn.await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_count_every_connection_but_loopback_has_no_address_cap() {
+        let open = Arc::new(Open::default());
+        let limits = ConnLimits {
+            total: 5,
+            per_address: 2,
+            header_timeout: Duration::from_secs(1),
+        };
+        let far: IpAddr = "203.0.113.9".parse().unwrap();
+        let a = open.take(far, &limits, &[]).unwrap();
+        let _b = open.take(far, &limits, &[]).unwrap();
+        assert!(open.take(far, &limits, &[]).is_none(), "per address");
+        let local: Vec<_> = (0..3)
+            .map(|_| {
+                open.take("127.0.0.1".parse().unwrap(), &limits, &[])
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            open.take("::1".parse().unwrap(), &limits, &[]).is_none(),
+            "total"
+        );
+        drop(a);
+        assert_eq!(open.total(), 4);
+        assert!(open.take(far, &limits, &[]).is_some(), "a place came back");
+        drop(local);
+        assert_eq!(open.total(), 1, "only the one still held");
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let held: Vec<_> = (0..3)
+            .map(|_| open.take(proxy, &limits, &[proxy]).unwrap())
+            .collect();
+        assert_eq!(held.len(), 3, "a trusted proxy has no address cap");
+    }
+}
