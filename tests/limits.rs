@@ -210,6 +210,39 @@ async fn sessions_beyond_the_limit_are_refused() {
     c.hello("one", 0).await;
 }
 
+/// Tried: 1,000 `POST /api/sessions {}` against --max-sessions 5 (10,000 in
+/// 2 s filled the default limit, and no chat could start while the list
+/// showed none), then 5 tabs that each open a new session and leave without
+/// a message. Sessions with no events hold no place for long.
+#[tokio::test]
+async fn sessions_without_events_hold_no_place() {
+    let server = Server::claude().args(["--max-sessions", "5"]).start().await;
+    for _ in 0..1000 {
+        let (status, body) = server.http("POST", "/api/sessions", Some(json!({}))).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    assert_eq!(server.metric("sessions").await, 0.0, "no actor for an id");
+    let mut real = server.joined("real").await;
+    real.turn("a session with events keeps its place").await;
+    for i in 0..4 {
+        server.joined(&format!("glance-{i}")).await.close().await;
+    }
+    // Full now; the four empty ones leave after a few seconds.
+    let mut c = server.client().await;
+    c.send(json!({"type":"hello","session":"late"})).await;
+    assert_eq!(c.recv().await["code"], "too_many_sessions");
+    server.until_metric("sessions", |n| n == 1.0).await;
+    c.hello("late", 0).await;
+    assert_eq!(
+        c.turn("there is room").await.last().unwrap()["status"],
+        "success"
+    );
+    assert_eq!(
+        real.turn("still here").await.last().unwrap()["status"],
+        "success"
+    );
+}
+
 /// Tried: a prompt carrying a newline and a fake log line, at info level.
 /// Prompts are logged only at debug level, and nothing a user or agent sends
 /// can start a line of the log.

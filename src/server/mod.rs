@@ -28,6 +28,9 @@ use tokio_util::task::TaskTracker;
 /// kept small: most of what a tab sends fits, longer messages take more reads.
 const READ_BUFFER: usize = 1024;
 const WRITE_BUFFER: usize = 16 * 1024;
+/// A session with no events and no tab leaves memory (and its place under
+/// `--max-sessions`) after this long.
+const EMPTY_SESSION_RETIRE: Duration = Duration::from_secs(5);
 /// Extra time, beyond the stop grace, that shutdown waits for sessions,
 /// processes and sockets to finish.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(3);
@@ -223,15 +226,16 @@ fn open_file_limit() -> usize {
 /// Sweeps quiet sessions out of memory (see `Registry::retire_idle`) a few
 /// times per `after`, until shutdown.
 async fn retire_idle_sessions(registry: Registry, after: Duration, shutdown: CancellationToken) {
+    let empty_after = after.min(EMPTY_SESSION_RETIRE);
     let mut tick = tokio::time::interval(
-        (after / 4).clamp(Duration::from_millis(25), Duration::from_secs(30)),
+        (empty_after / 4).clamp(Duration::from_millis(25), Duration::from_secs(30)),
     );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {
-                let retired = registry.retire_idle(after);
+                let retired = registry.retire_idle(after, empty_after);
                 if retired > 0 {
                     registry
                         .runtime()

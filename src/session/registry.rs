@@ -106,7 +106,15 @@ impl Registry {
     /// process is asked to end, then (once none is left) the actor itself
     /// leaves memory; the next use loads it again from the store. Returns
     /// how many actors were retired.
-    pub fn retire_idle(&self, after: std::time::Duration) -> usize {
+    ///
+    /// A session with no events (a tab looked at a new session and left, or
+    /// a burst of `POST /api/sessions`) has nothing to lose and goes after
+    /// `empty_after`: it must not hold one of `--max-sessions` for minutes.
+    pub fn retire_idle(
+        &self,
+        after: std::time::Duration,
+        empty_after: std::time::Duration,
+    ) -> usize {
         let mut map = self
             .inner
             .sessions
@@ -114,6 +122,11 @@ impl Registry {
             .unwrap_or_else(|p| p.into_inner());
         let before = map.len();
         map.retain(|_, h| {
+            let after = if h.has_no_events() {
+                empty_after.min(after)
+            } else {
+                after
+            };
             if h.quiet_for().is_none_or(|q| q < after) {
                 return true;
             }

@@ -12,11 +12,14 @@ pub struct Activity {
     /// Milliseconds (of `now_ms`) when the actor became quiet; 0: busy.
     quiet_since_ms: AtomicU64,
     has_proc: AtomicBool,
+    /// The session has no events yet (a tab opened it, or nothing at all).
+    empty: AtomicBool,
 }
 
 impl Activity {
-    pub fn set(&self, quiet: bool, has_proc: bool) {
+    pub fn set(&self, quiet: bool, has_proc: bool, empty: bool) {
         self.has_proc.store(has_proc, Relaxed);
+        self.empty.store(empty, Relaxed);
         if !quiet {
             self.quiet_since_ms.store(0, Relaxed);
         } else if self.quiet_since_ms.load(Relaxed) == 0 {
@@ -35,6 +38,10 @@ impl Activity {
     pub fn has_proc(&self) -> bool {
         self.has_proc.load(Relaxed)
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.empty.load(Relaxed)
+    }
 }
 
 /// Monotonic milliseconds since first use, never 0.
@@ -51,17 +58,18 @@ mod tests {
     fn quiet_time_starts_once_and_busy_resets_it() {
         let a = Activity::default();
         assert_eq!(a.quiet_for(), None);
-        a.set(true, true);
+        a.set(true, true, false);
         let first = a.quiet_since_ms.load(Relaxed);
-        a.set(true, false);
+        a.set(true, false, true);
         assert_eq!(
             a.quiet_since_ms.load(Relaxed),
             first,
             "still the same quiet spell"
         );
         assert!(!a.has_proc());
+        assert!(a.is_empty());
         assert!(a.quiet_for().is_some());
-        a.set(false, false);
+        a.set(false, false, false);
         assert_eq!(a.quiet_for(), None);
     }
 }

@@ -148,6 +148,11 @@ impl SessionHandle {
         self.activity.quiet_for()
     }
 
+    /// Nothing of the session is stored yet.
+    pub fn has_no_events(&self) -> bool {
+        self.activity.is_empty()
+    }
+
     pub fn has_agent_process(&self) -> bool {
         self.activity.has_proc()
     }
@@ -324,9 +329,25 @@ struct Actor {
 }
 
 impl Actor {
+    /// What the registry's sweep reads: quiet (no tab, no turn, nothing
+    /// unstored), an agent process alive, no events at all.
+    fn publish_activity(&self) {
+        let quiet = self.subscribers.is_empty()
+            && self.state.is_calm()
+            && self.unacked.is_empty()
+            && self.to_store.is_empty()
+            && self.meta.is_none()
+            && self.storage_error.is_none();
+        self.activity
+            .set(quiet, !self.procs.is_empty(), self.state.has_no_events());
+    }
+
     async fn run(mut self, cfg: SessionConfig) {
         self.load(cfg).await;
         self.persist().await;
+        // A session created and never used (an API call, a tab gone before
+        // its hello) counts as quiet from here, so it can be retired.
+        self.publish_activity();
         let mut shutting_down = false;
         let mut commands_open = true;
         loop {
@@ -371,13 +392,7 @@ impl Actor {
                 },
             }
             self.persist().await;
-            let quiet = self.subscribers.is_empty()
-                && self.state.is_calm()
-                && self.unacked.is_empty()
-                && self.to_store.is_empty()
-                && self.meta.is_none()
-                && self.storage_error.is_none();
-            self.activity.set(quiet, !self.procs.is_empty());
+            self.publish_activity();
             let flushed = self.unacked.is_empty() || self.storage_error.is_some();
             if shutting_down && self.state.is_quiescent() && self.procs.is_empty() && flushed {
                 break;
