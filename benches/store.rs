@@ -57,7 +57,7 @@ async fn main() {
     let mut count = 0;
     loop {
         let page = store
-            .events(&session, after, u64::MAX, 2_000)
+            .events(&session, after, u64::MAX, 2_000, usize::MAX)
             .await
             .unwrap();
         let Some(&(last, _)) = page.last() else { break };
@@ -101,7 +101,11 @@ async fn main() {
     let started = Instant::now();
     let store = Store::open(dir.path()).unwrap();
     let (rows, total) = store.sessions(50, 0).await.unwrap();
-    let loaded = store.load("s999", 2_000).await.unwrap().unwrap();
+    let loaded = store
+        .load("s999", 2_000, usize::MAX)
+        .await
+        .unwrap()
+        .unwrap();
     let took = started.elapsed();
     assert_eq!(total, 1_001);
     assert_eq!(rows.len(), 50);

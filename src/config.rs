@@ -75,6 +75,18 @@ pub struct Args {
     /// from the store).
     #[arg(long, env = "SWE_SWE_TAIL_CAP", default_value_t = 2_000)]
     pub tail_cap: usize,
+    /// Bytes of events held in memory per session for replay (older ones,
+    /// and any event larger than this, are read from the store).
+    #[arg(long, env = "SWE_SWE_TAIL_BYTES", default_value_t = 16 << 20)]
+    pub tail_bytes: usize,
+    /// Bytes of events read from the store per page of a replay (a larger
+    /// event is a page of its own).
+    #[arg(long, env = "SWE_SWE_REPLAY_PAGE_BYTES", default_value_t = 8 << 20)]
+    pub replay_page_bytes: usize,
+    /// Bytes of events queued per tab before a tab that does not keep up is
+    /// dropped (it reconnects and replays what it missed).
+    #[arg(long, env = "SWE_SWE_SUBSCRIBER_QUEUE_BYTES", default_value_t = 32 << 20)]
+    pub subscriber_queue_bytes: usize,
     /// Messages that may wait while a turn runs, per session.
     #[arg(long, env = "SWE_SWE_QUEUE_CAP", default_value_t = 16)]
     pub queue_cap: usize,
@@ -188,6 +200,7 @@ pub struct Config {
     pub max_frame_bytes: usize,
     pub max_line_bytes: usize,
     pub subscriber_queue: usize,
+    pub bytes: crate::session::runtime::ByteBudgets,
     pub max_sessions: usize,
     pub data_dir: PathBuf,
     pub max_files: usize,
@@ -263,6 +276,12 @@ impl Args {
             max_frame_bytes: self.max_frame_bytes,
             max_line_bytes: self.max_line_bytes,
             subscriber_queue: self.subscriber_queue,
+            bytes: crate::session::runtime::ByteBudgets {
+                tail: self.tail_bytes,
+                replay_page: self.replay_page_bytes.max(1),
+                subscriber_queue: self.subscriber_queue_bytes.max(1),
+                ..Default::default()
+            },
             max_sessions: self.max_sessions,
             data_dir: self.data_dir.unwrap_or_else(crate::store::default_data_dir),
             max_files: self.max_files,

@@ -231,6 +231,7 @@ async fn concurrent_tool_use_keeps_every_cache_bounded() {
     let rt = SessionRuntime {
         store: swe_swe::store::Store::open(&state.path().join("data")).unwrap(),
         tail_cap: 2_000,
+        bytes: Default::default(),
         max_agents: 64,
         cwd: state.path().to_owned(),
         limits: ProcLimits {

@@ -19,6 +19,7 @@ use nix::unistd::Pid;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
@@ -54,7 +55,52 @@ pub struct ProcHandle {
     pub stdin: Option<mpsc::Sender<String>>,
 }
 
-pub type AgentEvents = mpsc::Sender<(ProcId, AgentEvent)>;
+/// Where a session's agents send their events, with a byte budget for the
+/// output lines in flight: a reader waits for room before handing a line
+/// over, and the session gives the room back once it has made the line into
+/// events. A count bound alone let 256 lines of 8 MiB wait in the queue.
+#[derive(Clone)]
+pub struct AgentEvents {
+    pub tx: mpsc::Sender<(ProcId, AgentEvent)>,
+    pub line_bytes: Arc<tokio::sync::Semaphore>,
+    units: usize,
+}
+
+/// Units of the line budget: KiB, so a budget in bytes fits a semaphore.
+pub const LINE_BUDGET_UNIT: usize = 1024;
+
+/// What a line of `len` bytes takes from a budget of `total` units.
+pub fn line_units(len: usize, total: usize) -> u32 {
+    (len / LINE_BUDGET_UNIT + 1)
+        .min(total)
+        .min(u32::MAX as usize) as u32
+}
+
+impl AgentEvents {
+    pub fn new(tx: mpsc::Sender<(ProcId, AgentEvent)>, budget_bytes: usize) -> Self {
+        let units = (budget_bytes / LINE_BUDGET_UNIT).max(1);
+        AgentEvents {
+            tx,
+            line_bytes: Arc::new(tokio::sync::Semaphore::new(units)),
+            units,
+        }
+    }
+
+    /// Units the budget holds in all.
+    pub fn total_units(&self) -> usize {
+        self.units
+    }
+
+    /// Gives back what a line of `len` bytes took (the session handled it).
+    pub fn line_done(&self, len: usize) {
+        self.line_bytes
+            .add_permits(line_units(len, self.units) as usize);
+    }
+
+    async fn send(&self, ev: (ProcId, AgentEvent)) -> Result<(), ()> {
+        self.tx.send(ev).await.map_err(drop)
+    }
+}
 
 /// Starts the run task for `spec`. Its events arrive on `events`, ending with
 /// exactly one `Exited` or `SpawnFailed`.
@@ -145,11 +191,22 @@ async fn run(
     if let Some(out) = child.stdout.take() {
         let events = events.clone();
         let cap = limits.max_line_bytes;
+        let units = (cap / LINE_BUDGET_UNIT + 1).min(events.total_units());
         io.spawn(async move {
             let mut r = LineReader::new(BufReader::with_capacity(64 * 1024, out), cap);
             while let Ok(Some(line)) = r.next_line().await {
                 let ev = match line {
-                    LineOut::Line(l) => AgentEvent::Line(l),
+                    LineOut::Line(l) => {
+                        // Backpressure in bytes: wait until the session has
+                        // room (it returns the units once the line is
+                        // handled; see `Actor::on_agent_event`).
+                        let need = line_units(l.len(), units);
+                        match events.line_bytes.acquire_many(need).await {
+                            Ok(p) => p.forget(),
+                            Err(_) => break,
+                        }
+                        AgentEvent::Line(l)
+                    }
                     LineOut::TooLong { len } => AgentEvent::LineTooLong { len, limit: cap },
                 };
                 // Backpressure: a session that cannot keep up slows the agent.

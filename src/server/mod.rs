@@ -107,6 +107,7 @@ pub async fn serve(
         stats: Arc::new(Stats::default()),
         store: store.clone(),
         tail_cap: cfg.tail_cap,
+        bytes: cfg.bytes,
         max_agents: cfg.max_agents,
     };
     let session_cfg = SessionConfig {

@@ -471,7 +471,7 @@ async fn replay_from_store(sink: &mut SplitSink<WebSocket, Message>, gap: &Store
     while after.saturating_add(1) < gap.before {
         let page = match gap
             .store
-            .events(&gap.session, after, gap.before, PAGE)
+            .events(&gap.session, after, gap.before, PAGE, gap.page_bytes)
             .await
         {
             Ok(p) => p,
@@ -504,8 +504,11 @@ async fn send_batch(
     sink: &mut SplitSink<WebSocket, Message>,
     first: Frame,
     events: Option<&mut mpsc::Receiver<Frame>>,
+    queued: &std::sync::atomic::AtomicUsize,
 ) -> bool {
     const BATCH: usize = 64;
+    // Out of the queue: no longer counted against the tab's byte budget.
+    queued.fetch_sub(first.len(), Ordering::AcqRel);
     if sink.feed(text(&first)).await.is_err() {
         return false;
     }
@@ -513,6 +516,7 @@ async fn send_batch(
         for _ in 1..BATCH {
             match rx.try_recv() {
                 Ok(f) => {
+                    queued.fetch_sub(f.len(), Ordering::AcqRel);
                     if sink.feed(text(&f)).await.is_err() {
                         return false;
                     }
@@ -558,6 +562,7 @@ async fn write_loop(
 ) {
     let mut events: Option<mpsc::Receiver<Frame>> = None;
     let mut lagged = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     loop {
         let ok = tokio::select! {
             biased;
@@ -575,6 +580,7 @@ async fn write_loop(
                     }
                     events = Some(sub.events);
                     lagged = sub.lagged;
+                    queued = sub.queued;
                     ok
                 }
                 Some(WriterCtl::Detach) => {
@@ -590,7 +596,7 @@ async fn write_loop(
             },
             Some(f) = private.recv() => send(&mut sink, &f).await,
             ev = recv_events(&mut events) => match ev {
-                Some(f) => send_batch(&mut sink, f, events.as_mut()).await,
+                Some(f) => send_batch(&mut sink, f, events.as_mut(), &queued).await,
                 None if shutdown.is_cancelled() => {
                     close(&mut sink, CLOSE_GOING_AWAY, "server shutting down").await;
                     false

@@ -22,8 +22,42 @@ pub struct SessionRuntime {
     pub store: Store,
     /// Events held in memory per session (older ones come from the store).
     pub tail_cap: usize,
+    /// Byte budgets of what a session holds for its tabs.
+    pub bytes: ByteBudgets,
     /// Agent processes running at once, server-wide.
     pub max_agents: usize,
+}
+
+/// Memory bounded in bytes, not only in counts: one agent line may be
+/// megabytes (a tool reading a big file).
+#[derive(Debug, Clone, Copy)]
+pub struct ByteBudgets {
+    /// The in-memory tail of each session's log (`--tail-bytes`).
+    pub tail: usize,
+    /// One page of events read from the store for a replay
+    /// (`--replay-page-bytes`); a larger event is a page of its own.
+    pub replay_page: usize,
+    /// Events queued for one tab (`--subscriber-queue-bytes`); a tab over it
+    /// is dropped and replays by seq when it reconnects.
+    pub subscriber_queue: usize,
+    /// Agent output read but not yet made into events, per session; the
+    /// agent's pipe waits beyond it.
+    pub agent_lines: usize,
+    /// Events made but not yet committed, per session; the session stops
+    /// reading agent output beyond it until the store catches up.
+    pub unstored: usize,
+}
+
+impl Default for ByteBudgets {
+    fn default() -> Self {
+        ByteBudgets {
+            tail: 16 << 20,
+            replay_page: 8 << 20,
+            subscriber_queue: 32 << 20,
+            agent_lines: 16 << 20,
+            unstored: 32 << 20,
+        }
+    }
 }
 
 /// Counters shared by all sessions, for logs and load figures.

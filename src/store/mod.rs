@@ -277,7 +277,15 @@ impl Store {
     }
 
     /// Everything an actor needs to resume a session.
-    pub async fn load(&self, session: &str, tail: usize) -> Result<Option<Loaded>, StoreError> {
+    /// The session's meta, last seq, and its newest events: at most `tail`
+    /// of them and `max_bytes` of text (an event larger than that is left
+    /// to replay from the store).
+    pub async fn load(
+        &self,
+        session: &str,
+        tail: usize,
+        max_bytes: usize,
+    ) -> Result<Option<Loaded>, StoreError> {
         let session = session.to_owned();
         self.read(move |c| {
             let row: Option<Option<String>> = c
@@ -293,12 +301,29 @@ impl Store {
                 params![session],
                 |r| r.get::<_, i64>(0),
             )? as u64;
+            // Newest first, so the byte budget keeps the newest; the size
+            // is read before the frame, so a huge one is never loaded.
             let mut stmt = c.prepare_cached(
-                "SELECT seq, frame FROM events WHERE session = ?1 AND seq > ?2 ORDER BY seq",
+                "SELECT seq, octet_length(frame) FROM events WHERE session = ?1 AND seq > ?2 ORDER BY seq DESC",
             )?;
             let from = last_seq.saturating_sub(tail as u64) as i64;
+            let mut first_kept = last_seq + 1;
+            let mut bytes = 0usize;
+            let mut rows = stmt.query(params![session, from])?;
+            while let Some(r) = rows.next()? {
+                let (seq, len): (i64, i64) = (r.get(0)?, r.get(1)?);
+                bytes = bytes.saturating_add(len.max(0) as usize);
+                if bytes > max_bytes {
+                    break;
+                }
+                first_kept = seq as u64;
+            }
+            drop(rows);
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, frame FROM events WHERE session = ?1 AND seq >= ?2 ORDER BY seq",
+            )?;
             let tail = stmt
-                .query_map(params![session, from], seq_frame)?
+                .query_map(params![session, first_kept as i64], seq_frame)?
                 .collect::<Result<Vec<_>, _>>()?;
             let meta = meta
                 .and_then(|m| serde_json::from_str(&m).ok())
@@ -312,23 +337,36 @@ impl Store {
         .await
     }
 
-    /// Events with `after < seq < before`, oldest first, at most `limit`.
+    /// Events with `after < seq < before`, oldest first, at most `limit` of
+    /// them and about `max_bytes` of text: rows are taken while the page is
+    /// under it, so a page is at most `max_bytes` plus one event.
     pub async fn events(
         &self,
         session: &str,
         after: u64,
         before: u64,
         limit: usize,
+        max_bytes: usize,
     ) -> Result<Vec<(u64, Frame)>, StoreError> {
         let session = session.to_owned();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, frame FROM events WHERE session = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq LIMIT ?4",
             )?;
-            let rows = stmt
-                .query_map(params![session, after as i64, before.min(i64::MAX as u64) as i64, limit as i64], seq_frame)?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
+            let mut rows = stmt.query(params![
+                session,
+                after as i64,
+                before.min(i64::MAX as u64) as i64,
+                limit as i64
+            ])?;
+            let (mut page, mut bytes) = (Vec::new(), 0usize);
+            while bytes < max_bytes {
+                let Some(r) = rows.next()? else { break };
+                let (seq, frame) = seq_frame(r)?;
+                bytes += frame.len();
+                page.push((seq, frame));
+            }
+            Ok(page)
         })
         .await
     }

@@ -39,6 +39,7 @@ impl Actor {
         match effect {
             Effect::Event { seq, frame } => {
                 // Sent to nobody until the store has it (see `on_commit`).
+                self.unacked_bytes += frame.len();
                 self.unacked.push_back((seq, frame.clone()));
                 if let Some(at) = self.line_at {
                     self.line_stamps.push_back((seq, at));
@@ -101,23 +102,43 @@ impl Actor {
         }
     }
 
-    /// Every subscriber gets the frame or is dropped: a full queue means the
-    /// tab is not keeping up; it reconnects and replays by seq. Nobody waits.
+    /// Every subscriber gets the frame or is dropped: a full queue (in
+    /// frames or in bytes) means the tab is not keeping up; it reconnects and
+    /// replays by seq. Nobody waits.
     pub(super) fn broadcast(&mut self, frame: Frame) {
         let stats = &self.rt.stats;
         stats.events.fetch_add(1, Ordering::Relaxed);
         let id = &self.id;
-        self.subscribers.retain(|conn, sub| match sub.events.try_send(frame.clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                // Before the sender goes: the tab's writer reads the flag
-                // once it sees the stream end.
-                sub.lagged.store(true, Ordering::Release);
-                stats.dropped_subscribers.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(session = %id, conn, "dropping a subscriber that is not keeping up");
-                false
+        let (len, budget) = (frame.len(), self.rt.bytes.subscriber_queue);
+        self.subscribers.retain(|conn, sub| {
+            // Counted before the send, so the writer's subtraction never
+            // comes first. One frame larger than the budget still goes to a
+            // tab whose queue is empty.
+            let before = sub.queued.fetch_add(len, Ordering::AcqRel);
+            let over = before > 0 && before + len > budget;
+            let sent = if over {
+                Err(mpsc::error::TrySendError::Full(()))
+            } else {
+                sub.events.try_send(frame.clone()).map_err(|e| match e {
+                    mpsc::error::TrySendError::Full(_) => mpsc::error::TrySendError::Full(()),
+                    mpsc::error::TrySendError::Closed(_) => mpsc::error::TrySendError::Closed(()),
+                })
+            };
+            if sent.is_err() {
+                sub.queued.fetch_sub(len, Ordering::AcqRel);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            match sent {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(())) => {
+                    // Before the sender goes: the tab's writer reads the flag
+                    // once it sees the stream end.
+                    sub.lagged.store(true, Ordering::Release);
+                    stats.dropped_subscribers.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(session = %id, conn, queued = before, "dropping a subscriber that is not keeping up");
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(())) => false,
+            }
         });
     }
 }

@@ -48,6 +48,9 @@ pub struct Subscription {
     /// (its queue was full). The end of `events` alone does not say why:
     /// the tab may have switched sessions.
     pub lagged: Arc<std::sync::atomic::AtomicBool>,
+    /// Bytes of the frames in `events`: the session adds what it queues, the
+    /// tab's writer takes off what it receives.
+    pub queued: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Events `after < seq < before` of `session`, to read from `store`.
@@ -56,6 +59,8 @@ pub struct StoreGap {
     pub session: Arc<str>,
     pub after: u64,
     pub before: u64,
+    /// Bytes per page read (`--replay-page-bytes`).
+    pub page_bytes: usize,
 }
 
 enum Command {
@@ -101,6 +106,7 @@ impl SessionHandle {
     pub fn spawn(id: &str, cfg: SessionConfig, rt: SessionRuntime) -> Self {
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let (agent_tx, agent_rx) = mpsc::channel(AGENT_QUEUE);
+        let agent_tx = process::AgentEvents::new(agent_tx, rt.bytes.agent_lines);
         let (commit_tx, commit_rx) = watch::channel(Commit::default());
         let agent: Arc<str> = match &cfg.agent {
             crate::agent::AgentSpec::Claude { .. } => "claude".into(),
@@ -111,7 +117,7 @@ impl SessionHandle {
             activity: activity.clone(),
             id: id.into(),
             agent,
-            log: EventLog::new(rt.tail_cap, 0, Vec::new()),
+            log: EventLog::new(rt.tail_cap, rt.bytes.tail, 0, Vec::new()),
             state: SessionState::new(cfg.clone()),
             commands: rx,
             agent_tx,
@@ -122,6 +128,7 @@ impl SessionHandle {
             timers: Timers::default(),
             adopted: 0,
             unacked: VecDeque::new(),
+            unacked_bytes: 0,
             line_stamps: VecDeque::new(),
             line_at: None,
             to_store: Vec::new(),
@@ -259,6 +266,7 @@ struct Subscriber {
     events: mpsc::Sender<Frame>,
     private: mpsc::Sender<Frame>,
     lagged: Arc<std::sync::atomic::AtomicBool>,
+    queued: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A session's few pending deadlines (a stop grace, a store retry). A
@@ -299,6 +307,8 @@ struct Actor {
     /// Numbered events waiting for their commit, oldest first; broadcast
     /// (and moved to `log`) once the store says they are durable.
     unacked: VecDeque<(u64, Frame)>,
+    /// Bytes of the frames in `unacked`.
+    unacked_bytes: usize,
     /// (seq, when its agent line arrived) for events made from agent lines,
     /// oldest first: observed into `event_delay` when the seq is broadcast.
     line_stamps: VecDeque<(u64, std::time::Instant)>,
@@ -380,7 +390,12 @@ impl Actor {
                     }
                 },
                 Ok(()) = self.commit_rx.changed() => self.on_commit(),
-                Some((proc, event)) = self.agent_rx.recv() => self.on_agent_event(proc, event),
+                // Invariant: at most `unstored` bytes of events wait for the
+                // store; beyond it agent output stays in the pipe until a
+                // commit (which always comes, or fails and is retried).
+                Some((proc, event)) = self.agent_rx.recv(), if self.unacked_bytes < self.rt.bytes.unstored => {
+                    self.on_agent_event(proc, event)
+                }
                 Some(expired) = self.timers.next() => match expired {
                     Timer::StopGrace(run_id) => self.feed(Input::StopGraceElapsed { run_id }, None),
                     Timer::StoreRetry => {
@@ -428,10 +443,19 @@ impl Actor {
                     event,
                     AgentEvent::Exited { .. } | AgentEvent::SpawnFailed { .. }
                 );
-                if matches!(event, AgentEvent::Line(_)) {
+                let line_len = match &event {
+                    AgentEvent::Line(l) => Some(l.len()),
+                    _ => None,
+                };
+                if line_len.is_some() {
                     self.line_at = Some(std::time::Instant::now());
                 }
                 self.feed(Input::Agent { proc, event }, None);
+                if let Some(len) = line_len {
+                    // Made into events (held in `unacked` now): the reader
+                    // may hand over more.
+                    self.agent_tx.line_done(len);
+                }
                 self.line_at = None;
                 if last {
                     if let Some(pgid) = self.pgids.remove(&proc) {
@@ -469,6 +493,7 @@ impl Actor {
                         session: self.id.clone(),
                         after,
                         before: log.first_seq(),
+                        page_bytes: self.rt.bytes.replay_page,
                     });
                 let hello = Reply::Session {
                     session: self.id.to_string(),
@@ -482,12 +507,14 @@ impl Actor {
                 // Invariant: registration and replay happen in this one step;
                 // the next broadcast reaches `tx` and is not in `replay`.
                 let lagged = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
                 self.subscribers.insert(
                     conn,
                     Subscriber {
                         events: tx,
                         private,
                         lagged: lagged.clone(),
+                        queued: queued.clone(),
                     },
                 );
                 let _ = reply.send(Subscription {
@@ -496,6 +523,7 @@ impl Actor {
                     replay,
                     events: rx,
                     lagged,
+                    queued,
                 });
             }
             Command::Unsubscribe { conn } => {

@@ -9,9 +9,10 @@ impl Actor {
         // A retired actor of this session may have handed its last writes
         // to the store moments ago: read only after they are applied.
         let _ = self.rt.store.flush().await;
-        match self.rt.store.load(&self.id, self.rt.tail_cap).await {
+        let (cap, bytes) = (self.rt.tail_cap, self.rt.bytes.tail);
+        match self.rt.store.load(&self.id, cap, bytes).await {
             Ok(Some(loaded)) => {
-                self.log = EventLog::new(self.rt.tail_cap, loaded.last_seq, loaded.tail);
+                self.log = EventLog::new(cap, bytes, loaded.last_seq, loaded.tail);
                 self.commit_tx.send_replace(Commit {
                     committed: loaded.last_seq,
                     error: None,
@@ -73,6 +74,7 @@ impl Actor {
             .is_some_and(|(seq, _)| *seq <= commit.committed)
         {
             if let Some((seq, frame)) = self.unacked.pop_front() {
+                self.unacked_bytes -= frame.len();
                 self.log.push(seq, frame.clone());
                 self.broadcast(frame);
             }

@@ -12,6 +12,7 @@ fn runtime(subscriber_queue: usize) -> SessionRuntime {
     SessionRuntime {
         store: Store::open(&dir).unwrap(),
         tail_cap: 100_000,
+        bytes: Default::default(),
         max_agents: 64,
         cwd: std::env::temp_dir(),
         limits: ProcLimits {

@@ -344,6 +344,22 @@ impl Turn<'_> {
                 emit_raw(&line);
                 "after the big line".into()
             }
+            "biglines" => {
+                // COUNT lines of N bytes each: a turn that reads big files.
+                let count = arg(words.next(), 10);
+                let n = arg(words.next(), 1 << 20);
+                let mut line = Vec::with_capacity(n);
+                for i in 0..count {
+                    line.clear();
+                    line.extend_from_slice(
+                        format!("{{\"type\":\"assistant\",\"n\":{i},\"big\":\"").as_bytes(),
+                    );
+                    line.resize(n.saturating_sub(2).max(line.len()), b'x');
+                    line.extend_from_slice(b"\"}");
+                    emit_raw(&line);
+                }
+                "after the big lines".into()
+            }
             "garbage" => {
                 emit_raw(b"\xff\xfe\x00\x01garbage \xc3\x28 not json");
                 "after the garbage".into()

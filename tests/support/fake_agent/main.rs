@@ -27,6 +27,7 @@
 //!   stubborn          like hold, but SIGINT and SIGTERM are ignored
 //!   fork              start a grandchild that holds, print its pid, hold
 //!   bigline N         one line of N bytes, then a normal reply
+//!   biglines C N      C lines of N bytes each, then a normal reply
 //!   garbage           binary garbage and invalid UTF-8, then a reply
 //!   silent            print nothing at all, wait
 //!   deaf              like stubborn, and deaf to interrupts (SIGKILL only)
