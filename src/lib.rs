@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod config;
 pub mod files;
+pub mod log_safe;
 pub mod process;
 pub mod protocol;
 pub mod server;

@@ -404,7 +404,7 @@ async fn ws_upgrade(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if let Err(why) = app.origins.check(&headers) {
-        tracing::warn!(reason = %crate::session::actor::log_safe(&why), "refused a WebSocket handshake");
+        tracing::warn!(reason = %crate::log_safe::log_safe(&why), "refused a WebSocket handshake");
         return (axum::http::StatusCode::FORBIDDEN, why).into_response();
     }
     let client = client_address(peer.ip(), &headers, &app.trusted);

@@ -116,8 +116,8 @@ pub async fn guard(State(policy): State<Arc<OriginPolicy>>, req: Request, next: 
         Err(why) => {
             tracing::warn!(
                 method = %req.method(),
-                path = %crate::session::actor::log_safe(req.uri().path()),
-                reason = %crate::session::actor::log_safe(&why),
+                path = %crate::log_safe::log_safe(req.uri().path()),
+                reason = %crate::log_safe::log_safe(&why),
                 "refused a request"
             );
             (StatusCode::FORBIDDEN, why).into_response()

@@ -79,12 +79,3 @@ pub struct Stats {
     /// for the tabs (includes the store commit).
     pub event_delay: super::latency::Histogram,
 }
-
-/// Control characters escaped, length capped: agent commands contain user text.
-pub fn log_safe(s: &str) -> String {
-    let mut out: String = s.chars().take(300).flat_map(char::escape_debug).collect();
-    if s.chars().count() > 300 {
-        out.push('…');
-    }
-    out
-}

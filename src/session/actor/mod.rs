@@ -4,10 +4,11 @@
 //! two updates of a session ever interleave.
 
 use super::event_log::EventLog;
-pub use super::runtime::{log_safe, SessionRuntime, Stats};
+pub use super::runtime::{SessionRuntime, Stats};
 use super::state::{
     AgentEvent, ConnId, Effect, Input, ProcId, SessionConfig, SessionSnapshot, SessionState,
 };
+use crate::log_safe::log_safe;
 use crate::process::{self, Control, ProcHandle};
 use crate::protocol::server::{Frame, Reply};
 use crate::store::{Cmd, Commit, SessionMeta, Store};
