@@ -171,9 +171,12 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
     assert!(bytes.contains(&0x89));
 }
 
-/// Tried: a second agent with `--max-agents 1` while the first still runs.
+/// Tried: a turn while --max-agents 1 is taken by another session's running
+/// turn (before: it failed at once with an error). It waits, says so with
+/// its place, runs once the other ends, and a stop while waiting stops
+/// exactly it.
 #[tokio::test]
-async fn agents_beyond_the_limit_are_refused_with_a_clear_error() {
+async fn a_turn_beyond_max_agents_waits_its_turn_visibly() {
     let server = Server::claude()
         .args(["--claude-mode", "classic", "--max-agents", "1"])
         .start()
@@ -182,17 +185,56 @@ async fn agents_beyond_the_limit_are_refused_with_a_clear_error() {
     a.message("hold").await;
     a.until_fake_pid().await;
     let mut b = server.joined("b").await;
-    let frames = b.turn("hello").await;
-    let end = frames.last().unwrap();
-    assert_eq!(end["status"], "error");
+    b.message("hello").await;
+    let waiting = b.until_type("waiting_for_agent").await;
+    let w = waiting.last().unwrap();
+    assert_eq!(w["ahead"], 0, "{w}");
     assert!(
-        end["message"].as_str().unwrap().contains("--max-agents"),
-        "{end}"
+        w["seq"].as_u64().is_some(),
+        "a session event, replayed to late tabs"
     );
-    // Session a is untouched; once it ends, b can run.
+    let mut c = server.joined("c").await;
+    c.message("hello").await;
+    assert_eq!(
+        c.until_type("waiting_for_agent").await.last().unwrap()["ahead"],
+        1
+    );
+    // c stops while waiting: only c's turn ends.
+    c.send(json!({"type":"stop"})).await;
+    assert_eq!(
+        c.until_type("exec_end").await.last().unwrap()["status"],
+        "stopped"
+    );
+    // a ends; b gets the slot and runs.
     a.send(json!({"type":"stop"})).await;
     a.until_type("exec_end").await;
-    assert_eq!(b.turn("again").await.last().unwrap()["status"], "success");
+    let frames = b.until_type("exec_end").await;
+    assert_eq!(frames.last().unwrap()["status"], "success", "{frames:?}");
+    assert_eq!(server.metric("agent_slots_waiting").await, 0.0);
+}
+
+/// Tried: duplex sessions keep their agent between turns; with --max-agents 1
+/// the second session's turn used to fail while the first one's agent sat
+/// idle. The idle agent gives up its slot (least recently used first) and
+/// its session resumes the conversation on its next turn.
+#[tokio::test]
+async fn an_idle_duplex_agent_makes_room_and_resumes_later() {
+    let server = Server::claude().args(["--max-agents", "1"]).start().await;
+    let mut a = server.joined("a").await;
+    assert_eq!(
+        a.turn("remember 42").await.last().unwrap()["status"],
+        "success"
+    );
+    let mut b = server.joined("b").await;
+    assert_eq!(b.turn("hello").await.last().unwrap()["status"], "success");
+    // a's agent was ended for b; a's next turn starts one again, resumed.
+    let frames = a.turn("recall").await;
+    assert_eq!(frames.last().unwrap()["status"], "success", "{frames:?}");
+    let text = assistant_text(&frames);
+    assert!(
+        text.contains("Earlier you said: remember 42"),
+        "the conversation was resumed: {text}"
+    );
 }
 
 /// Tried: a third session with `--max-sessions 2`.

@@ -233,6 +233,7 @@ async fn concurrent_tool_use_keeps_every_cache_bounded() {
         tail_cap: 2_000,
         bytes: Default::default(),
         max_agents: 64,
+        slots: swe_swe::session::agent_slots::AgentSlots::new(64),
         cwd: state.path().to_owned(),
         limits: ProcLimits {
             max_line_bytes: 1 << 20,

@@ -104,6 +104,15 @@ fn rss_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// Clock ticks (1/100 s) process `pid` has used, user + system.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let Some(end) = stat.rfind(')') else { return 0 };
+    let f: Vec<&str> = stat[end + 2..].split_whitespace().collect();
+    let n = |k: usize| f.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    n(11) + n(12)
+}
+
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -214,6 +223,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     ready.wait().await;
     let (rss_connected, _) = rss_kib(server_pid);
+    let cpu_before = cpu_ticks(server_pid);
     let started = Instant::now();
     go.wait().await;
     // The server's own histogram, read once the warm-up is over.
@@ -235,6 +245,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         lat.extend(r.latencies_us);
     }
     let wall = started.elapsed();
+    let cpu_used = cpu_ticks(server_pid).saturating_sub(cpu_before);
     let (rss_end, hwm) = rss_kib(server_pid);
     if args.timeline {
         print_timeline(&lat);
@@ -287,6 +298,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         println!("latency after warm-up p50 {p50} us, p99 {p99} us ({n} samples stamped after the first {} ms)", args.warmup_ms);
     }
     println!("errors               {errors}");
+    println!(
+        "server CPU           {:.2} s for the turns (server process only, not agents): {:.2} us per delivered event",
+        cpu_used as f64 / 100.0,
+        cpu_used as f64 * 1e4 / events.max(1) as f64
+    );
     println!(
         "server RSS           start {} MiB, all connected {} MiB, end {} MiB, peak {} MiB",
         rss0 / 1024,

@@ -43,6 +43,13 @@ pub enum SessionEvent {
     ExecStart {
         run_id: u64,
     },
+    /// The turn waits for an agent slot (`--max-agents`): `ahead` turns of
+    /// other sessions are before it. Sent again as it moves up; the agent
+    /// starts when a slot frees.
+    WaitingForAgent {
+        run_id: u64,
+        ahead: usize,
+    },
     ExecEnd {
         run_id: u64,
         status: TurnStatus,

@@ -109,6 +109,7 @@ pub async fn serve(
         tail_cap: cfg.tail_cap,
         bytes: cfg.bytes,
         max_agents: cfg.max_agents,
+        slots: crate::session::agent_slots::AgentSlots::new(cfg.max_agents),
     };
     let session_cfg = SessionConfig {
         agent: cfg.agent.clone(),
@@ -323,6 +324,18 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         "counter",
         "Tabs dropped for not keeping up.",
         s.dropped_subscribers.load(Relaxed).to_string(),
+    );
+    m(
+        "agent_slots_held",
+        "gauge",
+        "Agent slots (--max-agents) held by live agent processes.",
+        app.registry.runtime().slots.held().to_string(),
+    );
+    m(
+        "agent_slots_waiting",
+        "gauge",
+        "Turns waiting for an agent slot.",
+        app.registry.runtime().slots.waiting().to_string(),
     );
     m(
         "permission_requests_waiting",

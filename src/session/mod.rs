@@ -3,6 +3,7 @@
 //! session ids to handles.
 
 pub mod actor;
+pub mod agent_slots;
 pub mod event_log;
 pub mod history;
 pub mod latency;

@@ -26,6 +26,8 @@ pub struct SessionRuntime {
     pub bytes: ByteBudgets,
     /// Agent processes running at once, server-wide.
     pub max_agents: usize,
+    /// The `--max-agents` slots, shared by every session.
+    pub slots: Arc<super::agent_slots::AgentSlots>,
 }
 
 /// Memory bounded in bytes, not only in counts: one agent line may be

@@ -104,7 +104,10 @@ function start() {
   // "Running · 12 s": how long the current turn has been going.
   function showElapsed() {
     const secs = runStarted ? Math.floor((Date.now() - runStarted) / 1000) : 0;
-    ui.runningText.textContent = !runStarted ? '' : secs < 1 ? 'Running' : `Running · ${secs} s`;
+    const waiting = state?.waiting;
+    ui.runningText.textContent = !runStarted ? ''
+      : waiting != null ? `Waiting for a free agent${waiting ? ` · ${waiting} ahead` : ''}`
+      : secs < 1 ? 'Running' : `Running · ${secs} s`;
   }
   setInterval(() => { if (runStarted) showElapsed(); }, 1000);
 

@@ -49,7 +49,7 @@ export class Transcript {
     this.plain = null; // the <pre> of template-agent output of this run
     this.stderr = null;
     // `ended` counts finished turns (tests and the title wait on it).
-    this.state = { running: null, mode: 'default', slash: [], queue: new Map(), ended: 0 };
+    this.state = { running: null, waiting: null, mode: 'default', slash: [], queue: new Map(), ended: 0 };
     this.emitState();
   }
 
@@ -136,14 +136,17 @@ export class Transcript {
       case 'queued': this.state.queue.set(ev.queueId, ev.content); break;
       case 'queue_cancelled': this.state.queue.delete(ev.queueId); break;
       case 'exec_start': this.state.running = ev.runId; break;
+      // --max-agents: the turn waits for a free agent; `ahead` turns first.
+      case 'waiting_for_agent': if (ev.runId === this.state.running) this.state.waiting = ev.ahead; break;
       case 'exec_end': this.endRun(ev); break;
       case 'claudejson': {
+        this.state.waiting = null;
         let m;
         try { m = JSON.parse(ev.content); } catch { m = null; }
         if (m && typeof m === 'object') this.claude(m); else this.content(ev.content);
         break;
       }
-      case 'content': this.content(ev.content); break;
+      case 'content': this.state.waiting = null; this.content(ev.content); break;
       case 'stderr': this.stderrLine(ev.content); break;
       case 'info': this.notice(ev.message); break;
       case 'error': this.notice(ev.message, 'err'); break;
@@ -161,6 +164,7 @@ export class Transcript {
 
   endRun(ev) {
     this.state.running = null;
+    this.state.waiting = null;
     this.state.ended++;
     for (const card of this.cards.values()) card.abandon();
     for (const blocks of this.streams.values()) for (const b of blocks) if (!b.final) { b.final = true; this.dirty.add(b); }

@@ -45,7 +45,7 @@ impl Activity {
 }
 
 /// Monotonic milliseconds since first use, never 0.
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
     START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
 }

@@ -5,20 +5,44 @@
 use super::*;
 
 impl Actor {
+    /// Starts an agent process holding `slot` until it ends.
+    pub(super) fn start_agent(
+        &mut self,
+        proc: ProcId,
+        spec: crate::agent::SpawnSpec,
+        slot: SlotGuard,
+    ) {
+        // The command line holds the prompt: only at debug level.
+        tracing::info!(session = %self.id, proc = proc.0, program = %log_safe(&spec.program), "starting agent");
+        tracing::debug!(session = %self.id, proc = proc.0, command = %log_safe(&spec.display()), "agent command");
+        let handle = process::spawn_run(
+            &self.rt.tracker,
+            proc,
+            spec,
+            self.rt.cwd.clone(),
+            self.agent_tx.clone(),
+            self.rt.limits.clone(),
+        );
+        self.rt.stats.live_processes.fetch_add(1, Ordering::Relaxed);
+        self.procs.insert(proc, handle);
+        self.slots.insert(proc, slot);
+        self.slot_idle = false;
+    }
+
     pub(super) fn feed(&mut self, input: Input, reply_to: Option<mpsc::Sender<Frame>>) {
         let (was_running, was_waiting) =
             (self.state.running().is_some(), self.state.prompts_waiting());
         for effect in self.state.handle(input) {
             self.perform(effect, reply_to.as_ref());
         }
-        for proc in std::mem::take(&mut self.refused) {
-            let reason = format!(
-                "{} agents are already running on this server (--max-agents); try again when one has finished",
-                self.rt.max_agents
-            );
-            let event = AgentEvent::Refused { reason };
-            for effect in self.state.handle(Input::Agent { proc, event }) {
-                self.perform(effect, reply_to.as_ref());
+        // What the step's effects had to say back (a turn waiting for an
+        // agent slot, a spawn that will not happen): fed after every effect
+        // of the step is carried out, so one input's effects stay in order.
+        while !self.deferred.is_empty() {
+            for (proc, event) in std::mem::take(&mut self.deferred) {
+                for effect in self.state.handle(Input::Agent { proc, event }) {
+                    self.perform(effect, reply_to.as_ref());
+                }
             }
         }
         // Gauges for /metrics move by this session's change.
@@ -57,27 +81,43 @@ impl Actor {
                     let _ = tx.try_send(frame);
                 }
             }
-            Effect::Spawn { proc, .. }
-                if self.rt.stats.live_processes.load(Ordering::Relaxed)
-                    >= self.rt.max_agents as u64 =>
+            Effect::Spawn { proc, spec } => match self.rt.slots.acquire() {
+                Acquired::Now(slot) => self.start_agent(proc, spec, slot),
+                Acquired::Queued(ticket) => {
+                    // The state runs one process at a time: at most one
+                    // spawn waits per session.
+                    let ahead = *ticket.position.borrow();
+                    tracing::info!(session = %self.id, proc = proc.0, ahead, "waiting for an agent slot (--max-agents)");
+                    self.pending = Some(PendingSpawn {
+                        proc,
+                        spec,
+                        ticket,
+                        writes: Vec::new(),
+                    });
+                    self.deferred.push((proc, AgentEvent::Waiting { ahead }));
+                }
+            },
+            Effect::Terminate { proc, .. }
+                if self.pending.as_ref().is_some_and(|p| p.proc == proc) =>
             {
-                // Answered right after this step (see `feed`).
-                self.refused.push(proc);
-            }
-            Effect::Spawn { proc, spec } => {
-                // The command line holds the prompt: only at debug level.
-                tracing::info!(session = %self.id, proc = proc.0, program = %log_safe(&spec.program), "starting agent");
-                tracing::debug!(session = %self.id, proc = proc.0, command = %log_safe(&spec.display()), "agent command");
-                let handle = process::spawn_run(
-                    &self.rt.tracker,
+                // Stopped while waiting: leave the queue; the process that
+                // never started has "exited".
+                self.pending = None;
+                self.deferred.push((
                     proc,
-                    spec,
-                    self.rt.cwd.clone(),
-                    self.agent_tx.clone(),
-                    self.rt.limits.clone(),
-                );
-                self.rt.stats.live_processes.fetch_add(1, Ordering::Relaxed);
-                self.procs.insert(proc, handle);
+                    AgentEvent::Exited {
+                        code: None,
+                        signal: None,
+                    },
+                ));
+            }
+            Effect::Write { proc, line }
+                if self.pending.as_ref().is_some_and(|p| p.proc == proc) =>
+            {
+                // Written once the agent has its slot and has started.
+                if let Some(p) = self.pending.as_mut() {
+                    p.writes.push(line);
+                }
             }
             Effect::Write { proc, line } => {
                 let sent = self

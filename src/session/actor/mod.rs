@@ -3,6 +3,7 @@
 //! `SessionHandle` and sends commands; the actor handles one at a time, so no
 //! two updates of a session ever interleave.
 
+use super::agent_slots::{Acquired, SlotGuard, Ticket};
 use super::event_log::EventLog;
 pub use super::runtime::{SessionRuntime, Stats};
 use super::state::{
@@ -140,7 +141,11 @@ impl SessionHandle {
             retry_armed: false,
             closers: Vec::new(),
             proc_records: Vec::new(),
-            refused: Vec::new(),
+            deferred: Vec::new(),
+            pending: None,
+            slots: HashMap::new(),
+            slot_idle: false,
+            release_wanted: Arc::new(tokio::sync::Notify::new()),
             rt: rt.clone(),
         };
         rt.tracker.spawn(actor.run(cfg));
@@ -263,6 +268,33 @@ impl SessionHandle {
     }
 }
 
+pub(super) struct PendingSpawn {
+    pub proc: ProcId,
+    pub spec: crate::agent::SpawnSpec,
+    pub ticket: Ticket,
+    /// Lines for its stdin (the prompt), in order.
+    pub writes: Vec<String>,
+}
+
+/// News about a spawn waiting for a slot.
+enum SlotNews {
+    Granted(SlotGuard),
+    Ahead(usize),
+}
+
+/// Resolves when the waiting spawn gets its slot or moves up; never when
+/// nothing waits.
+async fn slot_news(pending: &mut Option<PendingSpawn>) -> SlotNews {
+    let Some(p) = pending.as_mut() else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        Ok(slot) = &mut p.ticket.granted => SlotNews::Granted(slot),
+        Ok(()) = p.ticket.position.changed() => SlotNews::Ahead(*p.ticket.position.borrow_and_update()),
+        else => std::future::pending().await,
+    }
+}
+
 struct Subscriber {
     events: mpsc::Sender<Frame>,
     private: mpsc::Sender<Frame>,
@@ -325,8 +357,17 @@ struct Actor {
     pgids: HashMap<ProcId, i32>,
     /// Process-group records for the store (started, ended).
     proc_records: Vec<Cmd>,
-    /// Spawns refused by `--max-agents` in the current step.
-    refused: Vec<ProcId>,
+    /// Agent events the step's effects produced themselves (see `feed`).
+    deferred: Vec<(ProcId, AgentEvent)>,
+    /// A spawn waiting for an agent slot (`--max-agents`).
+    pending: Option<PendingSpawn>,
+    /// The slot each live agent process holds.
+    slots: HashMap<ProcId, SlotGuard>,
+    /// What the slots were last told: no turn is running.
+    slot_idle: bool,
+    /// Notified when someone waits for a slot and this session's agent has
+    /// no turn: it is asked to end (the next turn resumes the conversation).
+    release_wanted: Arc<tokio::sync::Notify>,
     /// Answered when the actor has ended (`Command::Close`).
     closers: Vec<oneshot::Sender<()>>,
     commands: mpsc::Receiver<Command>,
@@ -351,6 +392,20 @@ impl Actor {
             && self.storage_error.is_none();
         self.activity
             .set(quiet, !self.procs.is_empty(), self.state.has_no_events());
+    }
+
+    /// Tells the agent slots whether this session's agent is between turns
+    /// (then it may be asked to make room); only on a change, since the
+    /// slots are shared by every session.
+    fn publish_slot_idle(&mut self) {
+        let idle = self.state.running().is_none();
+        if idle != self.slot_idle {
+            self.slot_idle = idle;
+            let now = activity::now_ms();
+            for slot in self.slots.values() {
+                slot.set_idle(idle, &self.release_wanted, now);
+            }
+        }
     }
 
     async fn run(mut self, cfg: SessionConfig) {
@@ -391,6 +446,22 @@ impl Actor {
                     }
                 },
                 Ok(()) = self.commit_rx.changed() => self.on_commit(),
+                news = slot_news(&mut self.pending) => match news {
+                    SlotNews::Granted(slot) => {
+                        if let Some(p) = self.pending.take() {
+                            self.start_agent(p.proc, p.spec, slot);
+                            for line in p.writes {
+                                self.perform(Effect::Write { proc: p.proc, line }, None);
+                            }
+                        }
+                    }
+                    SlotNews::Ahead(ahead) => {
+                        if let Some(proc) = self.pending.as_ref().map(|p| p.proc) {
+                            self.feed(Input::Agent { proc, event: AgentEvent::Waiting { ahead } }, None);
+                        }
+                    }
+                },
+                _ = self.release_wanted.notified() => self.feed(Input::ReleaseAgent, None),
                 // Invariant: at most `unstored` bytes of events wait for the
                 // store; beyond it agent output stays in the pipe until a
                 // commit (which always comes, or fails and is retried).
@@ -409,6 +480,7 @@ impl Actor {
             }
             self.persist().await;
             self.publish_activity();
+            self.publish_slot_idle();
             let flushed = self.unacked.is_empty() || self.storage_error.is_some();
             if shutting_down && self.state.is_quiescent() && self.procs.is_empty() && flushed {
                 break;
@@ -465,6 +537,8 @@ impl Actor {
                     if self.procs.remove(&proc).is_some() {
                         self.rt.stats.live_processes.fetch_sub(1, Ordering::Relaxed);
                     }
+                    // Its slot goes to the next turn waiting, if any.
+                    self.slots.remove(&proc);
                 }
             }
         }

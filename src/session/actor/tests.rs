@@ -14,6 +14,7 @@ fn runtime(subscriber_queue: usize) -> SessionRuntime {
         tail_cap: 100_000,
         bytes: Default::default(),
         max_agents: 64,
+        slots: crate::session::agent_slots::AgentSlots::new(64),
         cwd: std::env::temp_dir(),
         limits: ProcLimits {
             max_line_bytes: 1 << 20,

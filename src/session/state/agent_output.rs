@@ -7,6 +7,11 @@ impl SessionState {
     pub(super) fn on_agent(&mut self, event: AgentEvent) {
         match event {
             AgentEvent::Started { .. } => {}
+            AgentEvent::Waiting { ahead } => {
+                if let Some(run_id) = self.running() {
+                    self.emit(SessionEvent::WaitingForAgent { run_id, ahead });
+                }
+            }
             AgentEvent::Line(line) => self.on_line(line),
             AgentEvent::LineTooLong { len, limit } => self.emit(SessionEvent::Error {
                 message: format!(

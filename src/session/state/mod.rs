@@ -102,6 +102,11 @@ pub enum AgentEvent {
     SpawnFailed {
         error: String,
     },
+    /// Not started yet: waiting for one of `--max-agents` slots, with
+    /// `ahead` turns before it.
+    Waiting {
+        ahead: usize,
+    },
     /// Not started: a server-wide limit (the reason says which).
     Refused {
         reason: String,
