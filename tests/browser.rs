@@ -106,6 +106,12 @@ async fn two_thousand_messages_render_and_scroll() {
     .await;
 }
 
+/// Tried: 1 MB replies of emphasis, code, link and bracket soup, raw HTML.
+#[tokio::test]
+async fn adversarial_markdown_renders_in_linear_time() {
+    scenario("markdown", Server::claude()).await;
+}
+
 #[tokio::test]
 async fn real_claude_code_output_renders() {
     scenario("fixtures", Server::claude()).await;

@@ -6,6 +6,48 @@ import path from 'node:path';
 import { control, launch, open, connected, noErrors, send, ended, running, sessionOf, text, count, shot, assert, URL_, WORKDIR, WAIT } from './lib.mjs';
 
 const scenarios = {
+  /**
+   * Adversarial markdown: emphasis, code, link and bracket soup, 120 KB and
+   * 1 MB. Each used to search to the end of the text at every delimiter
+   * (120 KB of `*a ` blocked the tab for 10 s). Rendered by the page's own
+   * module, timed in the page; prints the times (docs/PERFORMANCE.md).
+   */
+  async markdown(browser) {
+    const page = await open(browser);
+    const url = await page.evaluate(() => performance.getEntriesByType('resource')
+      .map((e) => e.name).find((n) => /\/markdown[.-][^/]*\.js$/.test(n)));
+    assert.ok(url, 'the markdown module was loaded');
+    const result = await page.evaluate(async (url) => {
+      const { renderMarkdown } = await import(url);
+      const cases = {
+        'emphasis 120 KB': '*a '.repeat(40000),
+        'emphasis 1 MB': '*a '.repeat(350000),
+        'underscores 1 MB': '_a '.repeat(350000),
+        'strong 1 MB': '**a '.repeat(262144),
+        'backticks 1 MB': '`a '.repeat(350000),
+        'brackets 1 MB': '[a]('.repeat(262144),
+        'links 1 MB': '[x](https://a.b/'.repeat(65536),
+        'mixed 1 MB': '*a **b `c [d](e _f ~~g <h http://i '.repeat(30000),
+        'raw HTML 1 MB': '<b onclick=x>'.repeat(80000),
+      };
+      const times = {};
+      for (const [name, src] of Object.entries(cases)) {
+        const t = performance.now();
+        const el = renderMarkdown(src);
+        times[name] = Math.round(performance.now() - t);
+        if (el.querySelector('b, script, img, [onclick]')) throw new Error(`${name}: HTML from text`);
+      }
+      const ok = renderMarkdown('a *b* **c** `d` [e](https://x.y/) <https://z.w/> _f_ ~~g~~ `` h`i ``');
+      const shape = ['em', 'strong', 'code', 'a', 'del'].map((t) => ok.querySelectorAll(t).length);
+      return { times, shape, text: ok.textContent };
+    }, url);
+    console.log('markdown render times (ms):', JSON.stringify(result.times));
+    assert.deepEqual(result.shape, [2, 1, 2, 2, 1], 'the usual inline forms still render');
+    assert.equal(result.text, 'a b c d e https://z.w/ f g h`i');
+    for (const [name, ms] of Object.entries(result.times)) assert.ok(ms < 2000, `${name}: ${ms} ms`);
+    noErrors(page);
+  },
+
   /** Streamed markdown reply, every tool card, no HTML from the agent, a11y, screenshots. */
   async chat(browser) {
     const page = await open(browser);

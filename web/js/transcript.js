@@ -86,11 +86,23 @@ export class Transcript {
       try { this.apply(ev); } catch (e) { console.error('render failed for', ev, e); }
       n++;
     }
-    for (const block of this.dirty) this.renderBlock(block);
-    this.dirty.clear();
+    // A streaming block is rendered whole on each flush; a long one at most
+    // every text-length / 1000 ms (≤ 1 s), so a big reply costs linear time
+    // per render and not one render per frame.
+    const now = performance.now();
+    const later = [];
+    for (const block of this.dirty) {
+      if (!block.final && block.text.length > 32768 && now - (block.renderedAt || 0) < Math.min(1000, block.text.length / 1000)) {
+        later.push(block);
+        continue;
+      }
+      this.renderBlock(block);
+      block.renderedAt = performance.now();
+    }
+    this.dirty = new Set(later);
     this.emitState();
     if (stick) this.toBottom(); else this.onStick?.(false);
-    if (this.backlog) {
+    if (this.backlog || later.length) {
       this.schedule();
     } else {
       this.pending = [];
