@@ -17,6 +17,17 @@ pub enum RegistryError {
     ShuttingDown,
 }
 
+impl RegistryError {
+    /// The stable `code` of the `error` a client gets.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RegistryError::InvalidId => "invalid_session",
+            RegistryError::TooMany(_) => "too_many_sessions",
+            RegistryError::ShuttingDown => "shutting_down",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Registry {
     inner: Arc<Inner>,

@@ -1,0 +1,106 @@
+//! What bounds one connection: its place among a client address's
+//! connections, its message rate, and the open-connections gauge.
+
+use super::super::AppState;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Counts an open connection for as long as it lives.
+pub(super) struct Gauge<'a>(&'a std::sync::atomic::AtomicI64);
+
+impl<'a> Gauge<'a> {
+    pub(super) fn up(g: &'a std::sync::atomic::AtomicI64) -> Self {
+        g.fetch_add(1, Ordering::Relaxed);
+        Gauge(g)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Per-connection limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub messages_per_sec: u32,
+    pub connections_per_ip: usize,
+    pub idle_timeout: Duration,
+}
+
+/// One of a client address's connection slots, given back on drop.
+pub struct PeerSlot {
+    app: Arc<AppState>,
+    /// `None`: not counted.
+    ip: Option<std::net::IpAddr>,
+}
+
+impl PeerSlot {
+    pub fn take(app: &Arc<AppState>, ip: std::net::IpAddr) -> Option<PeerSlot> {
+        // Loopback is every local tab, or a proxy that did not say who its
+        // client is: no cap (100 local tabs got 429 from the 65th).
+        if super::super::conn::shared_peer(ip, &app.trusted) {
+            return Some(PeerSlot {
+                app: app.clone(),
+                ip: None,
+            });
+        }
+        let mut map = app.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= app.limits.connections_per_ip {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            app: app.clone(),
+            ip: Some(ip),
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let Some(ip) = self.ip else { return };
+        let mut map = self.app.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&ip);
+            }
+        }
+    }
+}
+
+/// Messages per second with bursts: a token bucket.
+pub(super) struct Bucket {
+    tokens: f64,
+    rate: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    pub(super) fn new(per_sec: u32) -> Self {
+        let rate = f64::from(per_sec);
+        Bucket {
+            tokens: rate * 2.0,
+            rate,
+            last: Instant::now(),
+        }
+    }
+
+    pub(super) fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let burst = self.rate * 2.0;
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
