@@ -175,13 +175,16 @@ pub async fn serve(
         header_timeout: cfg.header_timeout,
     };
     tracing::debug!(?limits, "connection limits");
+    // HTTP connection tasks on a tracker of their own: `tasks_alive` counts
+    // sessions, runs and WebSockets, not the request reading it.
+    let http_tasks = TaskTracker::new();
     conn::serve(
         listener,
         app,
         limits,
         trusted,
         open,
-        tracker.clone(),
+        http_tasks.clone(),
         shutdown.clone(),
     )
     .await;
@@ -190,11 +193,19 @@ pub async fn serve(
     // once its processes are gone.
     registry.clear();
     tracker.close();
-    if tokio::time::timeout(cfg.stop_grace + SHUTDOWN_SLACK, tracker.wait())
+    http_tasks.close();
+    let all_done = async {
+        tracker.wait().await;
+        http_tasks.wait().await;
+    };
+    if tokio::time::timeout(cfg.stop_grace + SHUTDOWN_SLACK, all_done)
         .await
         .is_err()
     {
-        tracing::error!(remaining = tracker.len(), "shutdown did not finish in time");
+        tracing::error!(
+            remaining = tracker.len() + http_tasks.len(),
+            "shutdown did not finish in time"
+        );
     }
     if let Err(e) = store.flush().await {
         tracing::error!("final store flush failed: {e}");

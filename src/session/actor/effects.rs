@@ -61,18 +61,9 @@ impl Actor {
 
     pub(super) fn perform(&mut self, effect: Effect, reply_to: Option<&mpsc::Sender<Frame>>) {
         match effect {
-            Effect::Event { seq, frame } => {
-                // Sent to nobody until the store has it (see `on_commit`).
-                self.unacked_bytes += frame.len();
-                self.unacked.push_back((seq, frame.clone()));
-                if let Some(at) = self.line_at {
-                    self.line_stamps.push_back((seq, at));
-                }
-                if self.storage_error.is_none() {
-                    self.to_store.push((seq, frame));
-                }
-            }
-            Effect::SaveMeta(meta) => self.meta = Some(meta),
+            // Sent to nobody until the store has it (see `on_commit`).
+            Effect::Event { seq, frame } => self.outbox.push(seq, frame, self.line_at),
+            Effect::SaveMeta(meta) => self.outbox.set_meta(meta),
             Effect::Reply { to, frame } => {
                 let target = reply_to.or_else(|| self.subscribers.get(&to).map(|s| &s.private));
                 if let Some(tx) = target {

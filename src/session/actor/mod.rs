@@ -12,9 +12,10 @@ use super::state::{
 use crate::log_safe::log_safe;
 use crate::process::{self, Control, ProcHandle};
 use crate::protocol::server::{Frame, Reply};
-use crate::store::{Cmd, Commit, SessionMeta, Store};
+use crate::store::{Cmd, Commit, Store};
 use activity::Activity;
-use std::collections::{HashMap, VecDeque};
+use outbox::Outbox;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,16 +130,10 @@ impl SessionHandle {
             pgids: HashMap::new(),
             timers: Timers::default(),
             adopted: 0,
-            unacked: VecDeque::new(),
-            unacked_bytes: 0,
-            line_stamps: VecDeque::new(),
             line_at: None,
-            to_store: Vec::new(),
-            meta: None,
+            outbox: Outbox::default(),
             commit_tx: Arc::new(commit_tx),
             commit_rx,
-            storage_error: None,
-            retry_armed: false,
             closers: Vec::new(),
             proc_records: Vec::new(),
             deferred: Vec::new(),
@@ -337,23 +332,12 @@ struct Actor {
     state: SessionState,
     /// Committed events only: what replay may send.
     log: EventLog,
-    /// Numbered events waiting for their commit, oldest first; broadcast
-    /// (and moved to `log`) once the store says they are durable.
-    unacked: VecDeque<(u64, Frame)>,
-    /// Bytes of the frames in `unacked`.
-    unacked_bytes: usize,
-    /// (seq, when its agent line arrived) for events made from agent lines,
-    /// oldest first: observed into `event_delay` when the seq is broadcast.
-    line_stamps: VecDeque<(u64, std::time::Instant)>,
+    /// Events and meta owed to the store, held from tabs until committed.
+    outbox: Outbox,
     /// When the agent line being fed arrived (set only during that feed).
     line_at: Option<std::time::Instant>,
-    /// Events and meta to hand to the store after the current step.
-    to_store: Vec<(u64, Frame)>,
-    meta: Option<SessionMeta>,
     commit_tx: Arc<watch::Sender<Commit>>,
     commit_rx: watch::Receiver<Commit>,
-    storage_error: Option<String>,
-    retry_armed: bool,
     pgids: HashMap<ProcId, i32>,
     /// Process-group records for the store (started, ended).
     proc_records: Vec<Cmd>,
@@ -384,12 +368,7 @@ impl Actor {
     /// What the registry's sweep reads: quiet (no tab, no turn, nothing
     /// unstored), an agent process alive, no events at all.
     fn publish_activity(&self) {
-        let quiet = self.subscribers.is_empty()
-            && self.state.is_calm()
-            && self.unacked.is_empty()
-            && self.to_store.is_empty()
-            && self.meta.is_none()
-            && self.storage_error.is_none();
+        let quiet = self.subscribers.is_empty() && self.state.is_calm() && self.outbox.is_settled();
         self.activity
             .set(quiet, !self.procs.is_empty(), self.state.has_no_events());
     }
@@ -465,24 +444,22 @@ impl Actor {
                 // Invariant: at most `unstored` bytes of events wait for the
                 // store; beyond it agent output stays in the pipe until a
                 // commit (which always comes, or fails and is retried).
-                Some((proc, event)) = self.agent_rx.recv(), if self.unacked_bytes < self.rt.bytes.unstored => {
+                Some((proc, event)) = self.agent_rx.recv(), if self.outbox.unacked_bytes() < self.rt.bytes.unstored => {
                     self.on_agent_event(proc, event)
                 }
                 Some(expired) = self.timers.next() => match expired {
                     Timer::StopGrace(run_id) => self.feed(Input::StopGraceElapsed { run_id }, None),
-                    Timer::StoreRetry => {
-                        self.retry_armed = false;
-                        self.to_store.extend(self.unacked.iter().cloned());
-                        // The failed batch may have held this session's meta.
-                        self.meta = Some(self.state.meta());
-                    }
+                    Timer::StoreRetry => self.outbox.retry(self.state.meta()),
                 },
             }
             self.persist().await;
             self.publish_activity();
             self.publish_slot_idle();
-            let flushed = self.unacked.is_empty() || self.storage_error.is_some();
-            if shutting_down && self.state.is_quiescent() && self.procs.is_empty() && flushed {
+            if shutting_down
+                && self.state.is_quiescent()
+                && self.procs.is_empty()
+                && self.outbox.flushed()
+            {
                 break;
             }
         }
@@ -525,7 +502,7 @@ impl Actor {
                 }
                 self.feed(Input::Agent { proc, event }, None);
                 if let Some(len) = line_len {
-                    // Made into events (held in `unacked` now): the reader
+                    // Made into events (held in the outbox now): the reader
                     // may hand over more.
                     self.agent_tx.line_done(len);
                 }
@@ -621,6 +598,7 @@ impl Actor {
 
 mod activity;
 mod effects;
+mod outbox;
 mod store_sync;
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ impl Actor {
         // (e.g. the queue that event changed). The reverse gap — meta ahead
         // of the log after a crash — only makes a restore cancel or end
         // something no tab saw.
-        if let Some(meta) = self.meta.take() {
+        if let Some(meta) = self.outbox.take_meta() {
             let cmd = Cmd::SaveMeta {
                 session: self.id.clone(),
                 agent: self.agent.clone(),
@@ -51,8 +51,8 @@ impl Actor {
             };
             let _ = self.rt.store.send(cmd).await;
         }
-        if !self.to_store.is_empty() {
-            let events = std::mem::take(&mut self.to_store);
+        let events = self.outbox.take_events();
+        if !events.is_empty() {
             let cmd = Cmd::Append {
                 session: self.id.clone(),
                 agent: self.agent.clone(),
@@ -68,41 +68,32 @@ impl Actor {
     /// The store committed (or failed to commit) a batch of this session.
     pub(super) fn on_commit(&mut self) {
         let commit = self.commit_rx.borrow_and_update().clone();
-        while self
-            .unacked
-            .front()
-            .is_some_and(|(seq, _)| *seq <= commit.committed)
-        {
-            if let Some((seq, frame)) = self.unacked.pop_front() {
-                self.unacked_bytes -= frame.len();
-                self.log.push(seq, frame.clone());
-                self.broadcast(frame);
-            }
+        let released = self.outbox.on_commit(&commit);
+        for (seq, frame) in released.frames {
+            self.log.push(seq, frame.clone());
+            self.broadcast(frame);
         }
-        while let Some(&(seq, at)) = self.line_stamps.front() {
-            if seq > commit.committed {
-                break;
-            }
-            self.line_stamps.pop_front();
+        for at in released.line_arrivals {
             self.rt.stats.event_delay.observe(at.elapsed());
         }
-        match commit.error {
-            Some(e) if !self.unacked.is_empty() => self.storage_failed(e),
-            _ => {
-                // Events made while storing failed were only held, never
-                // sent: send them now that the store works again.
-                if self.storage_error.take().is_some() {
-                    self.to_store.extend(self.unacked.iter().cloned());
-                    self.meta = Some(self.state.meta());
-                }
-            }
+        if released.recovered {
+            // The failed batch may have held this session's meta.
+            self.outbox.set_meta(self.state.meta());
+        }
+        if let (Some(failure), Some(error)) = (released.failed, commit.error) {
+            self.report_storage_failure(failure, error);
         }
     }
 
     /// Events stay unsent until they are durable; tell every tab once and
     /// offer them to the store again shortly.
     pub(super) fn storage_failed(&mut self, error: String) {
-        if self.storage_error.as_deref() != Some(error.as_str()) {
+        let failure = self.outbox.failed(error.clone());
+        self.report_storage_failure(failure, error);
+    }
+
+    fn report_storage_failure(&mut self, failure: outbox::Failure, error: String) {
+        if failure.tell_tabs {
             tracing::error!(session = %self.id, %error, "events could not be stored; holding them");
             let frame = Reply::error(
                 "storage_failed",
@@ -112,10 +103,8 @@ impl Actor {
             for sub in self.subscribers.values() {
                 let _ = sub.private.try_send(frame.clone());
             }
-            self.storage_error = Some(error);
         }
-        if !self.retry_armed {
-            self.retry_armed = true;
+        if failure.arm_retry {
             self.timers.insert(Timer::StoreRetry, STORE_RETRY);
         }
     }

@@ -1,0 +1,246 @@
+//! What a session owes the store and its tabs, with no I/O: events numbered
+//! but not yet durable (`unacked`), the part of them still to hand to the
+//! store (`to_store`), the session's meta, and the store's last failure.
+//!
+//! The rule it keeps: an event reaches tabs only once the store reports it
+//! committed, in seq order, and a failed commit holds events — never drops
+//! them — until a retry or a later success stores them.
+
+use crate::protocol::server::Frame;
+use crate::store::{Commit, SessionMeta};
+use std::collections::VecDeque;
+use std::time::Instant;
+
+#[derive(Default)]
+pub struct Outbox {
+    /// Numbered events waiting for their commit, oldest first.
+    unacked: VecDeque<(u64, Frame)>,
+    /// Bytes of the frames in `unacked`.
+    unacked_bytes: usize,
+    /// (seq, when its agent line arrived) for events made from agent lines.
+    line_stamps: VecDeque<(u64, Instant)>,
+    /// Events to hand to the store after the current step.
+    to_store: Vec<(u64, Frame)>,
+    meta: Option<SessionMeta>,
+    error: Option<String>,
+    retry_armed: bool,
+}
+
+/// What a commit report released.
+#[derive(Default)]
+pub struct Released {
+    /// Now durable, in seq order: for the memory tail and every tab.
+    pub frames: Vec<(u64, Frame)>,
+    /// Arrival times of the agent lines behind them.
+    pub line_arrivals: Vec<Instant>,
+    /// The store works again after a failure: everything held was offered
+    /// again, and the caller must offer the session's meta too.
+    pub recovered: bool,
+    /// The store failed with events still unstored.
+    pub failed: Option<Failure>,
+}
+
+/// What to do about a failure.
+#[derive(Debug, PartialEq)]
+pub struct Failure {
+    /// A new error (not the one tabs were already told about).
+    pub tell_tabs: bool,
+    /// Arm the retry timer (it is not running yet).
+    pub arm_retry: bool,
+}
+
+impl Outbox {
+    /// A numbered event: held for its commit, and handed to the store unless
+    /// storing is failing (then the retry offers it with the rest).
+    pub fn push(&mut self, seq: u64, frame: Frame, line_at: Option<Instant>) {
+        self.unacked_bytes += frame.len();
+        self.unacked.push_back((seq, frame.clone()));
+        if let Some(at) = line_at {
+            self.line_stamps.push_back((seq, at));
+        }
+        if self.error.is_none() {
+            self.to_store.push((seq, frame));
+        }
+    }
+
+    pub fn set_meta(&mut self, meta: SessionMeta) {
+        self.meta = Some(meta);
+    }
+
+    pub fn take_meta(&mut self) -> Option<SessionMeta> {
+        self.meta.take()
+    }
+
+    pub fn take_events(&mut self) -> Vec<(u64, Frame)> {
+        std::mem::take(&mut self.to_store)
+    }
+
+    pub fn unacked_bytes(&self) -> usize {
+        self.unacked_bytes
+    }
+
+    /// Nothing waits for the store, nothing is to be handed to it, and it
+    /// is not failing.
+    pub fn is_settled(&self) -> bool {
+        self.unacked.is_empty()
+            && self.to_store.is_empty()
+            && self.meta.is_none()
+            && self.error.is_none()
+    }
+
+    /// Everything numbered is durable, or storing failed (at shutdown there
+    /// is nothing more to wait for then).
+    pub fn flushed(&self) -> bool {
+        self.unacked.is_empty() || self.error.is_some()
+    }
+
+    /// The store reports the highest seq of this session stored without a
+    /// gap, and its last error.
+    pub fn on_commit(&mut self, commit: &Commit) -> Released {
+        let mut out = Released::default();
+        while self
+            .unacked
+            .front()
+            .is_some_and(|(seq, _)| *seq <= commit.committed)
+        {
+            if let Some((seq, frame)) = self.unacked.pop_front() {
+                self.unacked_bytes -= frame.len();
+                out.frames.push((seq, frame));
+            }
+        }
+        while let Some(&(seq, at)) = self.line_stamps.front() {
+            if seq > commit.committed {
+                break;
+            }
+            self.line_stamps.pop_front();
+            out.line_arrivals.push(at);
+        }
+        match &commit.error {
+            Some(e) if !self.unacked.is_empty() => out.failed = Some(self.failed(e.clone())),
+            _ => {
+                // Events made while storing failed were only held, never
+                // offered: offer them now that the store works again.
+                if self.error.take().is_some() {
+                    self.to_store.extend(self.unacked.iter().cloned());
+                    out.recovered = true;
+                }
+            }
+        }
+        out
+    }
+
+    /// Storing failed with `error`: held events stay held.
+    pub fn failed(&mut self, error: String) -> Failure {
+        let tell_tabs = self.error.as_deref() != Some(error.as_str());
+        self.error = Some(error);
+        let arm_retry = !self.retry_armed;
+        self.retry_armed = true;
+        Failure {
+            tell_tabs,
+            arm_retry,
+        }
+    }
+
+    /// The retry timer fired: offer every held event again, with `meta`
+    /// (the failed batch may have held it).
+    pub fn retry(&mut self, meta: SessionMeta) {
+        self.retry_armed = false;
+        self.to_store.clear();
+        self.to_store.extend(self.unacked.iter().cloned());
+        self.meta = Some(meta);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(seq: u64) -> Frame {
+        format!(r#"{{"seq":{seq}}}"#).into()
+    }
+
+    fn commit(committed: u64, error: Option<&str>) -> Commit {
+        Commit {
+            committed,
+            error: error.map(str::to_owned),
+        }
+    }
+
+    fn seqs(v: &[(u64, Frame)]) -> Vec<u64> {
+        v.iter().map(|(s, _)| *s).collect()
+    }
+
+    #[test]
+    fn a_partial_commit_releases_only_what_is_durable_in_order() {
+        let mut o = Outbox::default();
+        let t = Instant::now();
+        for seq in 1..=3 {
+            o.push(seq, frame(seq), (seq == 2).then_some(t));
+        }
+        assert_eq!(seqs(&o.take_events()), [1, 2, 3]);
+        let r = o.on_commit(&commit(2, None));
+        assert_eq!(seqs(&r.frames), [1, 2]);
+        assert_eq!(r.line_arrivals, [t]);
+        assert!(!o.is_settled() && !o.flushed());
+        assert_eq!(o.unacked_bytes(), frame(3).len());
+        let r = o.on_commit(&commit(3, None));
+        assert_eq!(seqs(&r.frames), [3]);
+        assert!(o.is_settled() && o.flushed());
+    }
+
+    #[test]
+    fn a_failure_holds_everything_until_a_retry_stores_it() {
+        let mut o = Outbox::default();
+        o.push(1, frame(1), None);
+        o.push(2, frame(2), None);
+        o.take_events();
+        // The batch failed: nothing released, tabs told once, retry armed.
+        let r = o.on_commit(&commit(0, Some("disk full")));
+        assert!(r.frames.is_empty());
+        assert_eq!(
+            r.failed,
+            Some(Failure {
+                tell_tabs: true,
+                arm_retry: true
+            })
+        );
+        // Made while failing: held, not offered.
+        o.push(3, frame(3), None);
+        assert!(o.take_events().is_empty());
+        assert_eq!(
+            o.failed("disk full".into()),
+            Failure {
+                tell_tabs: false,
+                arm_retry: false
+            },
+            "the same error, the timer already armed"
+        );
+        assert!(o.flushed(), "at shutdown, nothing more to wait for");
+        o.retry(SessionMeta::default());
+        assert!(o.take_meta().is_some(), "meta goes again too");
+        assert_eq!(seqs(&o.take_events()), [1, 2, 3], "nothing dropped");
+        let r = o.on_commit(&commit(3, None));
+        assert_eq!(seqs(&r.frames), [1, 2, 3]);
+        assert!(r.recovered && r.failed.is_none());
+        assert!(o.is_settled());
+    }
+
+    #[test]
+    fn after_a_gap_only_the_part_before_it_is_released() {
+        // Batch 1 (seq 1) committed; batch 2 (seq 2) failed; batch 3 (seq 3)
+        // would leave a gap, so the store skipped it: it reports 1 and the
+        // error. Seq 3 must not reach tabs before 2.
+        let mut o = Outbox::default();
+        for seq in 1..=3 {
+            o.push(seq, frame(seq), None);
+        }
+        o.take_events();
+        let r = o.on_commit(&commit(1, Some("I/O error")));
+        assert_eq!(seqs(&r.frames), [1]);
+        assert!(r.failed.is_some());
+        // A success that reports no progress yet: still held, recovered.
+        let r = o.on_commit(&commit(1, None));
+        assert!(r.frames.is_empty() && r.recovered);
+        assert_eq!(seqs(&o.take_events()), [2, 3], "offered again, in order");
+    }
+}
