@@ -1,14 +1,18 @@
 //! Server → browser frames.
 //!
 //! Session events are serialised once, with their `seq`, into a shared
-//! [`Frame`]; every subscriber of the session gets a clone of the same `Arc`,
-//! so fan-out never re-serialises and every tab sees byte-identical events.
+//! [`Frame`]; every subscriber of the session gets a clone of the same
+//! reference-counted bytes, so fan-out never re-serialises and every tab sees
+//! byte-identical events.
 
 use serde::Serialize;
-use std::sync::Arc;
 
-/// One serialised JSON text frame, shared between all receivers.
-pub type Frame = Arc<str>;
+/// One serialised JSON text frame, shared between all receivers. It is the
+/// WebSocket layer's own text type: made from the serialised `String`
+/// without a copy, and handed to each tab's socket as a reference count
+/// (an `Arc<str>` was copied twice more: into the Arc, and per tab into the
+/// message).
+pub type Frame = axum::extract::ws::Utf8Bytes;
 
 /// Why a turn ended; `exec_end.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

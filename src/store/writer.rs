@@ -156,7 +156,7 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                 )?;
                 let mut top = upto;
                 for (seq, frame) in events {
-                    insert.execute(params![session.as_ref(), *seq as i64, frame.as_ref()])?;
+                    insert.execute(params![session.as_ref(), *seq as i64, frame.as_str()])?;
                     top = top.max(*seq);
                 }
                 appended.insert(session.clone());

@@ -9,7 +9,7 @@ use crate::protocol::server::{Frame, Reply};
 use crate::session::actor::StoreGap;
 use crate::session::state::{ConnId, Input};
 use crate::session::{SessionHandle, Subscription};
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::atomic::Ordering;

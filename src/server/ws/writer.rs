@@ -22,9 +22,7 @@ async fn recv_events(events: &mut Option<mpsc::Receiver<Frame>>) -> Option<Frame
 }
 
 async fn send(sink: &mut SplitSink<WebSocket, Message>, frame: &Frame) -> bool {
-    sink.send(Message::Text(Utf8Bytes::from(frame.as_ref())))
-        .await
-        .is_ok()
+    sink.send(Message::Text(frame.clone())).await.is_ok()
 }
 
 /// Sends the events of `gap` from the store, a page at a time, each page in
@@ -93,7 +91,7 @@ async fn send_batch(
 }
 
 fn text(frame: &Frame) -> Message {
-    Message::Text(Utf8Bytes::from(frame.as_ref()))
+    Message::Text(frame.clone())
 }
 
 pub(super) async fn close(
