@@ -4,7 +4,7 @@
 //! above one spread over directories.
 
 use super::Entry;
-use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
+use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config, Matcher, Utf32Str};
 use serde::Serialize;
 use std::cmp::Reverse;
@@ -46,8 +46,14 @@ pub fn search(entries: &[Entry], root: &str, query: &str, max: usize) -> Vec<Hit
         .map_or(1, |n| n.get())
         .min(8);
     let chunk = entries.len().div_ceil(threads).max(PARALLEL_MIN);
+    // Large indexes are ranked with the matcher's linear (greedy) scoring,
+    // keeping several times `max` candidates, which are then scored exactly:
+    // the exact scoring of every match (O(path × query)) made queries that
+    // match tens of thousands of deep paths take 12-15 ms on 100,000.
+    let greedy = entries.len() > PARALLEL_MIN;
+    let keep = if greedy { max.saturating_mul(4) } else { max };
     let mut ranked: Vec<RankKey> = if entries.len() <= PARALLEL_MIN || threads == 1 {
-        best_of(entries, 0, &pattern, max)
+        best_of(entries, 0, &pattern, keep, greedy)
     } else {
         std::thread::scope(|scope| {
             let workers: Vec<_> = entries
@@ -55,7 +61,7 @@ pub fn search(entries: &[Entry], root: &str, query: &str, max: usize) -> Vec<Hit
                 .enumerate()
                 .map(|(n, part)| {
                     let pattern = &pattern;
-                    scope.spawn(move || best_of(part, n * chunk, pattern, max))
+                    scope.spawn(move || best_of(part, n * chunk, pattern, keep, greedy))
                 })
                 .collect();
             workers
@@ -64,6 +70,13 @@ pub fn search(entries: &[Entry], root: &str, query: &str, max: usize) -> Vec<Hit
                 .collect()
         })
     };
+    if greedy {
+        let mut scorer = Scorer::new(&pattern);
+        ranked = ranked
+            .into_iter()
+            .filter_map(|(_, _, _, i)| scorer.key(&entries[i], i, &pattern, false))
+            .collect();
+    }
     ranked.sort_unstable_by(|a, b| b.cmp(a));
     ranked.truncate(max);
     let mut matcher = Matcher::new(Config::DEFAULT.match_paths());
@@ -106,39 +119,20 @@ pub fn search(entries: &[Entry], root: &str, query: &str, max: usize) -> Vec<Hit
 const PARALLEL_MIN: usize = 20_000;
 
 /// The best `max` of `part` (whose first entry is number `offset`).
-fn best_of(part: &[Entry], offset: usize, pattern: &Pattern, max: usize) -> Vec<RankKey> {
-    let mut matcher = Matcher::new(Config::DEFAULT.match_paths());
+fn best_of(
+    part: &[Entry],
+    offset: usize,
+    pattern: &Pattern,
+    max: usize,
+    greedy: bool,
+) -> Vec<RankKey> {
+    let mut scorer = Scorer::new(pattern);
     // Min-heap of the best `max`; ties go to files, then to shorter paths.
     let mut best: BinaryHeap<Reverse<RankKey>> = BinaryHeap::with_capacity(max + 1);
-    let mut buf = Vec::new();
-    let needles: Vec<Option<Vec<u8>>> = pattern
-        .atoms
-        .iter()
-        .filter(|a| !a.negative)
-        .map(|a| {
-            let text = a.needle_text().to_string();
-            text.is_ascii()
-                .then(|| text.to_ascii_lowercase().into_bytes())
-        })
-        .collect();
     for (i, e) in part.iter().enumerate() {
-        // A match inside the file name is scored on the name alone (and
-        // ranks above every other); the rest on the whole path. A cheap
-        // in-order character test picks which, so each entry costs the
-        // matcher one scoring: a query that matches every path (`rs`)
-        // scored each path twice before, 27 ms on 100,000 paths.
-        let name = &e.rel[e.name_start..];
-        let in_name = name_may_match(name, &needles)
-            .then(|| pattern.score(Utf32Str::new(name, &mut buf), &mut matcher))
-            .flatten();
-        let total = match in_name {
-            Some(s) => s + NAME_BONUS,
-            None => match pattern.score(Utf32Str::new(&e.rel, &mut buf), &mut matcher) {
-                Some(s) => s,
-                None => continue,
-            },
+        let Some(key) = scorer.key(e, offset + i, pattern, greedy) else {
+            continue;
         };
-        let key = (total, !e.is_dir, Reverse(e.rel.len()), offset + i);
         if best.len() < max {
             best.push(Reverse(key));
         } else if best.peek().is_some_and(|Reverse(low)| key > *low) {
@@ -147,6 +141,83 @@ fn best_of(part: &[Entry], offset: usize, pattern: &Pattern, max: usize) -> Vec<
         }
     }
     best.into_iter().map(|Reverse(k)| k).collect()
+}
+
+/// Scores entries for one pattern, with its own matcher and buffers.
+struct Scorer {
+    matcher: Matcher,
+    buf: Vec<char>,
+    /// Per atom: its needle lowercased when ASCII (the cheap name test), and
+    /// whether it ignores case (smart case: no capital in it).
+    needles: Vec<Option<Vec<u8>>>,
+    ignore_case: Vec<bool>,
+}
+
+impl Scorer {
+    fn new(pattern: &Pattern) -> Self {
+        let texts: Vec<String> = pattern
+            .atoms
+            .iter()
+            .map(|a| a.needle_text().to_string())
+            .collect();
+        Scorer {
+            matcher: Matcher::new(Config::DEFAULT.match_paths()),
+            buf: Vec::new(),
+            needles: pattern
+                .atoms
+                .iter()
+                .zip(&texts)
+                .filter(|(a, _)| !a.negative)
+                .map(|(_, t)| t.is_ascii().then(|| t.to_ascii_lowercase().into_bytes()))
+                .collect(),
+            ignore_case: texts
+                .iter()
+                .map(|t| !t.chars().any(char::is_uppercase))
+                .collect(),
+        }
+    }
+
+    /// The rank of entry `e` (number `index`), or `None` if it does not
+    /// match. The whole path is scored first (the matcher's prefilter turns
+    /// most paths away at once); a match that also fits inside the file
+    /// name is scored on the name alone and ranks above every other (a
+    /// cheap in-order character test saves scoring names that cannot).
+    fn key(&mut self, e: &Entry, index: usize, pattern: &Pattern, greedy: bool) -> Option<RankKey> {
+        let in_path = self.score(&e.rel, pattern, greedy)?;
+        let name = &e.rel[e.name_start..];
+        let total = if e.name_start > 0 && name_may_match(name, &self.needles) {
+            self.score(name, pattern, greedy)
+                .map_or(in_path, |s| s + NAME_BONUS)
+        } else if e.name_start == 0 {
+            in_path + NAME_BONUS
+        } else {
+            in_path
+        };
+        Some((total, !e.is_dir, Reverse(e.rel.len()), index))
+    }
+
+    /// The pattern's score for `hay`: exact, or with fuzzy atoms matched
+    /// greedily (linear; the same characters, a rougher score).
+    fn score(&mut self, hay: &str, pattern: &Pattern, greedy: bool) -> Option<u32> {
+        let hay = Utf32Str::new(hay, &mut self.buf);
+        if !greedy {
+            return pattern.score(hay, &mut self.matcher);
+        }
+        let mut total = 0u32;
+        for (atom, &ignore_case) in pattern.atoms.iter().zip(&self.ignore_case) {
+            // One character: the exact scoring has a fast path of its own.
+            let s =
+                if atom.kind == AtomKind::Fuzzy && !atom.negative && atom.needle_text().len() > 1 {
+                    self.matcher.config.ignore_case = ignore_case;
+                    self.matcher.config.normalize = true;
+                    self.matcher.fuzzy_match_greedy(hay, atom.needle_text())?
+                } else {
+                    atom.score(hay, &mut self.matcher)?
+                };
+            total += u32::from(s);
+        }
+        Some(total)
+    }
 }
 
 /// Whether every needle's characters occur in `name` in order, ignoring
@@ -227,5 +298,41 @@ mod tests {
         let hits = search(&e, "/p", "file1", 5);
         assert_eq!(hits.len(), 5);
         assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+    }
+
+    #[test]
+    fn a_large_index_ranks_like_exact_scoring() {
+        // Over PARALLEL_MIN entries, candidates are picked by greedy scores
+        // and then scored exactly: the best hits are those of exact scoring
+        // of every entry (far down a list of thousands of near-ties, greedy
+        // preselection may pick a different one of equals).
+        let words = [
+            "parser", "lexer", "token", "server", "client", "session", "store",
+        ];
+        let paths: Vec<String> = (0..30_000)
+            .map(|i| {
+                format!(
+                    "crates/{}_{}/src/{}/{}_{i}.rs",
+                    words[i % 7],
+                    i % 13,
+                    words[(i / 7) % 7],
+                    words[(i / 49) % 7]
+                )
+            })
+            .collect();
+        let e: Vec<Entry> = paths.iter().map(|p| Entry::new(p, false)).collect();
+        for query in ["rs", "srvtok", "lexer_12", "cratesparsersrc", "session_999"] {
+            let fast: Vec<String> = search(&e, "/p", query, 10)
+                .into_iter()
+                .map(|h| h.file.rel_path)
+                .collect();
+            let pattern = Pattern::parse(query, CaseMatching::Smart, Normalization::Smart);
+            let mut exact = best_of(&e, 0, &pattern, 10, false);
+            exact.sort_unstable_by(|a, b| b.cmp(a));
+            let exact: Vec<String> = exact.iter().map(|k| e[k.3].rel.to_string()).collect();
+            assert_eq!(fast[..5], exact[..5], "{query}");
+            let shared = fast.iter().filter(|p| exact.contains(p)).count();
+            assert!(shared >= 8, "{query}: {fast:?} against {exact:?}");
+        }
     }
 }
