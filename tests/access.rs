@@ -104,20 +104,10 @@ async fn a_token_is_generated_when_none_is_given() {
 
 /// Status of one request with the given Host and extra header lines.
 async fn status_of(server: &Server, method: &str, path: &str, host: &str, extra: &str) -> u16 {
-    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let body = if method == "GET" { "" } else { "{}" };
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(WAIT, s.read_to_end(&mut out))
+    let body = (method != "GET").then(|| serde_json::json!({}));
+    http_as(server.addr, method, path, host, extra, body)
         .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out);
-    text.split_whitespace().nth(1).unwrap().parse().unwrap()
+        .0
 }
 
 /// Tried: what a DNS-rebinding page can do once its name points at

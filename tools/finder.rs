@@ -14,13 +14,15 @@
 //! never started.
 #![forbid(unsafe_code)]
 
+#[path = "common.rs"]
+mod common;
+use common::cpu_ticks;
+
 use anyhow::{bail, Context};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Parser, Debug)]
@@ -85,14 +87,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let Some(end) = stat.rfind(')') else { return 0 };
-    let f: Vec<&str> = stat[end + 2..].split_whitespace().collect();
-    let n = |k: usize| f.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    n(11) + n(12)
 }
 
 async fn search(ws: &mut Ws, query: &str) -> anyhow::Result<Vec<String>> {
@@ -160,23 +154,17 @@ async fn main() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64()
     );
     let started = Instant::now();
-    let mut server = tokio::process::Command::new(bin_dir.join("swe-swe"))
-        .args(["--port", "0", "--max-messages-per-sec", "1000000"])
+    let mut cmd = tokio::process::Command::new(bin_dir.join("swe-swe"));
+    cmd.args(["--port", "0", "--max-messages-per-sec", "1000000"])
         .arg("--workdir")
         .arg(&root)
         .arg("--data-dir")
-        .arg(scratch.0.join("data"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("start swe-swe (did you `cargo build --release`?)")?;
-    let pid = server.id().context("server pid")?;
-    let mut out = BufReader::new(server.stdout.take().context("stdout")?).lines();
-    let line = out.next_line().await?.context("server printed nothing")?;
-    let base = line
-        .strip_prefix("swe-swe listening on http://")
-        .context("address line")?;
+        .arg(scratch.0.join("data"));
+    let common::Started {
+        child: mut server,
+        pid,
+        base,
+    } = common::start_server(cmd).await?;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{base}ws")).await?;
     ws.send(Message::text(r#"{"type":"hello","session":"finder"}"#))
         .await?;

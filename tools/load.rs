@@ -8,14 +8,16 @@
 //! Rerun: `cargo build --release && target/release/swe-swe-load --sessions 100 --tabs 1 --lines 200`
 #![forbid(unsafe_code)]
 
+#[path = "common.rs"]
+mod common;
+use common::cpu_ticks;
+
 use anyhow::{bail, Context};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Barrier;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -104,15 +106,6 @@ fn rss_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// Clock ticks (1/100 s) process `pid` has used, user + system.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let Some(end) = stat.rfind(')') else { return 0 };
-    let f: Vec<&str> = stat[end + 2..].split_whitespace().collect();
-    let n = |k: usize| f.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    n(11) + n(12)
-}
-
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -168,42 +161,37 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // commit would also wake the project's file watcher.
     let work = scratch.join("project");
     std::fs::create_dir_all(&work)?;
-    let mut server = tokio::process::Command::new(bin_dir.join("swe-swe"))
-        .args([
-            "--port",
-            "0",
-            "--agent",
-            "claude",
-            "--claude-mode",
-            &args.mode,
-        ])
-        .arg("--claude-bin")
-        .arg(bin_dir.join("fake-agent"))
-        .arg("--workdir")
-        .arg(&work)
-        .arg("--data-dir")
-        .arg(scratch.join("data"))
-        .args(["--subscriber-queue", &args.subscriber_queue.to_string()])
-        .args([
-            "--max-sessions",
-            &(args.sessions + args.idle + 10).to_string(),
-        ])
-        // Every client of this tool comes from one address, and a soak's
-        // rounds reconnect faster than closed sockets are counted down.
-        .args(["--max-connections-per-ip", "1000000"])
-        .args(["--max-agents", &(args.sessions + 10).to_string()])
-        .env("FAKE_AGENT_STATE_DIR", &work)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("start swe-swe (did you `cargo build --release`?)")?;
-    let server_pid = server.id().context("server pid")?;
-    let mut out = BufReader::new(server.stdout.take().context("stdout")?).lines();
-    let line = out.next_line().await?.context("server printed nothing")?;
-    let base = line
-        .strip_prefix("swe-swe listening on http://")
-        .context("address line")?;
+    let mut cmd = tokio::process::Command::new(bin_dir.join("swe-swe"));
+    cmd.args([
+        "--port",
+        "0",
+        "--agent",
+        "claude",
+        "--claude-mode",
+        &args.mode,
+    ])
+    .arg("--claude-bin")
+    .arg(bin_dir.join("fake-agent"))
+    .arg("--workdir")
+    .arg(&work)
+    .arg("--data-dir")
+    .arg(scratch.join("data"))
+    .args(["--subscriber-queue", &args.subscriber_queue.to_string()])
+    .args([
+        "--max-sessions",
+        &(args.sessions + args.idle + 10).to_string(),
+    ])
+    // Every client of this tool comes from one address, and a soak's
+    // rounds reconnect faster than closed sockets are counted down.
+    .args(["--max-connections-per-ip", "1000000"])
+    .args(["--max-agents", &(args.sessions + 10).to_string()])
+    .env("FAKE_AGENT_STATE_DIR", &work);
+    let common::Started {
+        child: mut server,
+        pid: server_pid,
+        base,
+    } = common::start_server(cmd).await?;
+    let base = base.as_str();
     let url = format!("ws://{}ws", base);
     let (rss0, _) = rss_kib(server_pid);
 

@@ -27,6 +27,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+/// The longest an accept that failed waits before it is tried again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
 /// Bounds for accepted connections.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {
@@ -58,6 +61,8 @@ pub struct Open {
     inner: Mutex<OpenCounts>,
     /// Connections closed at once for being over a cap.
     pub refused: AtomicU64,
+    /// Told whenever a connection closes (a descriptor came back).
+    closed: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -106,6 +111,7 @@ struct Place {
 
 impl Drop for Place {
     fn drop(&mut self) {
+        self.open.closed.notify_waiters();
         let mut c = self.open.inner.lock().unwrap_or_else(|p| p.into_inner());
         c.total -= 1;
         if let Some(ip) = self.ip {
@@ -182,11 +188,13 @@ pub async fn serve(
                 Ok(a) => a,
                 Err(e) => {
                     // Out of descriptors or similar: the connection stays in
-                    // the backlog; try again once something has closed.
+                    // the backlog. Try again when a connection has closed,
+                    // or after a while (an agent's pipes may be what frees
+                    // a descriptor, and nothing tells of that).
                     tracing::warn!("accept failed: {e}");
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_millis(50)) => continue, // back-off, not a sync
+                        _ = tokio::time::timeout(ACCEPT_RETRY, open.closed.notified()) => continue,
                     }
                 }
             },

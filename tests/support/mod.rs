@@ -440,11 +440,23 @@ pub fn seq_of(frame: &str) -> Option<u64> {
 /// One HTTP/1.1 request on a fresh connection; returns status and JSON body
 /// (Null when empty).
 pub async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    http_as(addr, method, path, &addr.to_string(), "", body).await
+}
+
+/// `http` with the given `Host` and extra header lines (each ending in CRLF).
+pub async fn http_as(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    host: &str,
+    extra: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = TcpStream::connect(addr).await.unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await.unwrap();

@@ -5,30 +5,6 @@
 use super::*;
 
 impl Actor {
-    /// Starts an agent process holding `slot` until it ends.
-    pub(super) fn start_agent(
-        &mut self,
-        proc: ProcId,
-        spec: crate::agent::SpawnSpec,
-        slot: SlotGuard,
-    ) {
-        // The command line holds the prompt: only at debug level.
-        tracing::info!(session = %self.id, proc = proc.0, program = %log_safe(&spec.program), "starting agent");
-        tracing::debug!(session = %self.id, proc = proc.0, command = %log_safe(&spec.display()), "agent command");
-        let handle = process::spawn_run(
-            &self.rt.tracker,
-            proc,
-            spec,
-            self.rt.cwd.clone(),
-            self.agent_tx.clone(),
-            self.rt.limits.clone(),
-        );
-        self.rt.stats.live_processes.fetch_add(1, Ordering::Relaxed);
-        self.procs.insert(proc, handle);
-        self.slots.insert(proc, slot);
-        self.slot_idle = false;
-    }
-
     pub(super) fn feed(&mut self, input: Input, reply_to: Option<mpsc::Sender<Frame>>) {
         let (was_running, was_waiting) =
             (self.state.running().is_some(), self.state.prompts_waiting());

@@ -3,7 +3,7 @@
 //! `SessionHandle` and sends commands; the actor handles one at a time, so no
 //! two updates of a session ever interleave.
 
-use super::agent_slots::{Acquired, SlotGuard, Ticket};
+use super::agent_slots::{Acquired, SlotGuard};
 use super::event_log::EventLog;
 pub use super::runtime::{SessionRuntime, Stats};
 use super::state::{
@@ -15,6 +15,7 @@ use crate::protocol::server::{Frame, Reply};
 use crate::store::{Cmd, Commit, Store};
 use activity::Activity;
 use outbox::Outbox;
+use slots::{slot_news, PendingSpawn, SlotNews};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -263,33 +264,6 @@ impl SessionHandle {
     }
 }
 
-pub(super) struct PendingSpawn {
-    pub proc: ProcId,
-    pub spec: crate::agent::SpawnSpec,
-    pub ticket: Ticket,
-    /// Lines for its stdin (the prompt), in order.
-    pub writes: Vec<String>,
-}
-
-/// News about a spawn waiting for a slot.
-enum SlotNews {
-    Granted(SlotGuard),
-    Ahead(usize),
-}
-
-/// Resolves when the waiting spawn gets its slot or moves up; never when
-/// nothing waits.
-async fn slot_news(pending: &mut Option<PendingSpawn>) -> SlotNews {
-    let Some(p) = pending.as_mut() else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        Ok(slot) = &mut p.ticket.granted => SlotNews::Granted(slot),
-        Ok(()) = p.ticket.position.changed() => SlotNews::Ahead(*p.ticket.position.borrow_and_update()),
-        else => std::future::pending().await,
-    }
-}
-
 struct Subscriber {
     events: mpsc::Sender<Frame>,
     private: mpsc::Sender<Frame>,
@@ -371,20 +345,6 @@ impl Actor {
         let quiet = self.subscribers.is_empty() && self.state.is_calm() && self.outbox.is_settled();
         self.activity
             .set(quiet, !self.procs.is_empty(), self.state.has_no_events());
-    }
-
-    /// Tells the agent slots whether this session's agent is between turns
-    /// (then it may be asked to make room); only on a change, since the
-    /// slots are shared by every session.
-    fn publish_slot_idle(&mut self) {
-        let idle = self.state.running().is_none();
-        if idle != self.slot_idle {
-            self.slot_idle = idle;
-            let now = activity::now_ms();
-            for slot in self.slots.values() {
-                slot.set_idle(idle, &self.release_wanted, now);
-            }
-        }
     }
 
     async fn run(mut self, cfg: SessionConfig) {
@@ -599,6 +559,7 @@ impl Actor {
 mod activity;
 mod effects;
 mod outbox;
+mod slots;
 mod store_sync;
 
 #[cfg(test)]

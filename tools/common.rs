@@ -1,0 +1,42 @@
+//! What the measuring tools share: starting the server under test and
+//! reading its address, and the CPU time a process has used.
+
+use anyhow::Context;
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// A started `swe-swe` and the `host:port/` it printed.
+pub struct Started {
+    pub child: tokio::process::Child,
+    pub pid: u32,
+    /// `127.0.0.1:PORT/` (with the prefix, if any).
+    pub base: String,
+}
+
+/// Starts `cmd` (a `swe-swe` command line, `--port 0` among its flags) and
+/// waits for the line that names its address.
+pub async fn start_server(mut cmd: tokio::process::Command) -> anyhow::Result<Started> {
+    let mut child = cmd
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("start swe-swe (did you `cargo build --release`?)")?;
+    let pid = child.id().context("server pid")?;
+    let mut out = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let line = out.next_line().await?.context("server printed nothing")?;
+    let base = line
+        .strip_prefix("swe-swe listening on http://")
+        .context("address line")?
+        .to_owned();
+    Ok(Started { child, pid, base })
+}
+
+/// Clock ticks (1/100 s) process `pid` has used, user + system.
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let Some(end) = stat.rfind(')') else { return 0 };
+    let f: Vec<&str> = stat[end + 2..].split_whitespace().collect();
+    let n = |k: usize| f.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    n(11) + n(12)
+}
