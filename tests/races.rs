@@ -232,7 +232,6 @@ async fn concurrent_tool_use_keeps_every_cache_bounded() {
         store: swe_swe::store::Store::open(&state.path().join("data")).unwrap(),
         tail_cap: 2_000,
         bytes: Default::default(),
-        max_agents: 64,
         slots: swe_swe::session::agent_slots::AgentSlots::new(64),
         cwd: state.path().to_owned(),
         limits: ProcLimits {
@@ -251,7 +250,6 @@ async fn concurrent_tool_use_keeps_every_cache_bounded() {
         },
         history_cap: 10,
         tool_cache_cap: 1000,
-        tail_cap: 100_000,
         queue_cap: 4,
         stop_grace: Duration::from_secs(1),
     };

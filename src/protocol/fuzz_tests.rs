@@ -274,7 +274,6 @@ proptest! {
             agent: crate::agent::AgentSpec::Claude { bin: "claude".into(), mode: crate::agent::ClaudeMode::Duplex },
             history_cap: 10,
             tool_cache_cap: 100,
-            tail_cap: 1_000,
             queue_cap: 4,
             stop_grace: std::time::Duration::from_secs(4),
         });

@@ -108,14 +108,12 @@ pub async fn serve(
         store: store.clone(),
         tail_cap: cfg.tail_cap,
         bytes: cfg.bytes,
-        max_agents: cfg.max_agents,
         slots: crate::session::agent_slots::AgentSlots::new(cfg.max_agents),
     };
     let session_cfg = SessionConfig {
         agent: cfg.agent.clone(),
         history_cap: cfg.history_cap,
         tool_cache_cap: cfg.tool_cache_cap,
-        tail_cap: cfg.tail_cap,
         queue_cap: cfg.queue_cap,
         stop_grace: cfg.stop_grace,
     };

@@ -24,8 +24,6 @@ pub struct SessionRuntime {
     pub tail_cap: usize,
     /// Byte budgets of what a session holds for its tabs.
     pub bytes: ByteBudgets,
-    /// Agent processes running at once, server-wide.
-    pub max_agents: usize,
     /// The `--max-agents` slots, shared by every session.
     pub slots: Arc<super::agent_slots::AgentSlots>,
 }

@@ -13,7 +13,6 @@ fn runtime(subscriber_queue: usize) -> SessionRuntime {
         store: Store::open(&dir).unwrap(),
         tail_cap: 100_000,
         bytes: Default::default(),
-        max_agents: 64,
         slots: crate::session::agent_slots::AgentSlots::new(64),
         cwd: std::env::temp_dir(),
         limits: ProcLimits {
@@ -34,7 +33,6 @@ fn session(history_cap: usize, subscriber_queue: usize) -> (SessionHandle, Sessi
         agent: AgentSpec::Template(Template::parse("/nonexistent/agent ?", None).unwrap()),
         history_cap,
         tool_cache_cap: 10,
-        tail_cap: 100_000,
         queue_cap: 4,
         stop_grace: Duration::from_secs(1),
     };

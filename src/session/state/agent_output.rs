@@ -38,10 +38,6 @@ impl SessionState {
                 );
                 self.finish_turn(TurnStatus::Error, None, Some(message));
             }
-            AgentEvent::Refused { reason } => {
-                self.proc = None;
-                self.finish_turn(TurnStatus::Error, None, Some(reason));
-            }
         }
     }
 

@@ -29,7 +29,7 @@ pub struct SessionConfig {
     pub agent: AgentSpec,
     pub history_cap: usize,
     pub tool_cache_cap: usize,
-    pub tail_cap: usize,
+
     pub queue_cap: usize,
     pub stop_grace: Duration,
 }
@@ -107,12 +107,14 @@ pub enum AgentEvent {
     Waiting {
         ahead: usize,
     },
-    /// Not started: a server-wide limit (the reason says which).
-    Refused {
-        reason: String,
-    },
 }
 
+/// What one input asks the caller (the session actor) to do. The caller's
+/// contract: the effects of one input are carried out in order, all of them
+/// before the next input is fed; a `Spawn` that cannot start at once (no
+/// agent slot) is answered with `AgentEvent::Waiting` in the same step,
+/// after the step's other effects; `SaveMeta`, when present, is the step's
+/// last effect, so the meta the store gets covers every event before it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// A numbered session event: persist it, then send it to every subscriber.
@@ -397,6 +399,7 @@ impl SessionState {
     }
 
     /// Nothing runs, nothing is queued, no process is alive.
+    #[cfg(test)]
     pub fn is_idle(&self) -> bool {
         self.turn.is_none() && self.proc.is_none() && self.queue.is_empty()
     }

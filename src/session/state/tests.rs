@@ -9,7 +9,6 @@ fn cfg(agent: AgentSpec, history_cap: usize) -> SessionConfig {
         agent,
         history_cap,
         tool_cache_cap: 1000,
-        tail_cap: 10_000,
         queue_cap: 4,
         stop_grace: Duration::from_secs(4),
     }
