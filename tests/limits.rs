@@ -111,16 +111,27 @@ async fn half_sent_requests_are_closed_and_connections_are_capped() {
     let mut waits = tokio::task::JoinSet::new();
     for (i, mut s) in stalled.into_iter().enumerate() {
         waits.spawn(async move {
-            let mut buf = [0u8; 256];
-            let r = tokio::time::timeout(WAIT, s.read(&mut buf)).await;
+            let mut buf = Vec::new();
+            let r = tokio::time::timeout(WAIT, s.read_to_end(&mut buf)).await;
             assert!(r.is_ok(), "a stalled connection was never closed");
-            (i, started.elapsed())
+            (
+                i,
+                started.elapsed(),
+                String::from_utf8_lossy(&buf).into_owned(),
+            )
         });
     }
     let mut ended = vec![Duration::ZERO; 40];
+    let mut answers = vec![String::new(); 40];
     while let Some(r) = waits.join_next().await {
-        let (i, t) = r.unwrap();
+        let (i, t, answer) = r.unwrap();
         ended[i] = t;
+        answers[i] = answer;
+    }
+    // Those over the cap are told why, before anything of theirs is read.
+    for a in &answers[30..] {
+        assert!(a.starts_with("HTTP/1.1 503"), "{a}");
+        assert!(a.contains("--max-http-connections"), "{a}");
     }
     assert!(
         ended[0] >= Duration::from_millis(900),

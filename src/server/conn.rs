@@ -68,7 +68,41 @@ pub struct Open {
 #[derive(Default)]
 struct OpenCounts {
     total: usize,
-    by_address: HashMap<IpAddr, usize>,
+    by_address: PerAddress,
+}
+
+/// Open connections per client address, for a per-address cap. Used by the
+/// accept loop (direct peers) and by the WebSocket handshake (clients
+/// behind a trusted proxy); each holder locks it only to count.
+#[derive(Default)]
+pub struct PerAddress(HashMap<IpAddr, usize>);
+
+impl PerAddress {
+    /// Counts one more for `ip` unless it already has `limit`.
+    pub fn take(&mut self, ip: IpAddr, limit: usize) -> bool {
+        let n = self.0.entry(ip).or_insert(0);
+        if *n >= limit {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    pub fn give_back(&mut self, ip: IpAddr) {
+        if let Some(n) = self.0.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.0.remove(&ip);
+            }
+        }
+    }
+}
+
+/// Why a connection was turned away at accept.
+#[derive(Debug, PartialEq)]
+enum Refusal {
+    Total,
+    Address,
 }
 
 impl Open {
@@ -76,27 +110,23 @@ impl Open {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).total
     }
 
-    /// A place for a connection from `ip`, or `None` over a cap.
+    /// A place for a connection from `ip`, or which cap it is over.
     fn take(
         self: &Arc<Self>,
         ip: IpAddr,
         limits: &ConnLimits,
         trusted: &[IpAddr],
-    ) -> Option<Place> {
+    ) -> Result<Place, Refusal> {
         let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if c.total >= limits.total {
-            return None;
+            return Err(Refusal::Total);
         }
         let counted = !shared_peer(ip, trusted);
-        if counted {
-            let n = c.by_address.entry(ip).or_insert(0);
-            if *n >= limits.per_address {
-                return None;
-            }
-            *n += 1;
+        if counted && !c.by_address.take(ip, limits.per_address) {
+            return Err(Refusal::Address);
         }
         c.total += 1;
-        Some(Place {
+        Ok(Place {
             open: self.clone(),
             ip: counted.then_some(ip),
         })
@@ -115,12 +145,7 @@ impl Drop for Place {
         let mut c = self.open.inner.lock().unwrap_or_else(|p| p.into_inner());
         c.total -= 1;
         if let Some(ip) = self.ip {
-            if let Some(n) = c.by_address.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
-                    c.by_address.remove(&ip);
-                }
-            }
+            c.by_address.give_back(ip);
         }
     }
 }
@@ -167,6 +192,30 @@ impl AsyncWrite for Counted {
     }
 }
 
+/// The HTTP answer for a connection turned away at accept.
+fn refusal_response(why: &Refusal, ip: IpAddr, limits: &ConnLimits) -> String {
+    let (status, body) = match why {
+        Refusal::Total => (
+            "503 Service Unavailable",
+            format!(
+                "swe-swe has {} connections open (--max-http-connections)\n",
+                limits.total
+            ),
+        ),
+        Refusal::Address => (
+            "429 Too Many Requests",
+            format!(
+                "too many connections from {ip} (--max-connections-per-ip {})\n",
+                limits.per_address
+            ),
+        ),
+    };
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
 /// Accepts and serves connections until `shutdown`; each connection task is
 /// on `tracker`, and finishes its current request before closing.
 pub async fn serve(
@@ -199,11 +248,17 @@ pub async fn serve(
                 }
             },
         };
-        let Some(place) = open.take(peer.ip(), &limits, &trusted) else {
-            open.refused.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(%peer, "connection over a cap; closed");
-            drop(tcp);
-            continue;
+        let place = match open.take(peer.ip(), &limits, &trusted) {
+            Ok(p) => p,
+            Err(why) => {
+                open.refused.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, ?why, "connection over a cap; closed");
+                // Said once, without reading anything: a fresh socket's send
+                // buffer is empty, so this never waits.
+                let _ = tcp.try_write(refusal_response(&why, peer.ip(), &limits).as_bytes());
+                drop(tcp);
+                continue;
+            }
         };
         // Events are small frames that must leave at once: no Nagle delay.
         if let Err(e) = tcp.set_nodelay(true) {
@@ -250,7 +305,11 @@ mod tests {
         let far: IpAddr = "203.0.113.9".parse().unwrap();
         let a = open.take(far, &limits, &[]).unwrap();
         let _b = open.take(far, &limits, &[]).unwrap();
-        assert!(open.take(far, &limits, &[]).is_none(), "per address");
+        assert_eq!(
+            open.take(far, &limits, &[]).err(),
+            Some(Refusal::Address),
+            "per address"
+        );
         let local: Vec<_> = (0..3)
             .map(|_| {
                 open.take("127.0.0.1".parse().unwrap(), &limits, &[])
@@ -258,12 +317,12 @@ mod tests {
             })
             .collect();
         assert!(
-            open.take("::1".parse().unwrap(), &limits, &[]).is_none(),
+            open.take("::1".parse().unwrap(), &limits, &[]).err() == Some(Refusal::Total),
             "total"
         );
         drop(a);
         assert_eq!(open.total(), 4);
-        assert!(open.take(far, &limits, &[]).is_some(), "a place came back");
+        assert!(open.take(far, &limits, &[]).is_ok(), "a place came back");
         drop(local);
         assert_eq!(open.total(), 1, "only the one still held");
         let proxy: IpAddr = "10.0.0.2".parse().unwrap();

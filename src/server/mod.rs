@@ -45,9 +45,9 @@ pub(crate) struct AppState {
     files: crate::files::FileIndex,
     origins: Arc<origin::OriginPolicy>,
     limits: ws::Limits,
-    /// Open connections per client address. Invariant: the lock is taken
-    /// only to count up or down, never across an `.await`.
-    per_ip: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+    /// WebSockets per client behind a trusted proxy. Invariant: the lock
+    /// is taken only to count up or down, never across an `.await`.
+    per_ip: std::sync::Mutex<conn::PerAddress>,
     /// `--trust-proxy` addresses.
     trusted: Arc<[std::net::IpAddr]>,
     /// Open TCP connections (for /metrics).
@@ -430,7 +430,7 @@ async fn ws_upgrade(
         return (axum::http::StatusCode::FORBIDDEN, why).into_response();
     }
     let client = client_address(peer.ip(), &headers, &app.trusted);
-    let Some(slot) = ws::PeerSlot::take(&app, client) else {
+    let Some(slot) = ws::PeerSlot::take(&app, peer.ip(), client) else {
         let msg = format!(
             "too many connections from {client} (--max-connections-per-ip {})",
             app.limits.connections_per_ip

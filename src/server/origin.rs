@@ -114,7 +114,9 @@ pub async fn guard(State(policy): State<Arc<OriginPolicy>>, req: Request, next: 
     match verdict {
         Ok(()) => next.run(req).await,
         Err(why) => {
-            tracing::warn!(
+            // Debug only: a hostile page can send these as fast as it likes,
+            // and the 403's body already tells the client why.
+            tracing::debug!(
                 method = %req.method(),
                 path = %crate::log_safe::log_safe(req.uri().path()),
                 reason = %crate::log_safe::log_safe(&why),

@@ -30,46 +30,47 @@ pub struct Limits {
     pub idle_timeout: Duration,
 }
 
-/// One of a client address's connection slots, given back on drop.
+/// A WebSocket's place among its client's connections, given back on drop.
+/// Direct peers are counted (HTTP and WebSocket alike) where they are
+/// accepted (`server/conn.rs`); here only clients behind a `--trust-proxy`
+/// peer, whose address is known from X-Forwarded-For only now.
 pub struct PeerSlot {
     app: Arc<AppState>,
-    /// `None`: not counted.
+    /// `None`: not counted here.
     ip: Option<std::net::IpAddr>,
 }
 
 impl PeerSlot {
-    pub fn take(app: &Arc<AppState>, ip: std::net::IpAddr) -> Option<PeerSlot> {
-        // Loopback is every local tab, or a proxy that did not say who its
-        // client is: no cap (100 local tabs got 429 from the 65th).
-        if super::super::conn::shared_peer(ip, &app.trusted) {
+    /// `client` is the peer itself, or the client a trusted proxy named.
+    pub fn take(
+        app: &Arc<AppState>,
+        peer: std::net::IpAddr,
+        client: std::net::IpAddr,
+    ) -> Option<PeerSlot> {
+        let proxied = peer != client;
+        // A loopback client behind a proxy is one that did not say who it
+        // is: no cap (100 local tabs got 429 from the 65th).
+        if !proxied || super::super::conn::shared_peer(client, &app.trusted) {
             return Some(PeerSlot {
                 app: app.clone(),
                 ip: None,
             });
         }
-        let mut map = app.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        let n = map.entry(ip).or_insert(0);
-        if *n >= app.limits.connections_per_ip {
-            return None;
-        }
-        *n += 1;
-        Some(PeerSlot {
-            app: app.clone(),
-            ip: Some(ip),
-        })
+        let mut counts = app.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        counts
+            .take(client, app.limits.connections_per_ip)
+            .then(|| PeerSlot {
+                app: app.clone(),
+                ip: Some(client),
+            })
     }
 }
 
 impl Drop for PeerSlot {
     fn drop(&mut self) {
         let Some(ip) = self.ip else { return };
-        let mut map = self.app.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = map.get_mut(&ip) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&ip);
-            }
-        }
+        let mut counts = self.app.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        counts.give_back(ip);
     }
 }
 
