@@ -66,11 +66,7 @@ async fn a_frame_over_the_limit_is_refused_from_its_header() {
     let code = closed_with(&mut c).await;
     assert!(matches!(code, None | Some(CloseCode::Size)), "{code:?}");
 
-    let rss = |pid: i32| -> u64 {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let l = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        l.split_whitespace().nth(1).unwrap().parse().unwrap()
-    };
+    let rss = |pid: i32| rss_kib(pid).1;
     let before = rss(server.pid());
     let mut stalled = Vec::new();
     for _ in 0..50 {

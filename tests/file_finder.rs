@@ -173,15 +173,6 @@ async fn the_bound_is_told_and_refresh_rebuilds() {
     assert!(status["message"].as_str().unwrap().contains("--max-files"));
 }
 
-/// Clock ticks (1/100 s) the process has spent on the CPU, user + system.
-fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command name, which is in parentheses.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
 /// Tried: a project of 6,000 files in 1,050 nested folders, as real projects
 /// are (the earlier tests used flat folders). The index's own folder reads
 /// raised watcher events (open, close) that started walks of those folders,

@@ -9,14 +9,8 @@ use support::*;
 
 /// Peak and current resident memory of a process, in MiB.
 fn rss_mib(pid: i32) -> (u64, u64) {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = |key: &str| -> u64 {
-        s.lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .unwrap_or(0)
-    };
-    (kib("VmHWM:") / 1024, kib("VmRSS:") / 1024)
+    let (peak, now) = rss_kib(pid);
+    (peak / 1024, now / 1024)
 }
 
 const LINES: usize = 120;

@@ -2,6 +2,10 @@
 //! with the fake agent, a WebSocket client, and /proc inspection.
 #![allow(dead_code)]
 
+mod procs;
+#[allow(unused_imports)] // not every test file reads /proc
+pub use procs::*;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -518,74 +522,6 @@ pub fn assistant_text(frames: &[Value]) -> String {
         .filter_map(|b| b["text"].as_str().map(str::to_owned))
         .collect::<Vec<_>>()
         .join("")
-}
-
-/// (pid, ppid, pgrp, state) of every process.
-pub fn processes() -> Vec<(i32, i32, i32, char)> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // The command name may contain spaces; fields follow the last ')'.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        if f.len() < 3 {
-            continue;
-        }
-        let state = f[0].chars().next().unwrap_or('?');
-        out.push((
-            pid,
-            f[1].parse().unwrap_or(0),
-            f[2].parse().unwrap_or(0),
-            state,
-        ));
-    }
-    out
-}
-
-/// Live (non-zombie) members of process group `pgid`.
-pub fn group_members(pgid: i32) -> Vec<i32> {
-    processes()
-        .into_iter()
-        .filter(|(_, _, g, s)| *g == pgid && *s != 'Z')
-        .map(|(p, ..)| p)
-        .collect()
-}
-
-/// True when no process at all (not even a zombie) is left in group `pgid`.
-pub fn group_gone(pgid: i32) -> bool {
-    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None)
-        == Err(nix::errno::Errno::ESRCH)
-}
-
-pub fn is_alive(pid: i32) -> bool {
-    processes()
-        .iter()
-        .any(|(p, _, _, s)| *p == pid && *s != 'Z')
-}
-
-/// Zombie children of `ppid` (processes it failed to reap).
-pub fn zombies_of(ppid: i32) -> Vec<i32> {
-    processes()
-        .into_iter()
-        .filter(|(_, pp, _, s)| *pp == ppid && *s == 'Z')
-        .map(|(p, ..)| p)
-        .collect()
-}
-
-/// Live descendants' count is what tests care about: children of `ppid`.
-pub fn children_of(ppid: i32) -> Vec<i32> {
-    processes()
-        .into_iter()
-        .filter(|(_, pp, _, s)| *pp == ppid && *s != 'Z')
-        .map(|(p, ..)| p)
-        .collect()
 }
 
 pub fn read(path: &Path) -> String {
