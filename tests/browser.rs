@@ -106,6 +106,13 @@ async fn two_thousand_messages_render_and_scroll() {
     .await;
 }
 
+/// Tried: a page on another site and a DNS-rebinding page (a name that
+/// resolves to 127.0.0.1), in Chromium, against the API and the WebSocket.
+#[tokio::test]
+async fn hostile_pages_reach_nothing() {
+    scenario("hostile", Server::claude()).await;
+}
+
 /// Tried: 1 MB replies of emphasis, code, link and bracket soup, raw HTML.
 #[tokio::test]
 async fn adversarial_markdown_renders_in_linear_time() {

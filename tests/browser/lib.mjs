@@ -5,7 +5,9 @@ import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
 
 const require = createRequire(process.env.PW_DIR.replace(/\/?$/, '/'));
-const { chromium } = require('playwright-core');
+const { chromium: pwChromium } = require('playwright-core');
+/** playwright-core's chromium, for a scenario that needs its own flags. */
+export const chromium = () => pwChromium;
 
 export const URL_ = process.env.SWE_URL;
 export const WORKDIR = process.env.WORKDIR;
@@ -14,7 +16,7 @@ const ORIGIN = new URL(URL_).origin;
 const WAIT = 20_000;
 
 export async function launch() {
-  return chromium.launch({
+  return pwChromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',

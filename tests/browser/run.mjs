@@ -3,9 +3,68 @@
 // with SWE_URL, PW_DIR, CHROMIUM, WORKDIR and SHOTS in the environment.
 import fs from 'node:fs';
 import path from 'node:path';
-import { control, launch, open, connected, noErrors, send, ended, running, sessionOf, text, count, shot, assert, URL_, WORKDIR, WAIT } from './lib.mjs';
+import { chromium, control, launch, open, connected, noErrors, send, ended, running, sessionOf, text, count, shot, assert, URL_, WORKDIR, WAIT } from './lib.mjs';
 
 const scenarios = {
+  /**
+   * A page on another site, and a DNS-rebinding page: Chromium resolves
+   * `127.0.0.1.nip.io` to 127.0.0.1 (as an attacker's DNS would), so a page
+   * served under that name by swe-swe's own port is "same-origin" with it.
+   * Before: the API answered any Host and that name passed the WebSocket
+   * check, so such a page created sessions and drove the agent. Now every
+   * attempt is refused and nothing is created.
+   */
+  async hostile() {
+    const http = await import('node:http');
+    const swe = new URL(URL_);
+    const evilName = '127.0.0.1.nip.io';
+    const browser = await chromium().launch({
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--disable-dev-shm-usage', `--host-resolver-rules=MAP ${evilName} 127.0.0.1, MAP evil.test 127.0.0.1`],
+    });
+    // The other site: a page on another port that attacks swe-swe.
+    const site = http.createServer((_, res) => { res.setHeader('content-type', 'text/html'); res.end('<!doctype html><title>evil</title>'); });
+    await new Promise((r) => site.listen(0, '127.0.0.1', r));
+    const attack = async (page, base) => page.evaluate(async (base) => {
+      const out = {};
+      const post = await fetch(base + 'api/sessions', { method: 'POST', body: '{}', headers: { 'content-type': 'text/plain' }, mode: 'no-cors' }).catch((e) => e);
+      out.post = post.type === 'opaque' ? 'opaque' : post.status ?? String(post);
+      const list = await fetch(base + 'api/sessions').then((r) => r.status, (e) => 'failed: ' + e);
+      out.list = list;
+      out.ws = await new Promise((resolve) => {
+        const ws = new WebSocket(base.replace(/^http/, 'ws') + 'ws');
+        ws.onopen = () => { ws.send(JSON.stringify({ type: 'hello', session: 'pwned' })); ws.send(JSON.stringify({ type: 'message', content: 'hello' })); resolve('open'); };
+        ws.onerror = () => resolve('refused');
+      });
+      return out;
+    }, base);
+    try {
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      await page.goto(`http://evil.test:${site.address().port}/`);
+      const cross = await attack(page, `${swe.origin}/`);
+      assert.equal(cross.ws, 'refused', `cross-site WebSocket: ${JSON.stringify(cross)}`);
+      // Rebinding: the page is served by swe-swe's own port under the name.
+      const rebound = `http://${evilName}:${swe.port}/`;
+      const resp = await page.goto(rebound);
+      assert.equal(resp.status(), 403, 'the page itself is refused under a foreign Host');
+      const rb = await attack(page, rebound);
+      assert.equal(rb.list, 403, `rebound API read: ${JSON.stringify(rb)}`);
+      assert.equal(rb.ws, 'refused', `rebound WebSocket: ${JSON.stringify(rb)}`);
+      // Nothing was created or run: the real origin sees no session.
+      const own = await ctx.newPage();
+      await own.goto(`${swe.origin}/api/sessions`);
+      const list = JSON.parse(await own.textContent('body'));
+      assert.equal(list.total, 0, `sessions created by hostile pages: ${JSON.stringify(list.sessions)}`);
+      console.log('hostile pages:', JSON.stringify({ cross, rebound: rb }));
+    } finally {
+      site.close();
+      await browser.close();
+    }
+  },
+
   /**
    * Adversarial markdown: emphasis, code, link and bracket soup, 120 KB and
    * 1 MB. Each used to search to the end of the text at every delimiter
@@ -549,7 +608,7 @@ if (!scenarios[name]) {
   console.error(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(', ')}`);
   process.exit(2);
 }
-const browser = await launch();
+const browser = name === 'hostile' ? null : await launch();
 try {
   await scenarios[name](browser);
   console.log(`scenario ${name}: ok`);
@@ -557,5 +616,5 @@ try {
   console.error(`scenario ${name} failed:`, e);
   process.exitCode = 1;
 } finally {
-  await browser.close();
+  await browser?.close();
 }
