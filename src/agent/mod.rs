@@ -2,6 +2,7 @@
 //! output lines become events. `claude` speaks Claude Code's stream-json (duplex
 //! and classic), `template` runs any CLI from an argv template.
 
+pub mod acp;
 pub mod claude;
 pub mod template;
 

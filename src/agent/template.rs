@@ -62,7 +62,7 @@ impl Template {
     }
 }
 
-fn split(template: &str) -> Result<Vec<String>, TemplateError> {
+pub(super) fn split(template: &str) -> Result<Vec<String>, TemplateError> {
     let words = shell_words::split(template).map_err(|e| TemplateError::Split {
         template: template.to_owned(),
         reason: e.to_string(),
