@@ -1,5 +1,6 @@
 //! Command-line flags (each with an environment variable) → `Config`.
 
+use crate::agent::acp::AcpSpec;
 use crate::agent::template::{Template, TemplateError};
 use crate::agent::{AgentSpec, ClaudeMode};
 use clap::{Parser, ValueEnum};
@@ -13,6 +14,35 @@ pub enum AgentChoice {
     Claude,
     /// Any CLI, from --agent-cli-1st / --agent-cli-nth.
     Template,
+    /// Any Agent Client Protocol agent, started with --acp-cmd.
+    Acp,
+    /// Gemini CLI over ACP (`gemini --acp`).
+    Gemini,
+    /// Qwen Code over ACP (`qwen --acp`).
+    Qwen,
+    /// OpenCode over ACP (`opencode acp`).
+    Opencode,
+    /// GitHub Copilot CLI over ACP (`copilot --acp`).
+    Copilot,
+    /// Goose over ACP (`goose acp`).
+    Goose,
+    /// Codex through the `codex-acp` adapter.
+    Codex,
+}
+
+impl AgentChoice {
+    /// The preset's name, for ACP agents swe-swe knows by name.
+    fn preset(self) -> Option<&'static str> {
+        Some(match self {
+            AgentChoice::Gemini => "gemini",
+            AgentChoice::Qwen => "qwen",
+            AgentChoice::Opencode => "opencode",
+            AgentChoice::Copilot => "copilot",
+            AgentChoice::Goose => "goose",
+            AgentChoice::Codex => "codex",
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -61,6 +91,15 @@ pub struct Args {
     /// Template agent command for later messages (default: the 1st template).
     #[arg(long = "agent-cli-nth", env = "SWE_SWE_AGENT_CLI_NTH")]
     pub agent_cli_nth: Option<String>,
+    /// The command of an ACP agent (`--agent acp`), split like a template and
+    /// never run through a shell; with a preset (`--agent gemini`, …) it
+    /// replaces the preset's command, e.g. "/opt/gemini/bin/gemini --acp -m gemini-2.5-pro".
+    #[arg(long = "acp-cmd", env = "SWE_SWE_ACP_CMD")]
+    pub acp_cmd: Option<String>,
+    /// How long an ACP agent may take to answer `initialize` and open its
+    /// session before the turn fails with an error.
+    #[arg(long, env = "SWE_SWE_AGENT_START_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub agent_start_timeout: Duration,
     /// How long a stop may take before the agent's process group is killed
     /// (interrupt, then SIGINT → SIGTERM → SIGKILL within this time).
     #[arg(long, env = "SWE_SWE_STOP_GRACE", default_value = "5s", value_parser = parse_duration)]
@@ -169,6 +208,8 @@ pub struct Args {
 pub enum ConfigError {
     #[error("--agent template needs --agent-cli-1st, e.g. --agent-cli-1st \"goose run --text ?\"")]
     MissingTemplate,
+    #[error("--agent acp needs --acp-cmd, e.g. --acp-cmd \"gemini --acp\" (or use a preset: --agent gemini)")]
+    MissingAcpCommand,
     #[error(transparent)]
     Template(#[from] TemplateError),
     #[error("--prefix-path must start with '/' and contain only URL path characters, got {0:?}")]
@@ -190,6 +231,7 @@ pub struct Config {
     pub prefix: String,
     pub workdir: PathBuf,
     pub agent: AgentSpec,
+    pub agent_start_timeout: Duration,
     pub stop_grace: Duration,
     /// Quiet sessions leave memory after this long (at least 50 ms).
     pub session_idle_retire: Duration,
@@ -232,6 +274,19 @@ impl Args {
                 let first = self.agent_cli_1st.ok_or(ConfigError::MissingTemplate)?;
                 AgentSpec::Template(Template::parse(&first, self.agent_cli_nth.as_deref())?)
             }
+            acp => {
+                let name = acp.preset().unwrap_or("acp");
+                let preset = crate::agent::acp::PRESETS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, c)| *c);
+                let command = self
+                    .acp_cmd
+                    .as_deref()
+                    .or(preset)
+                    .ok_or(ConfigError::MissingAcpCommand)?;
+                AgentSpec::Acp(AcpSpec::parse(name, command)?)
+            }
         };
         let prefix = normalise_prefix(&self.prefix_path)?;
         let loopback = is_loopback(&self.host);
@@ -261,12 +316,17 @@ impl Args {
                 return Err(ConfigError::Zero(name));
             }
         }
+        let agent = match agent {
+            AgentSpec::Acp(a) => AgentSpec::Acp(a.in_dir(workdir.clone())),
+            other => other,
+        };
         Ok(Config {
             host: self.host,
             port: self.port,
             prefix,
             workdir,
             agent,
+            agent_start_timeout: self.agent_start_timeout.max(Duration::from_millis(100)),
             stop_grace: self.stop_grace,
             session_idle_retire: self.session_idle_retire.max(Duration::from_millis(50)),
             history_cap: self.history_cap,

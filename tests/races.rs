@@ -252,6 +252,7 @@ async fn concurrent_tool_use_keeps_every_cache_bounded() {
         tool_cache_cap: 1000,
         queue_cap: 4,
         stop_grace: Duration::from_secs(1),
+        agent_start_timeout: Duration::from_secs(5),
     };
     let registry = Registry::new(cfg, rt.clone(), 100);
     let mut tasks = tokio::task::JoinSet::new();

@@ -9,8 +9,14 @@ pub mod template;
 /// Which agent a session runs, fixed for the server's lifetime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentSpec {
-    Claude { bin: String, mode: ClaudeMode },
+    Claude {
+        bin: String,
+        mode: ClaudeMode,
+    },
     Template(template::Template),
+    /// Any agent speaking the Agent Client Protocol; one long-lived
+    /// process per session, like Claude's duplex mode.
+    Acp(acp::AcpSpec),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,11 +43,25 @@ impl AgentSpec {
         matches!(self, AgentSpec::Claude { .. })
     }
 
+    pub fn is_acp(&self) -> bool {
+        matches!(self, AgentSpec::Acp(_))
+    }
+
+    /// The name the page shows for the agent a session runs.
+    pub fn label(&self) -> &str {
+        match self {
+            AgentSpec::Claude { .. } => "claude",
+            AgentSpec::Template(t) => t.program(),
+            AgentSpec::Acp(a) => &a.name,
+        }
+    }
+
     /// The program a user would have to install, for error messages.
     pub fn program(&self) -> &str {
         match self {
             AgentSpec::Claude { bin, .. } => bin,
             AgentSpec::Template(t) => t.program(),
+            AgentSpec::Acp(a) => a.program(),
         }
     }
 
@@ -57,6 +77,11 @@ impl AgentSpec {
             AgentSpec::Template(t) => format!(
                 "Check that {:?} is installed and on PATH, or change --agent-cli-1st / --agent-cli-nth.",
                 t.program()
+            ),
+            AgentSpec::Acp(a) => format!(
+                "Check that {:?} is installed and on PATH and speaks the Agent Client Protocol, \
+                 or change --acp-cmd (docs/AGENTS.md says how each agent is set up).",
+                a.program()
             ),
         }
     }

@@ -63,6 +63,9 @@ pub enum ClientMessage {
         reason: Option<String>,
         /// AskUserQuestion answers: an object of question → answer strings.
         answers: Option<Value>,
+        /// ACP: one of the agent's options, by id (then `decision` may be
+        /// left out).
+        option_id: Option<String>,
     },
     /// Switch Claude Code's permission mode for the session.
     SetPermissionMode {
@@ -197,17 +200,27 @@ fn decode_chat(kind: &'static str, obj: &Map<String, Value>) -> Result<ClientMes
 fn decode_permission(obj: &Map<String, Value>) -> Result<ClientMessage, DecodeError> {
     const KIND: &str = "permission_response";
     if let Some(request_id) = opt_str(obj, KIND, "requestId")? {
+        let option_id = opt_str(obj, KIND, "optionId")?;
+        if option_id.as_ref().is_some_and(|o| o.len() > 256) {
+            return Err(DecodeError::Field {
+                kind: KIND,
+                field: "optionId",
+                problem: "is longer than 256 bytes",
+            });
+        }
         let decision = match opt_str(obj, KIND, "decision")? {
             Some(d) => Decision::parse(&d).ok_or(DecodeError::Field {
                 kind: KIND,
                 field: "decision",
                 problem: "must be allow, allow_always, deny or skip_all",
             })?,
+            // Replaced by the chosen option's own kind.
+            None if option_id.is_some() => Decision::Deny,
             None => {
                 return Err(DecodeError::Field {
                     kind: KIND,
                     field: "decision",
-                    problem: "is required with requestId",
+                    problem: "is required with requestId (or give optionId)",
                 })
             }
         };
@@ -216,6 +229,7 @@ fn decode_permission(obj: &Map<String, Value>) -> Result<ClientMessage, DecodeEr
             decision,
             reason: opt_str(obj, KIND, "reason")?.filter(|r| !r.is_empty()),
             answers: decode_answers(obj)?,
+            option_id,
         });
     }
     let allowed_tools = match obj.get("allowedTools") {
@@ -353,6 +367,7 @@ mod tests {
                 decision: Decision::Deny,
                 reason: Some("no".into()),
                 answers: None,
+                option_id: None,
             }
         );
     }

@@ -276,6 +276,7 @@ proptest! {
             tool_cache_cap: 100,
             queue_cap: 4,
             stop_grace: std::time::Duration::from_secs(4),
+            agent_start_timeout: std::time::Duration::from_secs(5),
         });
         let fx = s.handle(Input::UserMessage { from: 1, content: "hi".into(), agent_session_hint: None });
         let proc = fx.iter().find_map(|e| match e { Effect::Spawn { proc, .. } => Some(*proc), _ => None });

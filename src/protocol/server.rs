@@ -23,6 +23,20 @@ pub enum TurnStatus {
     Stopped,
 }
 
+/// JSON text that is already valid (an agent's object, checked when its
+/// line was parsed), serialised as it is: an ACP update reaches the page
+/// byte for byte as the agent wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawJson(pub String);
+
+impl Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let raw: &serde_json::value::RawValue =
+            serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
+    }
+}
+
 /// An event of a chat session: part of its log, numbered by `seq`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(
@@ -82,6 +96,18 @@ pub enum SessionEvent {
         tool_input: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         tool_use_id: Option<String>,
+        /// ACP: the agent's `toolCall` (title, kind, rawInput, content with
+        /// diffs), unchanged.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tool_call: Option<serde_json::Value>,
+        /// ACP: the agent's options (`optionId`, `name`, `kind`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        options: Option<serde_json::Value>,
+    },
+    /// One ACP `session/update` of the agent, its `update` object unchanged
+    /// (`agent_message_chunk`, `tool_call`, `plan`, …).
+    AgentUpdate {
+        update: RawJson,
     },
     PermissionResolved {
         request_id: String,
@@ -202,6 +228,8 @@ mod tests {
             sender: "Write".into(),
             tool_input: "{}".into(),
             tool_use_id: None,
+            tool_call: None,
+            options: None,
         }
         .to_frame(7);
         let v: serde_json::Value = serde_json::from_str(&f).unwrap();

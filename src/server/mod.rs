@@ -116,6 +116,7 @@ pub async fn serve(
         tool_cache_cap: cfg.tool_cache_cap,
         queue_cap: cfg.queue_cap,
         stop_grace: cfg.stop_grace,
+        agent_start_timeout: cfg.agent_start_timeout,
     };
     let registry = Registry::new(session_cfg, runtime, cfg.max_sessions);
     tracker.spawn(retire_idle_sessions(

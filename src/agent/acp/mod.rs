@@ -12,6 +12,7 @@ pub mod workdir_files;
 
 use super::template::{split, TemplateError};
 use super::{SpawnSpec, StdinMode};
+use std::path::PathBuf;
 
 /// The ACP agents swe-swe knows by name, and the command each is started
 /// with (found on PATH unless `--acp-cmd` says otherwise).
@@ -30,6 +31,9 @@ pub const PRESETS: &[(&str, &str)] = &[
 pub struct AcpSpec {
     pub name: String,
     words: Vec<String>,
+    /// The workdir, absolute: ACP sessions are opened with it, and file
+    /// calls are served below it only.
+    pub cwd: PathBuf,
 }
 
 impl AcpSpec {
@@ -37,7 +41,14 @@ impl AcpSpec {
         Ok(Self {
             name: name.to_owned(),
             words: split(command)?,
+            cwd: PathBuf::from("/"),
         })
+    }
+
+    /// The same agent, working in `cwd`.
+    pub fn in_dir(mut self, cwd: PathBuf) -> Self {
+        self.cwd = cwd;
+        self
     }
 
     /// A preset by name (`gemini`, `qwen`, …), or None.

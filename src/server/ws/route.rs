@@ -68,12 +68,14 @@ pub(super) fn route(msg: ClientMessage, conn: ConnId, current: Option<&str>) -> 
             decision,
             reason,
             answers,
+            option_id,
         } => Route::Input(Input::PermissionAnswer {
             from: conn,
             request_id,
             decision,
             reason,
             answers,
+            option_id,
         }),
         ClientMessage::SetPermissionMode { mode } => {
             Route::Input(Input::SetPermissionMode { mode })

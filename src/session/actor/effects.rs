@@ -3,6 +3,8 @@
 //! timers, and the fan-out of committed events to every subscribed tab.
 
 use super::*;
+use crate::agent::acp::client::FileCall;
+use crate::session::state::FileOutcome;
 
 impl Actor {
     pub(super) fn feed(&mut self, input: Input, reply_to: Option<mpsc::Sender<Frame>>) {
@@ -106,7 +108,61 @@ impl Actor {
             Effect::ArmStopTimer { run_id, after } => {
                 self.timers.insert(Timer::StopGrace(run_id), after);
             }
+            Effect::ArmStartTimer { proc, after } => {
+                self.timers.insert(Timer::AgentStart(proc), after);
+            }
+            Effect::FileCall { proc, call } => self.serve_file_call(proc, call),
         }
+    }
+
+    /// An ACP agent's file call, on the blocking pool; the outcome comes
+    /// back through the agent event queue, so it is ordered with the
+    /// process's lines and ignored once the process is gone.
+    fn serve_file_call(&mut self, proc: ProcId, call: FileCall) {
+        use crate::agent::acp::workdir_files;
+        const MAX_IN_FLIGHT: usize = 8;
+        let rpc_id = call.rpc_id().to_owned();
+        let in_flight = self.file_calls.clone();
+        // Bounded: an agent that floods file calls gets errors, not threads.
+        if in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_IN_FLIGHT {
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+            let outcome = FileOutcome::Failed(format!(
+                "more than {MAX_IN_FLIGHT} file calls at once; try again"
+            ));
+            self.deferred
+                .push((proc, AgentEvent::FileCallDone { rpc_id, outcome }));
+            return;
+        }
+        let workdir = self.rt.cwd.clone();
+        let tx = self.agent_tx.tx.clone();
+        self.rt.tracker.spawn(async move {
+            let io = tokio::task::spawn_blocking(move || match call {
+                FileCall::Read {
+                    path, line, limit, ..
+                } => match workdir_files::read(&workdir, &path, line, limit) {
+                    Ok(text) => FileOutcome::Read(text),
+                    Err(e) => FileOutcome::Failed(e.to_string()),
+                },
+                FileCall::Write { path, content, .. } => {
+                    match workdir_files::write(&workdir, &path, &content) {
+                        Ok(w) => FileOutcome::Written {
+                            path: w.path.display().to_string(),
+                            old_text: w.old_text,
+                            new_text: content,
+                        },
+                        Err(e) => FileOutcome::Failed(e.to_string()),
+                    }
+                }
+            });
+            let outcome = io
+                .await
+                .unwrap_or_else(|e| FileOutcome::Failed(format!("the file call failed: {e}")));
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+            // The actor drains this queue; the timeout only bounds a session
+            // that is wedged on its store.
+            let event = AgentEvent::FileCallDone { rpc_id, outcome };
+            let _ = tokio::time::timeout(Duration::from_secs(60), tx.send((proc, event))).await;
+        });
     }
 
     /// Every subscriber gets the frame or is dropped: a full queue (in

@@ -112,10 +112,7 @@ impl SessionHandle {
         let (agent_tx, agent_rx) = mpsc::channel(AGENT_QUEUE);
         let agent_tx = process::AgentEvents::new(agent_tx, rt.bytes.agent_lines);
         let (commit_tx, commit_rx) = watch::channel(Commit::default());
-        let agent: Arc<str> = match &cfg.agent {
-            crate::agent::AgentSpec::Claude { .. } => "claude".into(),
-            crate::agent::AgentSpec::Template(t) => t.program().into(),
-        };
+        let agent: Arc<str> = cfg.agent.label().into();
         let activity = Arc::new(Activity::default());
         let actor = Actor {
             activity: activity.clone(),
@@ -125,6 +122,7 @@ impl SessionHandle {
             state: SessionState::new(cfg.clone()),
             commands: rx,
             agent_tx,
+            file_calls: Arc::default(),
             agent_rx,
             subscribers: HashMap::new(),
             procs: HashMap::new(),
@@ -296,6 +294,7 @@ impl Timers {
 
 enum Timer {
     StopGrace(u64),
+    AgentStart(ProcId),
     StoreRetry,
 }
 
@@ -330,6 +329,8 @@ struct Actor {
     closers: Vec<oneshot::Sender<()>>,
     commands: mpsc::Receiver<Command>,
     agent_tx: process::AgentEvents,
+    /// ACP file calls being served for this session.
+    file_calls: Arc<std::sync::atomic::AtomicUsize>,
     agent_rx: mpsc::Receiver<(ProcId, AgentEvent)>,
     subscribers: HashMap<ConnId, Subscriber>,
     procs: HashMap<ProcId, ProcHandle>,
@@ -409,6 +410,7 @@ impl Actor {
                 }
                 Some(expired) = self.timers.next() => match expired {
                     Timer::StopGrace(run_id) => self.feed(Input::StopGraceElapsed { run_id }, None),
+                    Timer::AgentStart(proc) => self.feed(Input::AgentStartElapsed { proc }, None),
                     Timer::StoreRetry => self.outbox.retry(self.state.meta()),
                 },
             }

@@ -35,6 +35,7 @@ fn session(history_cap: usize, subscriber_queue: usize) -> (SessionHandle, Sessi
         tool_cache_cap: 10,
         queue_cap: 4,
         stop_grace: Duration::from_secs(1),
+        agent_start_timeout: Duration::from_secs(5),
     };
     (SessionHandle::spawn("s", cfg, rt.clone()), rt)
 }

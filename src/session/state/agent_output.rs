@@ -30,6 +30,7 @@ impl SessionState {
                 self.emit(SessionEvent::Stderr { content: line });
             }
             AgentEvent::Exited { code, signal } => self.on_exit(code, signal),
+            AgentEvent::FileCallDone { rpc_id, outcome } => self.on_file_call_done(&rpc_id, outcome),
             AgentEvent::SpawnFailed { error } => {
                 let command = self.proc.take().map(|p| p.command).unwrap_or_default();
                 let message = format!(
@@ -42,6 +43,9 @@ impl SessionState {
     }
 
     pub(super) fn on_line(&mut self, line: String) {
+        if self.cfg.agent.is_acp() {
+            return self.on_acp_line(&line);
+        }
         if !self.cfg.agent.is_claude() {
             return self.emit(SessionEvent::Content { content: line });
         }
@@ -99,7 +103,7 @@ impl SessionState {
         if turn.stopping || turn.prompts.iter().any(|p| p.tool == tool) {
             return;
         }
-        self.open_prompt(tool, input, None, Some(tool_use_id.to_owned()));
+        self.open_prompt(tool, input, None, Some(tool_use_id.to_owned()), None);
     }
 
     pub(super) fn on_can_use_tool(
@@ -120,7 +124,7 @@ impl SessionState {
         if self.permissions.allows(&tool) {
             return self.write(claude::allow_response(&request_id, &input));
         }
-        self.open_prompt(tool, input, Some(request_id), tool_use_id);
+        self.open_prompt(tool, input, Some(request_id), tool_use_id, None);
     }
 
     pub(super) fn on_result(&mut self, result: lines::TurnResult) {
@@ -209,6 +213,13 @@ impl SessionState {
                 ..
             } => {
                 let msg = format!("the agent exited during the turn ({how}){detail}");
+                self.finish_turn(TurnStatus::Error, code, Some(msg));
+            }
+            AgentSpec::Acp(_) => {
+                let msg = format!(
+                    "the agent `{}` exited during the turn ({how}){detail}",
+                    proc.command
+                );
                 self.finish_turn(TurnStatus::Error, code, Some(msg));
             }
             AgentSpec::Claude {

@@ -8,6 +8,7 @@
 use super::history::History;
 use super::permissions::{PermissionMode, Permissions};
 use super::tool_cache::{ToolCache, ToolUse};
+use crate::agent::acp::client::{AcpClient, FileCall};
 use crate::agent::claude::{self, lines};
 use crate::agent::{valid_agent_session_id, AgentSpec, ClaudeMode, SpawnSpec};
 use crate::protocol::server::{Frame, Reply, SessionEvent, TurnStatus};
@@ -32,6 +33,9 @@ pub struct SessionConfig {
 
     pub queue_cap: usize,
     pub stop_grace: Duration,
+    /// How long an ACP agent may take to open its session (initialize and
+    /// session/new or load) before the turn fails.
+    pub agent_start_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +56,8 @@ pub enum Input {
         reason: Option<String>,
         /// AskUserQuestion: question text → the chosen answer(s).
         answers: Option<Value>,
+        /// ACP: the agent's option picked explicitly (overrides `decision`).
+        option_id: Option<String>,
     },
     /// Switch Claude Code's permission mode for this session.
     SetPermissionMode {
@@ -75,6 +81,10 @@ pub enum Input {
     },
     StopGraceElapsed {
         run_id: u64,
+    },
+    /// `agent_start_timeout` after an ACP process was spawned.
+    AgentStartElapsed {
+        proc: ProcId,
     },
     /// Nobody watches and nothing runs: end the idle agent process.
     ReleaseAgent,
@@ -107,6 +117,23 @@ pub enum AgentEvent {
     Waiting {
         ahead: usize,
     },
+    /// A `FileCall` effect was carried out.
+    FileCallDone {
+        rpc_id: String,
+        outcome: FileOutcome,
+    },
+}
+
+/// What serving an agent's file call came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileOutcome {
+    Read(String),
+    Written {
+        path: String,
+        old_text: Option<String>,
+        new_text: String,
+    },
+    Failed(String),
 }
 
 /// What one input asks the caller (the session actor) to do. The caller's
@@ -148,6 +175,17 @@ pub enum Effect {
         run_id: u64,
         after: Duration,
     },
+    /// Feed `AgentStartElapsed { proc }` after `after`.
+    ArmStartTimer {
+        proc: ProcId,
+        after: Duration,
+    },
+    /// Serve an ACP agent's file call (off the session's task), then feed
+    /// `AgentEvent::FileCallDone` for `proc`.
+    FileCall {
+        proc: ProcId,
+        call: FileCall,
+    },
 }
 
 /// A read-only view for the public handle and tests.
@@ -170,6 +208,10 @@ struct Proc {
     no_conversation: bool,
     terminating: bool,
     stderr_tail: VecDeque<String>,
+    /// ACP: the protocol side of this process.
+    acp: Option<AcpClient>,
+    /// ACP: a line that was not JSON-RPC was already reported.
+    told_not_json: bool,
 }
 
 #[derive(Debug)]
@@ -182,6 +224,8 @@ struct Prompt {
     answer: Option<Decision>,
     /// The user's words with a denial, for the agent.
     reason: Option<String>,
+    /// ACP: what the agent offered to answer with.
+    options: Vec<agent_client_protocol_schema::v1::PermissionOption>,
 }
 
 #[derive(Debug)]
@@ -258,7 +302,8 @@ impl SessionState {
                 decision,
                 reason,
                 answers,
-            } => self.on_answer(from, &request_id, decision, reason, answers),
+                option_id,
+            } => self.on_answer(from, &request_id, decision, reason, answers, option_id),
             Input::SetPermissionMode { mode } => {
                 let next = self.permissions.with_mode(mode);
                 self.set_permissions(next);
@@ -277,6 +322,7 @@ impl SessionState {
                 // a stale run can never touch the state of a newer one.
             }
             Input::StopGraceElapsed { run_id } => self.on_stop_grace(run_id),
+            Input::AgentStartElapsed { proc } => self.on_acp_start_elapsed(proc),
             Input::ReleaseAgent => self.release_agent(),
             Input::Shutdown => self.on_shutdown(),
         }
@@ -443,6 +489,7 @@ impl SessionState {
     }
 }
 
+mod acp_output;
 mod agent_output;
 mod prompts;
 mod turns;

@@ -10,10 +10,21 @@ impl SessionState {
         input: Value,
         agent_request_id: Option<String>,
         tool_use_id: Option<String>,
+        acp: Option<(
+            Value,
+            Vec<agent_client_protocol_schema::v1::PermissionOption>,
+        )>,
     ) {
         let Some(turn) = self.turn.as_mut() else {
             return;
         };
+        let (tool_call, options) = match acp {
+            Some((call, options)) => (Some(call), options),
+            None => (None, Vec::new()),
+        };
+        let options_json = tool_call
+            .is_some()
+            .then(|| serde_json::to_value(&options).unwrap_or(Value::Null));
         let request_id = format!("perm-{}", self.next_request);
         self.next_request += 1;
         let run_id = turn.run_id;
@@ -24,6 +35,7 @@ impl SessionState {
             agent_request_id,
             answer: None,
             reason: None,
+            options,
         });
         self.emit(SessionEvent::PermissionRequest {
             request_id,
@@ -31,6 +43,8 @@ impl SessionState {
             sender: tool,
             tool_input: input.to_string(),
             tool_use_id,
+            tool_call,
+            options: options_json,
         });
     }
 
@@ -41,6 +55,7 @@ impl SessionState {
         decision: Decision,
         reason: Option<String>,
         answers: Option<Value>,
+        option_id: Option<String>,
     ) {
         let open = self.turn.as_ref().and_then(|t| {
             t.prompts
@@ -64,6 +79,26 @@ impl SessionState {
             .as_ref()
             .map(|t| t.prompts[index].tool.clone())
             .unwrap_or_default();
+        let mut decision = decision;
+        if let Some(option_id) = &option_id {
+            let options = self.turn.as_ref().map(|t| &t.prompts[index].options);
+            match options.and_then(|o| crate::agent::acp::choose::decision_of(o, option_id)) {
+                Some(d) => decision = d,
+                None => {
+                    return self.reply(
+                        from,
+                        Reply::error(
+                            "unknown_option",
+                            "optionId is not one of the options the agent offered",
+                        ),
+                    )
+                }
+            }
+        }
+        if self.cfg.agent.is_acp() {
+            // The agent keeps its own "always" rules; swe-swe remembers none.
+            return self.resolve_acp(index, decision, reason, option_id);
+        }
         // The whole permission value is replaced in this one step.
         match decision {
             Decision::AllowAlways => self.set_permissions(self.permissions.with_tool(&tool)),
@@ -169,20 +204,63 @@ impl SessionState {
         self.classic_continue_if_ready();
     }
 
+    /// An ACP prompt's answer: the chosen option (or `cancelled` when the
+    /// agent offered none of that kind) goes to the agent.
+    fn resolve_acp(
+        &mut self,
+        index: usize,
+        decision: Decision,
+        reason: Option<String>,
+        option_id: Option<String>,
+    ) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let prompt = &mut turn.prompts[index];
+        prompt.answer = Some(decision);
+        let line = match (&option_id, &prompt.agent_request_id) {
+            (Some(id), Some(rpc)) => match AcpClient::answer_permission(rpc, Some(id.clone())) {
+                crate::agent::acp::client::AcpOut::Write(l) => Some(l),
+                _ => None,
+            },
+            _ => Self::acp_answer_line(prompt, Some(decision)),
+        };
+        let request_id = prompt.request_id.clone();
+        self.emit(SessionEvent::PermissionResolved {
+            request_id,
+            decision: decision.as_str(),
+            reason,
+            answers: None,
+        });
+        if let Some(line) = line {
+            self.write(line);
+        }
+    }
+
     /// Tells every tab that the open prompts of this turn no longer apply;
     /// duplex prompts are denied to the CLI so it does not wait on them.
     pub(super) fn void_prompts(&mut self, why: &str) {
         let Some(turn) = self.turn.as_mut() else {
             return;
         };
+        let acp = self.cfg.agent.is_acp();
         let mut voided = Vec::new();
         for p in turn.prompts.iter_mut().filter(|p| p.answer.is_none()) {
             p.answer = Some(Decision::Deny);
-            voided.push((p.request_id.clone(), p.agent_request_id.clone()));
+            // ACP: a voided request is answered `cancelled`, as the spec
+            // asks of a client that cancels its prompt.
+            let line = if acp {
+                Self::acp_answer_line(p, None)
+            } else {
+                p.agent_request_id
+                    .as_ref()
+                    .map(|id| claude::deny_response(id, why, true))
+            };
+            voided.push((p.request_id.clone(), line));
         }
-        for (request_id, agent_id) in voided {
-            if let Some(agent_id) = agent_id {
-                self.write(claude::deny_response(&agent_id, why, true));
+        for (request_id, line) in voided {
+            if let Some(line) = line {
+                self.write(line);
             }
             self.emit(SessionEvent::PermissionVoid {
                 request_id,

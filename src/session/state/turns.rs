@@ -50,6 +50,14 @@ impl SessionState {
                 let spec = t.spawn_spec(&content, first_turn);
                 self.spawn(spec, None);
             }
+            // As in duplex mode: one process for the session's turns.
+            AgentSpec::Acp(_) => {
+                if self.proc.as_ref().is_none_or(|p| p.terminating) {
+                    self.spawn_acp_for_turn();
+                } else {
+                    self.acp_prompt(&content);
+                }
+            }
         }
     }
 
@@ -109,6 +117,8 @@ impl SessionState {
             no_conversation: false,
             terminating: false,
             stderr_tail: VecDeque::new(),
+            acp: None,
+            told_not_json: false,
         });
         self.out.push(Effect::Spawn { proc: id, spec });
     }

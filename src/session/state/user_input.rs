@@ -2,6 +2,7 @@
 //! cancelling queued messages, adopting a conversation, shutdown.
 
 use super::*;
+use crate::agent::acp::client::AcpOut;
 
 impl SessionState {
     pub(super) fn on_user_message(&mut self, from: ConnId, content: String, hint: Option<String>) {
@@ -113,6 +114,20 @@ impl SessionState {
         let run_id = turn.run_id;
         self.void_prompts(why);
         let duplex = self.cfg.agent.is_duplex();
+        // ACP: `session/cancel` when a prompt is in flight; the prompt's
+        // `cancelled` answer ends the turn, or the timer escalates.
+        let acp_cancel = match self.proc.as_mut().and_then(|p| p.acp.as_mut()) {
+            Some(c) if !self.shutting_down => c.cancel(),
+            _ => None,
+        };
+        if let Some(AcpOut::Write(line)) = acp_cancel {
+            self.write(line);
+            self.out.push(Effect::ArmStopTimer {
+                run_id,
+                after: grace / 2,
+            });
+            return;
+        }
         match self.proc.as_mut() {
             None => self.finish_turn(TurnStatus::Stopped, None, Some(why.to_owned())),
             Some(p) if duplex && !self.shutting_down => {
