@@ -93,6 +93,21 @@ impl Server {
         }
     }
 
+    /// An ACP agent: `fake-agent acp FLAGS…` through `--agent acp`.
+    pub fn acp(flags: &[&str]) -> ServerBuilder {
+        let mut command = vec![fake_agent().to_owned(), "acp".to_owned()];
+        command.extend(flags.iter().map(|f| f.to_string()));
+        ServerBuilder {
+            args: vec![
+                "--agent".into(),
+                "acp".into(),
+                "--acp-cmd".into(),
+                command.join(" "),
+            ],
+            env: Vec::new(),
+        }
+    }
+
     pub fn plain() -> ServerBuilder {
         ServerBuilder {
             args: Vec::new(),

@@ -2,6 +2,8 @@
 //! for plain-text template agents, for tests only. It reproduces the shapes
 //! captured in tests/fixtures/claude-code-2.1.197 and misbehaves on request.
 //!
+//! `fake-agent acp [FLAGS]` speaks the Agent Client Protocol (see acp.rs).
+//!
 //! Claude mode is chosen when `--output-format` is given; duplex when
 //! `--input-format stream-json` is given too. Otherwise it is a template
 //! agent: `fake-agent text [PROMPT]` (no PROMPT: read it from stdin).
@@ -40,6 +42,7 @@
 //! FAKE_AGENT_SIGNAL_LOG (append "PID SIGNAL" for every SIGINT/SIGTERM).
 #![forbid(unsafe_code)]
 
+mod acp;
 mod claude;
 
 use claude::Turn;
@@ -73,6 +76,9 @@ fn main() {
         hold_forever();
     }
     install_signal_log();
+    if argv.get(1).map(String::as_str) == Some("acp") {
+        return acp::run(&argv[2..]);
+    }
     let o = parse(argv);
     if !o.claude {
         return template(&o);
