@@ -63,6 +63,11 @@ async fn scenario(name: &str, builder: ServerBuilder) {
 }
 
 #[tokio::test]
+async fn an_acp_agent_renders_with_the_same_cards_and_its_options() {
+    scenario("acp", Server::acp(&[])).await;
+}
+
+#[tokio::test]
 async fn streamed_reply_tool_cards_safety_a11y_and_themes() {
     scenario("chat", Server::claude()).await;
 }

@@ -173,6 +173,9 @@ pub enum Reply {
         /// The oldest seq still replayable; a client further behind missed events.
         first_seq: u64,
         permission_mode: &'static str,
+        /// The agent this session runs (`claude`, `gemini`, a template's
+        /// program, …).
+        agent: String,
     },
     Error {
         message: String,

@@ -108,6 +108,46 @@ const scenarios = {
   },
 
   /** Streamed markdown reply, every tool card, no HTML from the agent, a11y, screenshots. */
+  /**
+   * An ACP agent (the fake agent's ACP mode): its updates render with the
+   * same cards as Claude's stream — a thought, a plan, a command with its
+   * output, markdown text, usage in the footer — and its permission request
+   * shows the agent's own options, whose answer reaches the agent.
+   */
+  async acp(browser) {
+    const page = await open(browser);
+    await send(page, 'showcase');
+    await ended(page, 1);
+    assert.equal(await count(page, '#transcript details.thinking'), 1, 'the thought is a collapsed block');
+    assert.equal(await count(page, '#transcript .plan .todo li'), 3);
+    assert.equal(await count(page, '#transcript .plan .todo li.completed'), 1);
+    const run = '#transcript .card[data-tool="execute"]';
+    assert.equal(await count(page, run), 1, 'tool_call and its update make one card');
+    assert.match(await text(page, run + ' .state'), /done/);
+    await page.click(run + ' summary');
+    assert.match(await text(page, run), /test result: ok\. 3 passed/);
+    assert.ok(await count(page, '#transcript .assistant strong') > 0, 'markdown rendered');
+    assert.match(await text(page, '.footer'), /1,200 \/ 200,000 tokens of context/);
+    assert.equal(await text(page, '#agent'), 'acp', 'the header names the agent');
+    assert.equal(await page.isVisible('#mode'), false, "Claude's permission modes are not offered");
+    assert.equal(await count(page, '.md.cursor'), 0, 'no block is left streaming');
+
+    await send(page, 'write notes.txt hello from acp');
+    await page.waitForSelector('.approval button[data-option]', { timeout: WAIT });
+    const names = await page.locator('.approval button[data-option]').allTextContents();
+    assert.deepEqual(names, ['Always allow', 'Allow', 'Reject'], 'the agent\'s options, by name');
+    assert.ok(await count(page, '.approval .diff') > 0, 'the proposed write shows as a diff');
+    await page.click('.approval button[data-option="yes"]');
+    await ended(page, 2);
+    assert.match(await text(page, '.approval .verdict'), /Allowed once/);
+    assert.equal(fs.readFileSync(path.join(WORKDIR, 'notes.txt'), 'utf8'), 'hello from acp');
+    assert.match(await text(page), /notes\.txt: written/);
+    assert.equal(await count(page, '#transcript .card .diff'), 1, 'the served write repeats no diff the agent showed');
+    assert.equal(await count(page, '.md.cursor'), 0);
+    await shot(page, 'acp');
+    noErrors(page);
+  },
+
   async chat(browser) {
     const page = await open(browser);
     assert.equal(await page.isVisible('#empty'), true, 'an empty session explains itself');

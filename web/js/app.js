@@ -17,7 +17,7 @@ applyTheme(localStorage.getItem(THEME_KEY));
 function start() {
   const ui = {
     conn: $('conn'), running: $('running'), runningText: $('running-text'), stop: $('stop'),
-    mode: $('mode'), title: $('title'), queue: $('queue'), empty: $('empty'), jump: $('jump'),
+    mode: $('mode'), title: $('title'), agent: $('agent'), queue: $('queue'), empty: $('empty'), jump: $('jump'),
     sidebar: $('sidebar'), scrim: $('scrim'),
   };
   let session = new URLSearchParams(location.search).get('s');
@@ -62,6 +62,10 @@ function start() {
         }
         setUrl(session);
         transcript.state.mode = f.permissionMode || transcript.state.mode;
+        // Permission modes are Claude Code's; other agents keep their own.
+        ui.agent.textContent = f.agent || '';
+        ui.agent.hidden = !f.agent;
+        ui.mode.hidden = !!f.agent && f.agent !== 'claude';
         sessions.refresh();
         return;
       case 'fuzzy_search_results': composer.results(f); return;

@@ -4,6 +4,7 @@
 import { h } from './dom.js';
 import { inputView, summary } from './tools.js';
 import { renderMarkdown } from './markdown.js';
+import { callSummary, contentViews } from './acp.js';
 
 export class Approval {
   /** `req`: the permission_request event; `send(frame)` answers it. */
@@ -15,7 +16,8 @@ export class Approval {
     this.verdict = h('div', { class: 'verdict', role: 'status' });
     const answer = (decision, extra = {}) => send({ type: 'permission_response', requestId: req.requestId, decision, ...extra });
     let body;
-    if (tool === 'AskUserQuestion') body = this.questions(input, answer);
+    if (Array.isArray(req.options)) body = this.acpPermission(req, tool, send);
+    else if (tool === 'AskUserQuestion') body = this.questions(input, answer);
     else if (tool === 'ExitPlanMode') body = this.plan(input, answer);
     else body = this.permission(tool, input, answer);
     this.el = h('section', { class: 'approval', 'aria-label': `${tool} needs your answer`, dataset: { request: req.requestId, tool } }, body, this.verdict);
@@ -32,6 +34,23 @@ export class Approval {
         h('button', { type: 'button', dataset: { decision: 'allow_always' }, onclick: () => answer('allow_always') }, `Always allow ${tool}`),
         reason,
         h('button', { type: 'button', class: 'danger', dataset: { decision: 'deny' }, onclick: () => answer('deny', reason.value.trim() ? { reason: reason.value.trim() } : {}) }, 'Deny')),
+    ];
+  }
+
+  /** An ACP agent's request: its tool call, and one button per option. */
+  acpPermission(req, tool, send) {
+    const call = req.toolCall || {};
+    const decisions = { allow_once: 'allow', allow_always: 'allow_always', reject_once: 'deny', reject_always: 'deny' };
+    const pick = (o) => send({ type: 'permission_response', requestId: req.requestId, optionId: o.optionId });
+    return [
+      h('h3', null, `Allow ${tool}?`),
+      h('div', { class: 'tool-sum' }, callSummary(call)),
+      contentViews(call.content),
+      h('div', { class: 'buttons' }, req.options.map((o) => {
+        const decision = decisions[o.kind] || 'deny';
+        const cls = o.kind === 'allow_once' ? 'primary' : decision === 'deny' ? 'danger' : undefined;
+        return h('button', { type: 'button', class: cls, dataset: { decision, option: String(o.optionId) }, onclick: () => pick(o) }, String(o.name || o.optionId));
+      })),
     ];
   }
 

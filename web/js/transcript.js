@@ -7,6 +7,7 @@ import { renderMarkdown } from './markdown.js';
 import { appendAnsi } from './ansi.js';
 import { ToolCard } from './tools.js';
 import { Approval } from './approvals.js';
+import { AcpToolCard, blockText, planView } from './acp.js';
 
 const BUDGET_MS = 10;
 
@@ -46,6 +47,8 @@ export class Transcript {
     this.streams = new Map(); // message id → [{kind, text, el, final}]
     this.streamId = new Map(); // parent id ('' for top) → message id being streamed
     this.dirty = new Set();
+    this.acpBlock = null; // the ACP message or thought block being streamed
+    this.plan = null; // the ACP plan card of this turn
     this.plain = null; // the <pre> of template-agent output of this run
     this.stderr = null;
     // `ended` counts finished turns (tests and the title wait on it).
@@ -170,6 +173,7 @@ export class Transcript {
       }
       case 'permission_resolved': case 'permission_void': this.approvals.get(ev.requestId)?.resolve(ev); break;
       case 'permission_mode': this.state.mode = ev.mode; break;
+      case 'agent_update': this.state.waiting = null; this.acp(ev.update || {}); break;
       default: break; // agent_session and types added later: nothing to show
     }
   }
@@ -181,6 +185,17 @@ export class Transcript {
     for (const card of this.cards.values()) card.abandon();
     for (const blocks of this.streams.values()) for (const b of blocks) if (!b.final) { b.final = true; this.dirty.add(b); }
     this.streamId.clear();
+    if (this.acpBlock && !this.acpBlock.final) { this.acpBlock.final = true; this.dirty.add(this.acpBlock); }
+    this.acpBlock = null;
+    this.plan = null;
+    if (this.state.usage) {
+      const u = this.state.usage;
+      const parts = [];
+      if (typeof u.used === 'number') parts.push(`${u.used.toLocaleString()}${typeof u.size === 'number' ? ' / ' + u.size.toLocaleString() : ''} tokens of context`);
+      if (u.cost && typeof u.cost.amount === 'number') parts.push(`${u.cost.currency === 'USD' ? '$' : ''}${u.cost.amount.toFixed(4)}${u.cost.currency && u.cost.currency !== 'USD' ? ' ' + u.cost.currency : ''}`);
+      if (parts.length) this.add(h('div', { class: 'footer', 'aria-label': 'Turn summary' }, parts.map((p) => h('span', null, p))));
+      this.state.usage = null;
+    }
     if (ev.status === 'stopped') this.notice('Stopped.', 'stopped');
     else if (ev.status === 'error') this.notice(`The turn failed${ev.message ? ': ' + ev.message : ''}.`, 'err');
   }
@@ -203,6 +218,69 @@ export class Transcript {
     this.stderr.n++;
     this.stderr.summary.textContent = `stderr (${this.stderr.n} line${this.stderr.n > 1 ? 's' : ''})`;
     this.stderr.pre.append(text + '\n');
+  }
+
+  // ---- Agent Client Protocol updates ---------------------------------------
+
+  acp(u) {
+    switch (u.sessionUpdate) {
+      case 'agent_message_chunk': case 'agent_thought_chunk': {
+        const kind = u.sessionUpdate === 'agent_message_chunk' ? 'text' : 'thinking';
+        const text = blockText(u.content);
+        if (!text) return; // e.g. Qwen's empty chunk carrying usage in _meta
+        let b = this.acpBlock;
+        if (!b || b.kind !== kind || b.final) {
+          if (b && !b.final) { b.final = true; this.dirty.add(b); }
+          b = this.acpBlock = this.newBlock(kind, this.root);
+        }
+        b.text += text;
+        this.dirty.add(b);
+        break;
+      }
+      case 'user_message_chunk': {
+        const text = blockText(u.content);
+        if (text) this.add(h('div', { class: 'item user' }, h('div', { class: 'bubble' }, text)));
+        break;
+      }
+      case 'tool_call': case 'tool_call_update': {
+        const id = String(u.toolCallId ?? '');
+        const card = this.cards.get(id);
+        if (card) { card.update(u); break; }
+        // A write swe-swe served for the agent: shown only when the agent's
+        // own card did not already show that file's diff.
+        if (u._meta?.['swe-swe']?.servedBy && this.shownDiff(u.content?.[0]?.path)) break;
+        // Text after a tool call starts a new block below it.
+        if (this.acpBlock && !this.acpBlock.final) { this.acpBlock.final = true; this.dirty.add(this.acpBlock); }
+        const c = new AcpToolCard(u);
+        this.cards.set(id, c);
+        this.add(c.el);
+        break;
+      }
+      case 'plan': {
+        const view = planView(u.entries);
+        if (this.plan) this.plan.replaceChildren(h('div', { class: 'label' }, 'Plan'), view);
+        else this.plan = this.add(h('div', { class: 'card plan', 'aria-label': 'Plan' }, h('div', { class: 'label' }, 'Plan'), view));
+        break;
+      }
+      case 'available_commands_update':
+        if (Array.isArray(u.availableCommands)) this.state.slash = u.availableCommands.map((c) => String(c?.name ?? '')).filter(Boolean);
+        break;
+      case 'current_mode_update': if (u.currentModeId) this.state.agentMode = String(u.currentModeId); break;
+      case 'usage_update': this.state.usage = u; break;
+      default: break; // session_info_update, config options…: nothing to show yet
+    }
+  }
+
+  /** A card of this turn already shows a diff of `path` (absolute or relative). */
+  shownDiff(path) {
+    if (typeof path !== 'string') return false;
+    for (const card of this.cards.values()) {
+      for (const c of card.call?.content || []) {
+        const p = c?.type === 'diff' && typeof c.path === 'string' ? c.path : null;
+        if (p && (p === path || path.endsWith('/' + p.replace(/^\.\//, '')))) return true;
+      }
+    }
+    return false;
   }
 
   // ---- Claude Code stream-json -------------------------------------------

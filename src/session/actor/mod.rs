@@ -516,6 +516,7 @@ impl Actor {
                     run_id: self.state.running(),
                     first_seq: 1,
                     permission_mode: self.state.permission_mode().as_str(),
+                    agent: self.agent.to_string(),
                 }
                 .to_frame();
                 // Invariant: registration and replay happen in this one step;
