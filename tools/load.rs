@@ -45,7 +45,8 @@ struct Args {
     /// Microseconds between agent lines (0: as fast as the agent can write).
     #[arg(long, default_value_t = 0)]
     pace_us: u64,
-    /// Claude mode of the server (the fake agent speaks both).
+    /// The agent's mode: Claude's `classic` or `duplex`, or `acp` (the fake
+    /// agent speaks all three).
     #[arg(long, default_value = "classic")]
     mode: String,
     /// Directory holding swe-swe and fake-agent (default: next to this binary).
@@ -83,10 +84,13 @@ fn now_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// `\"ts_ns\":N` inside the escaped agent line of a claudejson frame.
+/// `ts_ns` of the agent line in a frame: escaped inside a claudejson
+/// line, plain inside an ACP update's `_meta`.
 fn ts_of(frame: &str) -> Option<u64> {
-    let i = frame.find(r#"\"ts_ns\":"#)? + r#"\"ts_ns\":"#.len();
-    let digits: String = frame[i..]
+    let (key, i) = [r#"\"ts_ns\":"#, r#""ts_ns":"#]
+        .iter()
+        .find_map(|k| frame.find(k).map(|i| (*k, i)))?;
+    let digits: String = frame[i + key.len()..]
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
@@ -162,30 +166,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let work = scratch.join("project");
     std::fs::create_dir_all(&work)?;
     let mut cmd = tokio::process::Command::new(bin_dir.join("swe-swe"));
-    cmd.args([
-        "--port",
-        "0",
-        "--agent",
-        "claude",
-        "--claude-mode",
-        &args.mode,
-    ])
-    .arg("--claude-bin")
-    .arg(bin_dir.join("fake-agent"))
-    .arg("--workdir")
-    .arg(&work)
-    .arg("--data-dir")
-    .arg(scratch.join("data"))
-    .args(["--subscriber-queue", &args.subscriber_queue.to_string()])
-    .args([
-        "--max-sessions",
-        &(args.sessions + args.idle + 10).to_string(),
-    ])
-    // Every client of this tool comes from one address, and a soak's
-    // rounds reconnect faster than closed sockets are counted down.
-    .args(["--max-connections-per-ip", "1000000"])
-    .args(["--max-agents", &(args.sessions + 10).to_string()])
-    .env("FAKE_AGENT_STATE_DIR", &work);
+    cmd.args(["--port", "0"]);
+    if args.mode == "acp" {
+        let fake = bin_dir.join("fake-agent");
+        cmd.args(["--agent", "acp", "--acp-cmd"])
+            .arg(format!("{} acp", fake.display()));
+    } else {
+        cmd.args(["--agent", "claude", "--claude-mode", &args.mode])
+            .arg("--claude-bin")
+            .arg(bin_dir.join("fake-agent"));
+    }
+    cmd.arg("--workdir")
+        .arg(&work)
+        .arg("--data-dir")
+        .arg(scratch.join("data"))
+        .args(["--subscriber-queue", &args.subscriber_queue.to_string()])
+        .args([
+            "--max-sessions",
+            &(args.sessions + args.idle + 10).to_string(),
+        ])
+        // Every client of this tool comes from one address, and a soak's
+        // rounds reconnect faster than closed sockets are counted down.
+        .args(["--max-connections-per-ip", "1000000"])
+        .args(["--max-agents", &(args.sessions + 10).to_string()])
+        .env("FAKE_AGENT_STATE_DIR", &work);
     let common::Started {
         child: mut server,
         pid: server_pid,

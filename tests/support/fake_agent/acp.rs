@@ -8,6 +8,8 @@
 //!                    client's fs/write_text_file (or itself, if not offered);
 //!                    a rejection marks the tool call failed and ends the turn
 //!   slow N MS        N chunks MS apart; session/cancel ends it `cancelled`
+//!   lines N [PAD] [US] [PHASE]  N chunks (padded by PAD bytes, US µs apart,
+//!                    the first after PHASE µs), each with `_meta.ts_ns`
 //!   showcase         a thought, a plan, an execute tool call with output,
 //!                    commands, a mode change and usage
 //!   crash            a chunk, then exit 3 mid-turn
@@ -201,6 +203,29 @@ impl Agent {
                     if self.cancelled_within(Duration::from_millis(ms)) {
                         return stop("cancelled");
                     }
+                }
+                stop("end_turn");
+            }
+            "lines" => {
+                let mut num = || {
+                    words
+                        .next()
+                        .and_then(|w| w.parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
+                let (n, pad, pace, phase) = (num().max(1), num(), num(), num());
+                let pad = "x".repeat(pad as usize);
+                std::thread::sleep(Duration::from_micros(phase));
+                for i in 0..n {
+                    if pace > 0 {
+                        std::thread::sleep(Duration::from_micros(pace));
+                    }
+                    update(
+                        &session,
+                        json!({"sessionUpdate":"agent_message_chunk",
+                            "content":{"type":"text","text":format!("line {i}{pad}")},
+                            "_meta":{"ts_ns":crate::now_ns()}}),
+                    );
                 }
                 stop("end_turn");
             }
