@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use support::*;
 
 const CLAUDE_VERSION: &str = "2.1.197";
-const IN_NETNS: &str = "SWE_SWE_TEST_IN_NETNS";
 
 fn install_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/claude-code")
@@ -53,43 +52,18 @@ fn claude_bin() -> PathBuf {
     .clone()
 }
 
-/// Runs `body` inside a loopback-only network namespace: the test binary
-/// re-executes just this test under `unshare -n`.
+/// Runs `body` inside a loopback-only network namespace, with the pinned
+/// CLI installed first (npm needs the network) and a Messages-API stand-in.
 fn in_netns<F, Fut>(name: &str, body: F)
 where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = ()>,
 {
     let claude = claude_bin();
-    if std::env::var_os(IN_NETNS).is_some() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        return rt.block_on(async move {
-            let api = MessagesApi::start().await;
-            body(Env { api, claude }).await
-        });
-    }
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("unshare")
-        .args([
-            "-n",
-            "--",
-            "sh",
-            "-c",
-            "ip link set lo up && exec \"$0\" \"$@\"",
-        ])
-        .arg(&exe)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(IN_NETNS, "1")
-        .status()
-        .unwrap_or_else(|e| panic!("`unshare` (util-linux) is needed for these tests: {e}"));
-    assert!(
-        out.success(),
-        "{name} failed inside its network namespace: {out}"
-    );
+    netns::run(name, || async move {
+        let api = MessagesApi::start().await;
+        body(Env { api, claude }).await
+    });
 }
 
 struct Env {

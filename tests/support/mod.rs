@@ -2,6 +2,7 @@
 //! with the fake agent, a WebSocket client, and /proc inspection.
 #![allow(dead_code)]
 
+pub mod netns;
 mod procs;
 #[allow(unused_imports)] // not every test file reads /proc
 pub use procs::*;
