@@ -285,3 +285,120 @@ async fn crashes_garbage_and_errors_mid_session_are_reported_and_survived() {
     let frames = c.turn("unknown").await;
     assert!(said(&frames).contains("client said -32601"), "{frames:?}");
 }
+
+/// A folder on PATH where `gemini` is the fake agent (it takes `--acp`).
+fn path_with_fake_gemini() -> (tempfile::TempDir, String) {
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(fake_agent(), bin.path().join("gemini")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (bin, path)
+}
+
+async fn hello_with_agent(c: &mut Client, session: &str, agent: &str) -> Value {
+    c.send(json!({"type":"hello","session":session,"agent":agent}))
+        .await;
+    c.recv().await
+}
+
+#[tokio::test]
+async fn a_new_session_picks_its_agent_from_path_and_keeps_it_for_life() {
+    let (_bin, path) = path_with_fake_gemini();
+    let server = Server::claude().env("PATH", path).start().await;
+    let (status, agents) = server.http("GET", "/api/agents", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(agents["default"], "claude");
+    let names: Vec<&str> = agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(names, ["claude", "gemini"], "{agents}");
+
+    // A session started with gemini runs it (ACP updates, not Claude lines).
+    let mut g = server.client().await;
+    let reply = hello_with_agent(&mut g, "g", "gemini").await;
+    assert_eq!(reply["agent"], "gemini", "{reply}");
+    let frames = g.turn("hi gemini").await;
+    assert_eq!(said(&frames), "You said: hi gemini");
+    // Another session, without a choice, runs the default.
+    let mut c = server.joined("c").await;
+    let frames = c.turn("hi claude").await;
+    assert!(of_type(&frames, "agent_update").is_empty());
+    assert!(!of_type(&frames, "claudejson").is_empty());
+    // A session with events keeps its agent whatever a tab asks.
+    let mut again = server.client().await;
+    let reply = hello_with_agent(&mut again, "g", "claude").await;
+    assert_eq!(reply["agent"], "gemini");
+    // Tried: an agent the server does not offer.
+    let mut bad = server.client().await;
+    let err = hello_with_agent(&mut bad, "x", "rm -rf /").await;
+    assert_eq!(err["code"], "unknown_agent", "{err}");
+    let (_, list) = server.http("GET", "/api/sessions", None).await;
+    let row = |id: &str| {
+        list["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(row("g")["agent"], "gemini", "{list}");
+    assert_eq!(row("c")["agent"], "claude");
+    assert_eq!(
+        row("x"),
+        Value::Null,
+        "nothing was created for the refused hello"
+    );
+    for client in [g, c, again, bad] {
+        client.close().await;
+    }
+
+    // After a restart the session still runs gemini and continues.
+    let server = server.restart().await;
+    let mut g = server.client().await;
+    let reply = g.hello("g", u64::MAX).await;
+    assert_eq!(reply["agent"], "gemini");
+    let frames = g.turn("recall").await;
+    assert!(said(&frames).contains("hi gemini"), "{frames:?}");
+}
+
+#[tokio::test]
+async fn a_session_whose_agent_is_gone_says_so_instead_of_switching() {
+    let (bin, path) = path_with_fake_gemini();
+    let server = Server::claude().env("PATH", path).start().await;
+    let mut g = server.client().await;
+    hello_with_agent(&mut g, "g", "gemini").await;
+    g.turn("hi").await;
+    g.close().await;
+    drop(bin);
+    // Restarted where `gemini` is no longer on PATH.
+    let (builder, workdir, state) = server.kill().await;
+    let server = Server::start_in(
+        builder.env("PATH", std::env::var("PATH").unwrap_or_default()),
+        workdir,
+        state,
+    )
+    .await;
+    let mut g = server.client().await;
+    assert_eq!(g.hello("g", u64::MAX).await["agent"], "gemini");
+    let frames = g.turn("hi again").await;
+    assert_eq!(frames.last().unwrap()["status"], "error");
+    let err = of_type(&frames, "error")[0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        err.contains("runs gemini, which this server does not offer"),
+        "{err}"
+    );
+    assert!(
+        of_type(&frames, "claudejson").is_empty(),
+        "no silent switch to claude"
+    );
+}

@@ -228,7 +228,12 @@ async fn concurrent_tool_use_keeps_every_cache_bounded() {
 
     let state = tempfile::tempdir().unwrap();
     std::env::set_var("FAKE_AGENT_STATE_DIR", state.path());
+    let agent = AgentSpec::Claude {
+        bin: fake_agent().into(),
+        mode: ClaudeMode::Duplex,
+    };
     let rt = SessionRuntime {
+        agents: Arc::new(swe_swe::agent::catalog::AgentCatalog::only(agent.clone())),
         store: swe_swe::store::Store::open(&state.path().join("data")).unwrap(),
         tail_cap: 2_000,
         bytes: Default::default(),
@@ -244,10 +249,7 @@ async fn concurrent_tool_use_keeps_every_cache_bounded() {
         stats: Arc::new(Stats::default()),
     };
     let cfg = SessionConfig {
-        agent: AgentSpec::Claude {
-            bin: fake_agent().into(),
-            mode: ClaudeMode::Duplex,
-        },
+        agent,
         history_cap: 10,
         tool_cache_cap: 1000,
         queue_cap: 4,

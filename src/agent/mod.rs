@@ -3,6 +3,7 @@
 //! and classic), `template` runs any CLI from an argv template.
 
 pub mod acp;
+pub mod catalog;
 pub mod claude;
 pub mod template;
 
@@ -17,6 +18,10 @@ pub enum AgentSpec {
     /// Any agent speaking the Agent Client Protocol; one long-lived
     /// process per session, like Claude's duplex mode.
     Acp(acp::AcpSpec),
+    /// A stored session's agent that this server does not offer (started
+    /// with other flags, or the program is gone from PATH): each turn fails
+    /// saying so.
+    Unavailable(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +58,7 @@ impl AgentSpec {
             AgentSpec::Claude { .. } => "claude",
             AgentSpec::Template(t) => t.program(),
             AgentSpec::Acp(a) => &a.name,
+            AgentSpec::Unavailable(name) => name,
         }
     }
 
@@ -62,6 +68,7 @@ impl AgentSpec {
             AgentSpec::Claude { bin, .. } => bin,
             AgentSpec::Template(t) => t.program(),
             AgentSpec::Acp(a) => a.program(),
+            AgentSpec::Unavailable(name) => name,
         }
     }
 
@@ -82,6 +89,10 @@ impl AgentSpec {
                 "Check that {:?} is installed and on PATH and speaks the Agent Client Protocol, \
                  or change --acp-cmd (docs/AGENTS.md says how each agent is set up).",
                 a.program()
+            ),
+            AgentSpec::Unavailable(name) => format!(
+                "This session runs {name}, which this server does not offer: start swe-swe \
+                 with --agent {name}, or install {name} on PATH, to continue it."
             ),
         }
     }

@@ -45,6 +45,9 @@ pub enum ClientMessage {
     Hello {
         session: Option<String>,
         last_seq: Option<u64>,
+        /// The agent a new session runs (a name of `GET /api/agents`);
+        /// ignored for a session that already has events.
+        agent: Option<String>,
     },
     /// A user turn. `session` and `agent_session` come from the original
     /// client's `sessionID` / `claudeSessionID`.
@@ -140,6 +143,7 @@ fn decode_typed(kind: &str, obj: &Map<String, Value>) -> Result<ClientMessage, D
         "hello" => ClientMessage::Hello {
             session: opt_str(obj, "hello", "session")?,
             last_seq: opt_u64(obj, "hello", "lastSeq")?,
+            agent: opt_str(obj, "hello", "agent")?,
         },
         "message" | "user_message" => decode_chat("message", obj)?,
         "stop" => ClientMessage::Stop {

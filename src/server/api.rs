@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -42,10 +42,30 @@ impl IntoResponse for ApiError {
 pub(super) fn routes(prefix: &str) -> Router<Arc<AppState>> {
     Router::new()
         .route(&format!("{prefix}/api/sessions"), get(list).post(create))
+        .route(&format!("{prefix}/api/agents"), get(agents))
         .route(
             &format!("{prefix}/api/sessions/{{id}}"),
             get(show).patch(rename).delete(remove),
         )
+}
+
+/// The agents a new session may run: the configured default first, then
+/// those found on PATH when the server started.
+async fn agents(State(app): State<Arc<AppState>>) -> Json<Value> {
+    let catalog = &app.registry.runtime().agents;
+    let agents: Vec<Value> = catalog
+        .list()
+        .map(|(name, spec)| {
+            let kind = match spec {
+                crate::agent::AgentSpec::Claude { .. } => "claude",
+                crate::agent::AgentSpec::Acp(_) => "acp",
+                crate::agent::AgentSpec::Template(_) => "template",
+                crate::agent::AgentSpec::Unavailable(_) => "unavailable",
+            };
+            json!({"name": name, "kind": kind, "program": spec.program()})
+        })
+        .collect();
+    Json(json!({"default": catalog.default_name(), "agents": agents}))
 }
 
 #[derive(Deserialize)]

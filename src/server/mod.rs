@@ -109,6 +109,11 @@ pub async fn serve(
         tail_cap: cfg.tail_cap,
         bytes: cfg.bytes,
         slots: crate::session::agent_slots::AgentSlots::new(cfg.max_agents),
+        agents: std::sync::Arc::new(crate::agent::catalog::AgentCatalog::discover(
+            cfg.agent.clone(),
+            &cfg.workdir,
+            std::env::var_os("PATH").as_deref(),
+        )),
     };
     let session_cfg = SessionConfig {
         agent: cfg.agent.clone(),

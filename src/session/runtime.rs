@@ -26,6 +26,8 @@ pub struct SessionRuntime {
     pub bytes: ByteBudgets,
     /// The `--max-agents` slots, shared by every session.
     pub slots: Arc<super::agent_slots::AgentSlots>,
+    /// The agents a session may run.
+    pub agents: Arc<crate::agent::catalog::AgentCatalog>,
 }
 
 /// Memory bounded in bytes, not only in counts: one agent line may be

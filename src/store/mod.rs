@@ -107,6 +107,9 @@ pub struct SessionRow {
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub meta: SessionMeta,
+    /// The agent the session was created with ('' before agents were
+    /// recorded: the server's default).
+    pub agent: String,
     pub last_seq: u64,
     /// The newest events, oldest first, for the in-memory tail.
     pub tail: Vec<(u64, Frame)>,
@@ -288,14 +291,16 @@ impl Store {
     ) -> Result<Option<Loaded>, StoreError> {
         let session = session.to_owned();
         self.read(move |c| {
-            let row: Option<Option<String>> = c
+            let row: Option<(Option<String>, String)> = c
                 .query_row(
-                    "SELECT meta FROM sessions WHERE id = ?1",
+                    "SELECT meta, agent FROM sessions WHERE id = ?1",
                     params![session],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let Some(meta) = row else { return Ok(None) };
+            let Some((meta, agent)) = row else {
+                return Ok(None);
+            };
             let last_seq = c.query_row(
                 "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session = ?1",
                 params![session],
@@ -330,6 +335,7 @@ impl Store {
                 .unwrap_or_default();
             Ok(Some(Loaded {
                 meta,
+                agent,
                 last_seq,
                 tail,
             }))

@@ -167,11 +167,15 @@ impl Conn {
         };
         let current = self.session.as_ref().map(|h| h.id());
         match route::route(msg, self.id, current) {
-            Route::Join { session, last_seq } => {
-                self.join(session, last_seq).await;
+            Route::Join {
+                session,
+                last_seq,
+                agent,
+            } => {
+                self.join(session, last_seq, agent).await;
             }
             Route::JoinThen { session, input } => {
-                if self.join(Some(session), None).await {
+                if self.join(Some(session), None, None).await {
                     self.input(input).await;
                 }
             }
@@ -209,8 +213,26 @@ impl Conn {
     }
 
     /// Subscribes to `session` (a new one when `None`), leaving any other.
-    async fn join(&mut self, session: Option<String>, last_seq: Option<u64>) -> bool {
+    async fn join(
+        &mut self,
+        session: Option<String>,
+        last_seq: Option<u64>,
+        agent: Option<String>,
+    ) -> bool {
         let reg = &self.app.registry;
+        let agents = &reg.runtime().agents;
+        if let Some(name) = agent.as_deref().filter(|n| agents.get(n).is_none()) {
+            let offered: Vec<&str> = agents.list().map(|(n, _)| n).collect();
+            let shown: String = name.chars().take(64).collect();
+            self.send_error(
+                "unknown_agent",
+                format!(
+                    "this server offers no agent {shown:?}; it offers {}",
+                    offered.join(", ")
+                ),
+            );
+            return false;
+        }
         let handle = match session {
             Some(id) => reg.get_or_create(&id),
             None => reg.create(),
@@ -222,6 +244,14 @@ impl Conn {
                 return false;
             }
         };
+        if let Some(name) = agent {
+            // Before the subscription, in the same queue: the `session`
+            // reply already names the agent the session runs.
+            if handle.choose_agent(name).await.is_err() {
+                self.send_error("session_unavailable", "the session has ended");
+                return false;
+            }
+        }
         if let Some(old) = self.session.take() {
             // The writer stops reading the old stream before the session
             // drops it (no old event is sent after the switch). That the

@@ -13,6 +13,7 @@ pub(super) enum Route {
     Join {
         session: Option<String>,
         last_seq: Option<u64>,
+        agent: Option<String>,
     },
     /// Join `session` first (the original client names its session in
     /// every message), then feed `input`.
@@ -34,9 +35,14 @@ pub(super) enum Route {
 /// Where `msg`, from connection `conn` now in session `current`, goes.
 pub(super) fn route(msg: ClientMessage, conn: ConnId, current: Option<&str>) -> Route {
     match msg {
-        ClientMessage::Hello { session, last_seq } => Route::Join {
+        ClientMessage::Hello {
+            session,
+            last_seq,
+            agent,
+        } => Route::Join {
             session,
             last_seq: Some(last_seq.unwrap_or(0)),
+            agent,
         },
         ClientMessage::UserMessage {
             content,

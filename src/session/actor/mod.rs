@@ -93,6 +93,11 @@ enum Command {
     /// The session is quiet and nobody watches it: end its idle agent
     /// process (the next turn starts one again, resuming the conversation).
     ReleaseAgent,
+    /// Run this agent (a catalog name): only while the session has no
+    /// events; a session keeps the agent it started with.
+    ChooseAgent {
+        name: String,
+    },
     /// Stop the run, save everything, end the actor, then answer.
     Close {
         reply: oneshot::Sender<()>,
@@ -220,6 +225,11 @@ impl SessionHandle {
             reply,
         })
         .await
+    }
+
+    /// Asks a new session to run agent `name` (ignored once it has events).
+    pub async fn choose_agent(&self, name: String) -> Result<(), SessionError> {
+        self.send(Command::ChooseAgent { name }).await
     }
 
     pub async fn unsubscribe(&self, conn: ConnId) {
@@ -485,6 +495,17 @@ impl Actor {
 
     fn on_command(&mut self, cmd: Command) {
         match cmd {
+            Command::ChooseAgent { name } => {
+                let fresh = self.state.has_no_events() && self.procs.is_empty();
+                if fresh && name != *self.agent {
+                    if let Some(spec) = self.rt.agents.get(&name) {
+                        let mut cfg = self.state.config().clone();
+                        cfg.agent = spec.clone();
+                        self.state = SessionState::new(cfg);
+                        self.agent = name.into();
+                    }
+                }
+            }
             Command::Subscribe {
                 conn,
                 last_seq,

@@ -12,6 +12,8 @@ impl Actor {
         let (cap, bytes) = (self.rt.tail_cap, self.rt.bytes.tail);
         match self.rt.store.load(&self.id, cap, bytes).await {
             Ok(Some(loaded)) => {
+                // A session keeps the agent it started with.
+                let cfg = self.with_agent(cfg, &loaded.agent);
                 self.log = EventLog::new(cap, bytes, loaded.last_seq, loaded.tail);
                 self.commit_tx.send_replace(Commit {
                     committed: loaded.last_seq,
@@ -29,6 +31,21 @@ impl Actor {
                 tracing::error!(session = %self.id, "cannot load the session from the store: {e}")
             }
         }
+    }
+
+    /// `cfg` running the agent named `name`: the catalog's, or one that
+    /// fails each turn saying so when this server does not offer it ('':
+    /// a session stored before agents were recorded keeps the default).
+    pub(super) fn with_agent(&mut self, mut cfg: SessionConfig, name: &str) -> SessionConfig {
+        if name.is_empty() || name == cfg.agent.label() {
+            return cfg;
+        }
+        cfg.agent = match self.rt.agents.get(name) {
+            Some(spec) => spec.clone(),
+            None => crate::agent::AgentSpec::Unavailable(name.to_owned()),
+        };
+        self.agent = name.into();
+        cfg
     }
 
     /// Hands the events and meta of the last step to the store. Waiting for

@@ -7,6 +7,11 @@ use crate::process::ProcLimits;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// Never started in these tests.
+fn never_started() -> AgentSpec {
+    AgentSpec::Template(Template::parse("/nonexistent/agent ?", None).unwrap())
+}
+
 fn runtime(subscriber_queue: usize) -> SessionRuntime {
     let dir = tempfile::tempdir().unwrap().keep();
     SessionRuntime {
@@ -14,6 +19,7 @@ fn runtime(subscriber_queue: usize) -> SessionRuntime {
         tail_cap: 100_000,
         bytes: Default::default(),
         slots: crate::session::agent_slots::AgentSlots::new(64),
+        agents: Arc::new(crate::agent::catalog::AgentCatalog::only(never_started())),
         cwd: std::env::temp_dir(),
         limits: ProcLimits {
             max_line_bytes: 1 << 20,
@@ -29,8 +35,7 @@ fn runtime(subscriber_queue: usize) -> SessionRuntime {
 fn session(history_cap: usize, subscriber_queue: usize) -> (SessionHandle, SessionRuntime) {
     let rt = runtime(subscriber_queue);
     let cfg = SessionConfig {
-        // Never started in these tests.
-        agent: AgentSpec::Template(Template::parse("/nonexistent/agent ?", None).unwrap()),
+        agent: never_started(),
         history_cap,
         tool_cache_cap: 10,
         queue_cap: 4,

@@ -245,7 +245,7 @@ impl SessionState {
                     }
                 }
             }
-            AgentSpec::Template(_) => {
+            AgentSpec::Template(_) | AgentSpec::Unavailable(_) => {
                 if code == Some(0) {
                     self.finish_turn(TurnStatus::Success, code, None)
                 } else {

@@ -421,6 +421,10 @@ impl SessionState {
         })
     }
 
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
     pub fn permission_mode(&self) -> PermissionMode {
         self.permissions.mode()
     }

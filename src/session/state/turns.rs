@@ -50,6 +50,10 @@ impl SessionState {
                 let spec = t.spawn_spec(&content, first_turn);
                 self.spawn(spec, None);
             }
+            AgentSpec::Unavailable(_) => {
+                let message = self.cfg.agent.install_hint();
+                self.finish_turn(TurnStatus::Error, None, Some(message));
+            }
             // As in duplex mode: one process for the session's turns.
             AgentSpec::Acp(_) => {
                 if self.proc.as_ref().is_none_or(|p| p.terminating) {

@@ -76,7 +76,7 @@ fn main() {
         hold_forever();
     }
     install_signal_log();
-    if argv.get(1).map(String::as_str) == Some("acp") {
+    if matches!(argv.get(1).map(String::as_str), Some("acp" | "--acp")) {
         return acp::run(&argv[2..]);
     }
     let o = parse(argv);
