@@ -63,6 +63,19 @@ async fn scenario(name: &str, builder: ServerBuilder) {
 }
 
 #[tokio::test]
+async fn a_new_session_picks_its_agent() {
+    // `gemini` on PATH is the fake agent (it speaks ACP with `--acp`).
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(fake_agent(), bin.path().join("gemini")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    scenario("agents", Server::claude().env("PATH", path)).await;
+}
+
+#[tokio::test]
 async fn an_acp_agent_renders_with_the_same_cards_and_its_options() {
     scenario("acp", Server::acp(&[])).await;
 }

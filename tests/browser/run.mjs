@@ -114,6 +114,36 @@ const scenarios = {
    * output, markdown text, usage in the footer — and its permission request
    * shows the agent's own options, whose answer reaches the agent.
    */
+  /**
+   * Two agents on the server (Claude Code, and `gemini` found on PATH): the
+   * sidebar offers the choice, a new session runs the chosen one for good,
+   * and the header says which.
+   */
+  async agents(browser) {
+    const page = await open(browser);
+    await page.waitForSelector('#new-agent-label:not([hidden])', { timeout: WAIT });
+    const names = await page.locator('#new-agent option').allTextContents();
+    assert.deepEqual(names, ['claude', 'gemini']);
+    await page.selectOption('#new-agent', 'gemini');
+    await page.click('#new-session');
+    await send(page, 'hello gemini');
+    await ended(page, 1);
+    assert.equal(await text(page, '#agent'), 'gemini');
+    assert.match(await text(page, '#transcript .assistant'), /You said: hello gemini/);
+    assert.equal(await page.isVisible('#mode'), false);
+    const gemini = sessionOf(page);
+    await page.selectOption('#new-agent', 'claude');
+    await page.click('#new-session');
+    await send(page, 'hello claude');
+    await ended(page, 1);
+    assert.equal(await text(page, '#agent'), 'claude');
+    assert.equal(await page.isVisible('#mode'), true, 'Claude sessions keep the permission modes');
+    // Back to the first session: still gemini after a reload.
+    await page.goto(`${URL_}?s=${gemini}`);
+    await page.waitForFunction(() => document.getElementById('agent').textContent === 'gemini', null, { timeout: WAIT });
+    noErrors(page);
+  },
+
   async acp(browser) {
     const page = await open(browser);
     await send(page, 'showcase');

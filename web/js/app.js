@@ -152,14 +152,14 @@ function start() {
     onOpen: (id) => { openSession(id); closeSidebar(); },
   });
 
-  function openSession(id) {
+  function openSession(id, agent = null) {
     if (id && id === session) return;
     session = id;
     transcript.reset();
     const url = new URL(location.href);
     if (id) url.searchParams.set('s', id); else url.searchParams.delete('s');
     history.pushState(null, '', url);
-    conn.switchTo(id);
+    conn.switchTo(id, agent);
     $('input').focus();
   }
   window.addEventListener('popstate', () => {
@@ -167,7 +167,14 @@ function start() {
     if (id !== session) { session = id; transcript.reset(); conn.switchTo(id); }
   });
 
-  $('new-session').addEventListener('click', () => { openSession(null); closeSidebar(); });
+  $('new-session').addEventListener('click', () => { openSession(null, $('new-agent').value || null); closeSidebar(); });
+  // More than one agent on this server: a new session may pick its own.
+  fetch(new URL('api/agents', document.baseURI)).then((r) => (r.ok ? r.json() : null)).then((list) => {
+    const agents = Array.isArray(list?.agents) ? list.agents : [];
+    if (agents.length < 2) return;
+    $('new-agent').replaceChildren(...agents.map((a) => h('option', { value: a.name, selected: a.name === list.default }, a.name)));
+    $('new-agent-label').hidden = false;
+  }).catch(() => {});
   const closeSidebar = () => { ui.sidebar.classList.remove('open'); ui.scrim.hidden = true; };
   $('open-sidebar').addEventListener('click', () => { ui.sidebar.classList.add('open'); ui.scrim.hidden = false; sessions.refresh(); $('new-session').focus(); });
   $('close-sidebar').addEventListener('click', closeSidebar);

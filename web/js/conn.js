@@ -17,6 +17,9 @@ export class Connection {
     this.onFrame = onFrame;
     this.onState = onState;
     this.session = null;
+    // The agent a new session should run (null: the server's default);
+    // the server ignores it once the session has events.
+    this.agent = null;
     this.delay = MIN_DELAY;
     this.ws = null;
     this.timer = null;
@@ -66,12 +69,13 @@ export class Connection {
 
   hello() {
     this.joining = true;
-    this.sendRaw({ type: 'hello', session: this.session || undefined, lastSeq: this.lastSeq() });
+    this.sendRaw({ type: 'hello', session: this.session || undefined, lastSeq: this.lastSeq(), agent: this.agent || undefined });
   }
 
   /** Join another session on the same socket (the view was reset). */
-  switchTo(session) {
+  switchTo(session, agent = null) {
     this.session = session || null;
+    this.agent = agent;
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.hello();
   }
 
