@@ -158,7 +158,7 @@ const scenarios = {
     assert.match(await text(page, run), /test result: ok\. 3 passed/);
     assert.ok(await count(page, '#transcript .assistant strong') > 0, 'markdown rendered');
     assert.match(await text(page, '.footer'), /1,200 \/ 200,000 tokens of context/);
-    assert.equal(await text(page, '#agent'), 'acp', 'the header names the agent');
+    assert.equal(await text(page, '#agent'), 'acp · plan', "the header names the agent and the agent's own mode");
     assert.equal(await page.isVisible('#mode'), false, "Claude's permission modes are not offered");
     assert.equal(await count(page, '.md.cursor'), 0, 'no block is left streaming');
 

@@ -1,7 +1,7 @@
 // Agent Client Protocol updates (`agent_update` events) as the same cards
 // Claude's stream gets: message and thought chunks stream into markdown
 // blocks, tool calls become cards that later updates complete, plans a todo
-// list, and commands, mode and usage go to the page's state.
+// list, commands and mode go to the page's state, usage to the footer.
 import { h, truncate } from './dom.js';
 import { diffView } from './diff.js';
 import { todoList } from './tools.js';
@@ -88,4 +88,94 @@ export class AcpToolCard {
 /** A plan update: the whole list, replaced each time. */
 export function planView(entries) {
   return todoList((Array.isArray(entries) ? entries : []).map((e) => ({ content: str(e.content), status: e.status })));
+}
+
+/** The transcript's renderer of ACP updates. */
+export class AcpView {
+  /** `t`: the Transcript (its blocks, cards and footer). */
+  constructor(t) {
+    this.t = t;
+    this.block = null; // the message or thought block being streamed
+    this.plan = null; // the plan card of this turn
+    this.usage = null; // the last usage_update of this turn
+  }
+
+  /** Ends the block being streamed: what follows starts a new one. */
+  closeBlock() {
+    if (this.block && !this.block.final) { this.block.final = true; this.t.dirty.add(this.block); }
+  }
+
+  update(u) {
+    const t = this.t;
+    switch (u.sessionUpdate) {
+      case 'agent_message_chunk': case 'agent_thought_chunk': {
+        const kind = u.sessionUpdate === 'agent_message_chunk' ? 'text' : 'thinking';
+        const text = blockText(u.content);
+        if (!text) return; // e.g. Qwen's empty chunk carrying usage in _meta
+        if (!this.block || this.block.kind !== kind || this.block.final) {
+          this.closeBlock();
+          this.block = t.newBlock(kind, t.root);
+        }
+        this.block.text += text;
+        t.dirty.add(this.block);
+        break;
+      }
+      case 'user_message_chunk': {
+        const text = blockText(u.content);
+        if (text) t.add(h('div', { class: 'item user' }, h('div', { class: 'bubble' }, text)));
+        break;
+      }
+      case 'tool_call': case 'tool_call_update': {
+        const id = String(u.toolCallId ?? '');
+        const card = t.cards.get(id);
+        if (card) { card.update(u); break; }
+        // A write swe-swe served for the agent: shown only when the agent's
+        // own card did not already show that file's diff.
+        if (u._meta?.['swe-swe']?.servedBy && this.shownDiff(u.content?.[0]?.path)) break;
+        this.closeBlock();
+        const c = new AcpToolCard(u);
+        t.cards.set(id, c);
+        t.add(c.el);
+        break;
+      }
+      case 'plan': {
+        const view = [h('div', { class: 'label' }, 'Plan'), planView(u.entries)];
+        if (this.plan) this.plan.replaceChildren(...view);
+        else this.plan = t.add(h('div', { class: 'card plan', 'aria-label': 'Plan' }, view));
+        break;
+      }
+      case 'available_commands_update':
+        if (Array.isArray(u.availableCommands)) t.state.slash = u.availableCommands.map((c) => String(c?.name ?? '')).filter(Boolean);
+        break;
+      case 'current_mode_update': if (u.currentModeId) t.state.agentMode = String(u.currentModeId); break;
+      case 'usage_update': this.usage = u; break;
+      default: break; // session_info_update, config options…: nothing to show yet
+    }
+  }
+
+  /** The turn ended: the footer says what its context and cost came to. */
+  endRun() {
+    this.closeBlock();
+    this.block = null;
+    this.plan = null;
+    const u = this.usage;
+    this.usage = null;
+    if (!u) return;
+    const parts = [];
+    if (typeof u.used === 'number') parts.push(`${u.used.toLocaleString()}${typeof u.size === 'number' ? ' / ' + u.size.toLocaleString() : ''} tokens of context`);
+    if (u.cost && typeof u.cost.amount === 'number') parts.push(`${u.cost.currency === 'USD' ? '$' : ''}${u.cost.amount.toFixed(4)}${u.cost.currency && u.cost.currency !== 'USD' ? ' ' + u.cost.currency : ''}`);
+    this.t.footer(parts);
+  }
+
+  /** A card of this turn already shows a diff of `path` (absolute or relative). */
+  shownDiff(path) {
+    if (typeof path !== 'string') return false;
+    for (const card of this.t.cards.values()) {
+      for (const c of card.call?.content || []) {
+        const p = c?.type === 'diff' && typeof c.path === 'string' ? c.path : null;
+        if (p && (p === path || path.endsWith('/' + p.replace(/^\.\//, '')))) return true;
+      }
+    }
+    return false;
+  }
 }

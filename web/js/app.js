@@ -63,8 +63,8 @@ function start() {
         setUrl(session);
         transcript.state.mode = f.permissionMode || transcript.state.mode;
         // Permission modes are Claude Code's; other agents keep their own.
-        ui.agent.textContent = f.agent || '';
-        ui.agent.hidden = !f.agent;
+        agentName = f.agent || '';
+        ui.agent.hidden = !agentName;
         ui.mode.hidden = !!f.agent && f.agent !== 'claude';
         sessions.refresh();
         return;
@@ -79,6 +79,8 @@ function start() {
         if (f.type === 'exec_end' || f.type === 'user_message') sessions.refresh();
     }
   }
+
+  let agentName = '';
 
   function setUrl(id) {
     const url = new URL(location.href);
@@ -99,6 +101,8 @@ function start() {
     ui.stop.hidden = !running;
     showElapsed();
     if (ui.mode.value !== s.mode) ui.mode.value = s.mode;
+    // An ACP agent's own mode (`current_mode_update`) shows beside its name.
+    ui.agent.textContent = agentName + (s.agentMode ? ` · ${s.agentMode}` : '');
     ui.empty.hidden = transcript.root.childElementCount > 0 || transcript.backlog > 0;
     ui.title.textContent = sessions.title(session) || 'swe-swe';
     document.title = (running ? '● ' : '') + (sessions.title(session) || 'swe-swe');

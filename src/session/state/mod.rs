@@ -495,6 +495,7 @@ impl SessionState {
 
 mod acp_output;
 mod agent_output;
+mod claude_output;
 mod prompts;
 mod turns;
 mod user_input;

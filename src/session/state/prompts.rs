@@ -129,10 +129,7 @@ impl SessionState {
             mode: mode.as_str(),
         });
         if self.cfg.agent.is_duplex() && self.proc.is_some() {
-            let id = format!("mode-{}", self.next_request);
-            self.next_request += 1;
-            let cli = self.permissions.cli_mode().unwrap_or_default();
-            self.write(claude::set_mode_request(&id, cli));
+            self.claude_set_mode();
         }
     }
 
@@ -180,18 +177,7 @@ impl SessionState {
             turn.once_allowed.insert(prompt.tool.clone());
         }
         let request_id = prompt.request_id.clone();
-        let agent_line = prompt.agent_request_id.as_ref().map(|agent_id| {
-            if let (true, Some(answers)) = (allowed, &answers) {
-                claude::allow_with_answers(agent_id, &prompt.input, answers)
-            } else if allowed {
-                claude::allow_response(agent_id, &prompt.input)
-            } else {
-                let msg = reason
-                    .clone()
-                    .unwrap_or_else(|| "The user denied this tool use.".to_owned());
-                claude::deny_response(agent_id, &msg, false)
-            }
-        });
+        let agent_line = Self::claude_answer_line(prompt, allowed, reason.as_deref(), &answers);
         self.emit(SessionEvent::PermissionResolved {
             request_id,
             decision: decision.as_str(),
@@ -252,9 +238,7 @@ impl SessionState {
             let line = if acp {
                 Self::acp_answer_line(p, None)
             } else {
-                p.agent_request_id
-                    .as_ref()
-                    .map(|id| claude::deny_response(id, why, true))
+                Self::claude_void_line(p, why)
             };
             voided.push((p.request_id.clone(), line));
         }

@@ -29,23 +29,7 @@ impl SessionState {
             told_denial: false,
         });
         match self.cfg.agent.clone() {
-            AgentSpec::Claude {
-                mode: ClaudeMode::Duplex,
-                ..
-            } => {
-                // A process being ended (released while idle) gets no new
-                // turn: a new one starts, and the old one's events are
-                // ignored from now on (they carry its ProcId).
-                if self.proc.as_ref().is_none_or(|p| p.terminating) {
-                    self.spawn_claude_for_turn();
-                } else {
-                    self.write(claude::user_turn(&content));
-                }
-            }
-            AgentSpec::Claude {
-                mode: ClaudeMode::Classic,
-                ..
-            } => self.spawn_claude_for_turn(),
+            AgentSpec::Claude { .. } => self.claude_start_turn(&content),
             AgentSpec::Template(t) => {
                 let spec = t.spawn_spec(&content, first_turn);
                 self.spawn(spec, None);
@@ -77,37 +61,6 @@ impl SessionState {
                 proc,
                 grace: self.cfg.stop_grace,
             });
-        }
-    }
-
-    /// Starts Claude Code for the current turn, resuming the next candidate
-    /// of the turn's fallback list (or fresh when it is empty).
-    pub(super) fn spawn_claude_for_turn(&mut self) {
-        let AgentSpec::Claude { bin, mode } = self.cfg.agent.clone() else {
-            return;
-        };
-        let Some(turn) = self.turn.as_mut() else {
-            return;
-        };
-        let resume = turn.fallback.pop_front();
-        let prompt = turn.prompt.clone();
-        match mode {
-            ClaudeMode::Duplex => {
-                let mode = self.permissions.cli_mode();
-                self.spawn(claude::duplex_spec(&bin, resume.as_deref(), mode), resume);
-                self.write(claude::user_turn(&prompt));
-            }
-            ClaudeMode::Classic => {
-                let once = turn.once_allowed.clone();
-                let spec = claude::classic_spec(
-                    &bin,
-                    &prompt,
-                    resume.as_deref(),
-                    &self.permissions,
-                    &once,
-                );
-                self.spawn(spec, resume);
-            }
         }
     }
 
@@ -154,56 +107,5 @@ impl SessionState {
                 self.start_turn(content, Some(queue_id));
             }
         }
-    }
-
-    /// Classic mode: once the process has exited and every prompt of the turn
-    /// is answered, rerun with the granted tools, or end the turn.
-    pub(super) fn classic_continue_if_ready(&mut self) {
-        if self.cfg.agent.is_duplex() || self.proc.is_some() {
-            return;
-        }
-        let Some(turn) = self.turn.as_mut() else {
-            return;
-        };
-        if turn.stopping
-            || turn.prompts.is_empty()
-            || turn.prompts.iter().any(|p| p.answer.is_none())
-        {
-            return;
-        }
-        let granted: Vec<String> = turn
-            .prompts
-            .iter()
-            .filter(|p| p.answer != Some(Decision::Deny))
-            .map(|p| p.tool.clone())
-            .collect();
-        let reasons: Vec<String> = turn
-            .prompts
-            .iter()
-            .filter_map(|p| Some(format!("{}: {}", p.tool, p.reason.as_deref()?)))
-            .collect();
-        turn.prompts.clear();
-        turn.prompt = if !granted.is_empty() {
-            format!(
-                "Permission granted for: {}. Please continue with what you were doing.",
-                granted.join(", ")
-            )
-        } else if !reasons.is_empty() && !turn.told_denial {
-            // The CLI already ended its run; the user's reason reaches the
-            // agent as the next message of the same conversation (once).
-            turn.told_denial = true;
-            format!("The user denied permission for {}", reasons.join("; "))
-        } else {
-            let failed = turn.result.as_ref().is_none_or(|r| r.failed);
-            let status = if failed {
-                TurnStatus::Error
-            } else {
-                TurnStatus::Success
-            };
-            return self.finish_turn(status, None, Some("permission denied".into()));
-        };
-        // Continue the conversation the denied run belonged to.
-        turn.fallback = self.history.newest_first().into();
-        self.spawn_claude_for_turn();
     }
 }

@@ -130,14 +130,7 @@ impl SessionState {
         }
         match self.proc.as_mut() {
             None => self.finish_turn(TurnStatus::Stopped, None, Some(why.to_owned())),
-            Some(p) if duplex && !self.shutting_down => {
-                let _ = p;
-                self.write(claude::interrupt_request(&format!("stop-{run_id}")));
-                self.out.push(Effect::ArmStopTimer {
-                    run_id,
-                    after: grace / 2,
-                });
-            }
+            Some(_) if duplex && !self.shutting_down => self.claude_interrupt(run_id, grace),
             Some(p) => {
                 p.terminating = true;
                 let proc = p.id;
