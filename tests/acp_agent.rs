@@ -6,15 +6,6 @@ mod support;
 use serde_json::{json, Value};
 use support::*;
 
-/// The text of every `agent_message_chunk` in `frames`, joined.
-fn said(frames: &[Value]) -> String {
-    of_type(frames, "agent_update")
-        .iter()
-        .filter(|f| f["update"]["sessionUpdate"] == "agent_message_chunk")
-        .filter_map(|f| f["update"]["content"]["text"].as_str())
-        .collect()
-}
-
 fn end(frames: &[Value]) -> &Value {
     frames.last().expect("frames up to exec_end")
 }
@@ -24,7 +15,7 @@ async fn a_text_turn_streams_agent_updates_and_the_process_serves_the_next_turn(
     let server = Server::acp(&[]).start().await;
     let mut c = server.joined("a").await;
     let frames = c.turn("hello there").await;
-    assert_eq!(said(&frames), "You said: hello there");
+    assert_eq!(agent_said(&frames), "You said: hello there");
     assert_eq!(end(&frames)["status"], "success");
     let session = of_type(&frames, "agent_session")[0]["agentSessionId"]
         .as_str()
@@ -33,7 +24,7 @@ async fn a_text_turn_streams_agent_updates_and_the_process_serves_the_next_turn(
     assert!(session.starts_with("fake-"), "{session}");
     // Same process, same ACP session: no second agent_session event.
     let frames = c.turn("recall").await;
-    assert!(said(&frames).contains("hello there"), "{frames:?}");
+    assert!(agent_said(&frames).contains("hello there"), "{frames:?}");
     assert!(of_type(&frames, "agent_session").is_empty());
     // The update arrives exactly as the agent wrote it.
     let frames = c.turn("showcase").await;
@@ -73,7 +64,10 @@ async fn a_write_asks_permission_allowed_it_is_written_by_swe_swe_rejected_it_is
         of_type(&frames, "permission_resolved")[0]["decision"],
         "allow"
     );
-    assert!(said(&frames).contains("out.txt: written"), "{frames:?}");
+    assert!(
+        agent_said(&frames).contains("out.txt: written"),
+        "{frames:?}"
+    );
     assert_eq!(
         read(&server.workdir.path().join("out.txt")),
         "first version"
@@ -96,7 +90,7 @@ async fn a_write_asks_permission_allowed_it_is_written_by_swe_swe_rejected_it_is
         of_type(&frames, "permission_resolved")[0]["decision"],
         "deny"
     );
-    assert!(said(&frames).contains("rejected"));
+    assert!(agent_said(&frames).contains("rejected"));
     assert_eq!(
         read(&server.workdir.path().join("out.txt")),
         "first version"
@@ -126,8 +120,8 @@ async fn a_write_outside_the_workdir_is_refused_to_the_agent() {
     c.send(json!({"type":"permission_response","requestId":ask["requestId"],"decision":"allow"}))
         .await;
     let frames = c.until_type("exec_end").await;
-    assert!(said(&frames).contains("refused"), "{frames:?}");
-    assert!(said(&frames).contains("outside the project folder"));
+    assert!(agent_said(&frames).contains("refused"), "{frames:?}");
+    assert!(agent_said(&frames).contains("outside the project folder"));
     let outside = server.workdir.path().parent().unwrap().join("escape.txt");
     assert!(!outside.exists());
 }
@@ -143,7 +137,7 @@ async fn stop_cancels_the_prompt_and_answers_open_requests_cancelled() {
     assert_eq!(end(&frames)["status"], "stopped");
     // The agent took the cancel and serves the next turn (same process).
     let frames = c.turn("after the stop").await;
-    assert_eq!(said(&frames), "You said: after the stop");
+    assert_eq!(agent_said(&frames), "You said: after the stop");
     assert!(of_type(&frames, "agent_session").is_empty());
 
     // A stop while a permission request is open: the request is voided
@@ -167,7 +161,7 @@ async fn an_agent_deaf_to_cancel_is_killed_after_the_grace_and_the_session_goes_
     let frames = c.until_type("exec_end").await;
     assert_eq!(end(&frames)["status"], "stopped");
     let frames = c.turn("still here?").await;
-    assert_eq!(said(&frames), "You said: still here?");
+    assert_eq!(agent_said(&frames), "You said: still here?");
 }
 
 #[tokio::test]
@@ -182,7 +176,10 @@ async fn after_a_restart_the_conversation_is_loaded_and_its_replay_not_repeated(
     let hello = c.hello("a", u64::MAX).await;
     assert_eq!(hello["type"], "session");
     let frames = c.turn("recall").await;
-    assert!(said(&frames).contains("remember the tulips"), "{frames:?}");
+    assert!(
+        agent_said(&frames).contains("remember the tulips"),
+        "{frames:?}"
+    );
     // The agent's replay of the old turn went nowhere.
     assert!(!of_type(&frames, "agent_update")
         .iter()
@@ -206,7 +203,7 @@ async fn an_agent_without_load_starts_a_new_conversation_with_a_note() {
     let frames = c.turn("recall").await;
     let note = of_type(&frames, "info")[0]["message"].as_str().unwrap();
     assert!(note.contains("loadSession"), "{note}");
-    assert!(!said(&frames).contains("tulips"));
+    assert!(!agent_said(&frames).contains("tulips"));
     assert_eq!(end(&frames)["status"], "success");
 }
 
@@ -267,7 +264,7 @@ async fn crashes_garbage_and_errors_mid_session_are_reported_and_survived() {
     assert!(err.contains("crashing on purpose"), "stderr tail: {err}");
     assert_eq!(last["exitCode"], 3);
     let frames = c.turn("back?").await;
-    assert_eq!(said(&frames), "You said: back?");
+    assert_eq!(agent_said(&frames), "You said: back?");
     // Tried: a line on stdout that is not JSON-RPC.
     let frames = c.turn("garbage").await;
     let err = of_type(&frames, "error")[0].clone();
@@ -276,26 +273,17 @@ async fn crashes_garbage_and_errors_mid_session_are_reported_and_survived() {
         .as_str()
         .unwrap()
         .contains("this is not JSON-RPC"));
-    assert_eq!(said(&frames), "after garbage");
+    assert_eq!(agent_said(&frames), "after garbage");
     assert_eq!(end(&frames)["status"], "success");
     // Tried: the prompt answered with a JSON-RPC error.
     let (err, _) = failed_turn(&mut c, "fail").await;
     assert!(err.contains("model overloaded"), "{err}");
     // Tried: the agent calls a method swe-swe does not serve.
     let frames = c.turn("unknown").await;
-    assert!(said(&frames).contains("client said -32601"), "{frames:?}");
-}
-
-/// A folder on PATH where `gemini` is the fake agent (it takes `--acp`).
-fn path_with_fake_gemini() -> (tempfile::TempDir, String) {
-    let bin = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(fake_agent(), bin.path().join("gemini")).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap_or_default()
+    assert!(
+        agent_said(&frames).contains("client said -32601"),
+        "{frames:?}"
     );
-    (bin, path)
 }
 
 async fn hello_with_agent(c: &mut Client, session: &str, agent: &str) -> Value {
@@ -306,7 +294,7 @@ async fn hello_with_agent(c: &mut Client, session: &str, agent: &str) -> Value {
 
 #[tokio::test]
 async fn a_new_session_picks_its_agent_from_path_and_keeps_it_for_life() {
-    let (_bin, path) = path_with_fake_gemini();
+    let (_bin, path) = fake_on_path("gemini");
     let server = Server::claude().env("PATH", path).start().await;
     let (status, agents) = server.http("GET", "/api/agents", None).await;
     assert_eq!(status, 200);
@@ -324,7 +312,7 @@ async fn a_new_session_picks_its_agent_from_path_and_keeps_it_for_life() {
     let reply = hello_with_agent(&mut g, "g", "gemini").await;
     assert_eq!(reply["agent"], "gemini", "{reply}");
     let frames = g.turn("hi gemini").await;
-    assert_eq!(said(&frames), "You said: hi gemini");
+    assert_eq!(agent_said(&frames), "You said: hi gemini");
     // Another session, without a choice, runs the default.
     let mut c = server.joined("c").await;
     let frames = c.turn("hi claude").await;
@@ -365,12 +353,12 @@ async fn a_new_session_picks_its_agent_from_path_and_keeps_it_for_life() {
     let reply = g.hello("g", u64::MAX).await;
     assert_eq!(reply["agent"], "gemini");
     let frames = g.turn("recall").await;
-    assert!(said(&frames).contains("hi gemini"), "{frames:?}");
+    assert!(agent_said(&frames).contains("hi gemini"), "{frames:?}");
 }
 
 #[tokio::test]
 async fn a_session_whose_agent_is_gone_says_so_instead_of_switching() {
-    let (bin, path) = path_with_fake_gemini();
+    let (bin, path) = fake_on_path("gemini");
     let server = Server::claude().env("PATH", path).start().await;
     let mut g = server.client().await;
     hello_with_agent(&mut g, "g", "gemini").await;

@@ -65,13 +65,7 @@ async fn scenario(name: &str, builder: ServerBuilder) {
 #[tokio::test]
 async fn a_new_session_picks_its_agent() {
     // `gemini` on PATH is the fake agent (it speaks ACP with `--acp`).
-    let bin = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(fake_agent(), bin.path().join("gemini")).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let (_bin, path) = fake_on_path("gemini");
     scenario("agents", Server::claude().env("PATH", path)).await;
 }
 

@@ -183,15 +183,6 @@ impl Cli {
     }
 }
 
-/// The text of every `agent_message_chunk` in `frames`, joined.
-fn said(frames: &[Value]) -> String {
-    of_type(frames, "agent_update")
-        .iter()
-        .filter(|f| f["update"]["sessionUpdate"] == "agent_message_chunk")
-        .filter_map(|f| f["update"]["content"]["text"].as_str())
-        .collect()
-}
-
 fn status(frames: &[Value]) -> &str {
     let end = frames.last().unwrap();
     assert_eq!(end["type"], "exec_end");
@@ -240,9 +231,9 @@ fn drive(cli: &'static Cli) {
         let frames = c.turn("hello there").await;
         assert_eq!(status(&frames), "success", "{frames:?} {:?}", api.paths());
         assert!(
-            said(&frames).contains("You said: hello there"),
+            agent_said(&frames).contains("You said: hello there"),
             "said {:?}; model API requests: {:?}",
-            said(&frames),
+            agent_said(&frames),
             api.requests
                 .lock()
                 .unwrap()
@@ -268,16 +259,16 @@ fn drive(cli: &'static Cli) {
         // Stop in the middle of a slow stream; the next turn works.
         c.message("slow 100").await;
         c.recv_until(|f| {
-            f["type"] == "agent_update" && said(std::slice::from_ref(f)).contains("chunk")
+            f["type"] == "agent_update" && agent_said(std::slice::from_ref(f)).contains("chunk")
         })
         .await;
         c.send(json!({"type":"stop"})).await;
         let frames = c.until_type("exec_end").await;
         assert_eq!(status(&frames), "stopped", "{frames:?}");
-        assert!(!said(&frames).contains("chunk 99"), "stopped early");
+        assert!(!agent_said(&frames).contains("chunk 99"), "stopped early");
         let frames = c.turn("after the stop").await;
         assert_eq!(status(&frames), "success", "{frames:?}");
-        assert!(said(&frames).contains("You said: after the stop"));
+        assert!(agent_said(&frames).contains("You said: after the stop"));
         c.close().await;
 
         if cli.name == "gemini" {
@@ -300,7 +291,7 @@ fn drive(cli: &'static Cli) {
             of_type(&frames, "info").is_empty(),
             "loaded, not new: {frames:?}"
         );
-        assert!(said(&frames).contains("hello there"), "{frames:?}");
+        assert!(agent_said(&frames).contains("hello there"), "{frames:?}");
         assert!(server.terminate().await.success());
     });
 }

@@ -15,9 +15,9 @@
 //!   anything else          → "You said: <prompt>"
 #![allow(dead_code)]
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -363,16 +363,7 @@ async fn messages(
         .await;
         send("message_stop", json!({"type":"message_stop"})).await;
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
-    });
-    Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(stream))
-        .unwrap()
+    crate::support::sse_response(rx)
 }
 
 fn merged(reply: &Reply) -> Vec<Block> {

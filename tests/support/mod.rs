@@ -540,6 +540,45 @@ pub fn assistant_text(frames: &[Value]) -> String {
         .join("")
 }
 
+/// The text of every ACP `agent_message_chunk` in `frames`, joined.
+pub fn agent_said(frames: &[Value]) -> String {
+    of_type(frames, "agent_update")
+        .iter()
+        .filter(|f| f["update"]["sessionUpdate"] == "agent_message_chunk")
+        .filter_map(|f| f["update"]["content"]["text"].as_str())
+        .collect()
+}
+
+/// A folder to put first on PATH where `name` is the fake agent (as
+/// `gemini` it speaks ACP: it takes `--acp`), and that PATH.
+pub fn fake_on_path(name: &str) -> (tempfile::TempDir, String) {
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(fake_agent(), bin.path().join(name)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (bin, path)
+}
+
+/// A server-sent-events body fed by `rx` (a stand-in's stream; it ends
+/// when the sender is dropped).
+pub fn sse_response(
+    rx: tokio::sync::mpsc::Receiver<axum::body::Bytes>,
+) -> axum::response::Response {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+    });
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "text/event-stream")
+        .header(axum::http::header::CACHE_CONTROL, "no-cache")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap()
+}
+
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }

@@ -140,14 +140,7 @@ impl SessionState {
     /// agent's words, and the process ends (the next message starts anew).
     fn acp_fail(&mut self, message: String) {
         let msg = format!("the agent `{}` failed: {message}", self.command());
-        if let Some(p) = self.proc.as_mut().filter(|p| !p.terminating) {
-            p.terminating = true;
-            let proc = p.id;
-            self.out.push(Effect::Terminate {
-                proc,
-                grace: self.cfg.stop_grace,
-            });
-        }
+        self.terminate(self.cfg.stop_grace);
         if self.turn.is_some() {
             self.finish_turn(TurnStatus::Error, None, Some(msg));
         } else {

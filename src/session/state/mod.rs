@@ -480,6 +480,17 @@ impl SessionState {
         });
     }
 
+    /// Ends the current process, once: SIGINT → SIGTERM → SIGKILL to its
+    /// group within `grace` (the run task does it; the exit comes back as
+    /// `AgentEvent::Exited`).
+    fn terminate(&mut self, grace: Duration) {
+        if let Some(p) = self.proc.as_mut().filter(|p| !p.terminating) {
+            p.terminating = true;
+            let proc = p.id;
+            self.out.push(Effect::Terminate { proc, grace });
+        }
+    }
+
     fn write(&mut self, line: String) {
         if let Some(p) = &self.proc {
             self.out.push(Effect::Write { proc: p.id, line });

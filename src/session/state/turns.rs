@@ -54,14 +54,7 @@ impl SessionState {
         if !self.is_calm() {
             return;
         }
-        if let Some(p) = self.proc.as_mut().filter(|p| !p.terminating) {
-            p.terminating = true;
-            let proc = p.id;
-            self.out.push(Effect::Terminate {
-                proc,
-                grace: self.cfg.stop_grace,
-            });
-        }
+        self.terminate(self.cfg.stop_grace);
     }
 
     pub(super) fn spawn(&mut self, spec: SpawnSpec, resumed: Option<String>) {

@@ -131,11 +131,7 @@ impl SessionState {
         match self.proc.as_mut() {
             None => self.finish_turn(TurnStatus::Stopped, None, Some(why.to_owned())),
             Some(_) if duplex && !self.shutting_down => self.claude_interrupt(run_id, grace),
-            Some(p) => {
-                p.terminating = true;
-                let proc = p.id;
-                self.out.push(Effect::Terminate { proc, grace });
-            }
+            Some(_) => self.terminate(grace),
         }
     }
 
@@ -144,15 +140,8 @@ impl SessionState {
             .turn
             .as_ref()
             .is_some_and(|t| t.run_id == run_id && t.stopping);
-        if let (true, Some(p)) = (still_stopping, self.proc.as_mut()) {
-            if !p.terminating {
-                p.terminating = true;
-                let proc = p.id;
-                self.out.push(Effect::Terminate {
-                    proc,
-                    grace: self.cfg.stop_grace / 2,
-                });
-            }
+        if still_stopping {
+            self.terminate(self.cfg.stop_grace / 2);
         }
     }
 
@@ -164,15 +153,6 @@ impl SessionState {
         if self.turn.is_some() {
             self.stop_turn(self.cfg.stop_grace, "the server is shutting down");
         }
-        if let Some(p) = self.proc.as_mut() {
-            if !p.terminating {
-                p.terminating = true;
-                let proc = p.id;
-                self.out.push(Effect::Terminate {
-                    proc,
-                    grace: self.cfg.stop_grace,
-                });
-            }
-        }
+        self.terminate(self.cfg.stop_grace);
     }
 }
