@@ -1,7 +1,9 @@
 //! Embeds the page's assets (web/) with content-hashed names, so they can be
 //! cached forever: a changed file gets a new name, and so does every module
 //! that imports it (imports are rewritten to the hashed names before hashing).
-//! No JavaScript build step: the page is plain ES modules.
+//! No JavaScript build step here: the page is plain ES modules, and the
+//! third-party renderers are ES modules bundled by `web-src/build.mjs` and
+//! kept in `web/js/` (so building needs no Node).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

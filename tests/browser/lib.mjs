@@ -64,7 +64,15 @@ export async function ended(page, n, timeout = WAIT) {
   await page.waitForFunction((n) => {
     const t = window.sweSwe?.transcript;
     return t && t.state.ended >= n && t.backlog === 0;
-  }, n, { timeout });
+  }, n, { timeout }).catch(async (e) => {
+    // Say what the page showed, so a failure explains itself.
+    const seen = await page.evaluate(() => {
+      const t = window.sweSwe?.transcript;
+      return { ended: t?.state.ended, running: t?.state.running, backlog: t?.backlog, lastSeq: t?.lastSeq, url: location.href,
+        conn: document.getElementById('conn')?.textContent, tail: document.getElementById('transcript')?.textContent.slice(-300) };
+    }).catch(() => 'unreadable');
+    throw new Error(`${e.message}; waiting for ${n} ended turns, the page shows ${JSON.stringify(seen)}`);
+  });
 }
 
 export async function running(page) {

@@ -88,21 +88,65 @@ const scenarios = {
         'links 1 MB': '[x](https://a.b/'.repeat(65536),
         'mixed 1 MB': '*a **b `c [d](e _f ~~g <h http://i '.repeat(30000),
         'raw HTML 1 MB': '<b onclick=x>'.repeat(80000),
+        'script and svg 1 MB': '<script>alert(1)</script><svg onload=alert(2)><img src=x onerror=alert(3)>\n'.repeat(12000),
+        'javascript links 1 MB': '[x](javascript:alert(1)) [y](JAVASCRIPT:alert(1)) <javascript:alert(2)> [z](data:text/html,x)\n'.repeat(11000),
       };
       const times = {};
       for (const [name, src] of Object.entries(cases)) {
         const t = performance.now();
         const el = renderMarkdown(src);
         times[name] = Math.round(performance.now() - t);
-        if (el.querySelector('b, script, img, [onclick]')) throw new Error(`${name}: HTML from text`);
+        if (el.querySelector('b, script, img, svg, [onclick], [onload], [onerror]')) throw new Error(`${name}: HTML from text`);
+        for (const a of el.querySelectorAll('a')) if (!/^(https?:|mailto:|#)/.test(a.getAttribute('href'))) throw new Error(`${name}: a link to ${a.getAttribute('href')}`);
       }
       const ok = renderMarkdown('a *b* **c** `d` [e](https://x.y/) <https://z.w/> _f_ ~~g~~ `` h`i ``');
       const shape = ['em', 'strong', 'code', 'a', 'del'].map((t) => ok.querySelectorAll(t).length);
-      return { times, shape, text: ok.textContent };
+      // CommonMark + GFM, and code in ten languages.
+      const langs = { rust: 'fn main() { let x = 1; }', python: 'def f(x):\n    return x  # c', javascript: 'const a = () => 1;',
+        typescript: 'let n: number = 1;', go: 'func main() { fmt.Println("x") }', java: 'public class A { int x = 1; }',
+        bash: 'for f in *; do echo "$f"; done', sql: 'SELECT id FROM t WHERE x = 1;', yaml: 'key: value # c\nlist:\n  - 1',
+        toml: '[package]\nname = "x"' };
+      const sample = [
+        '# Title', '', 'Text with a footnote[^1] and www.example.com and ~~gone~~, not main.rs or setup.py.', '',
+        '| left | center | right |', '|:-----|:------:|------:|', '| a | b | c |', '| d | e | f |', '',
+        '- one', '  - nested', '    - deeper', '- two', '', '1. first', '2. second', '',
+        '- [ ] to do', '- [x] done', '', '> quoted', '', '---', '',
+        ...Object.entries(langs).flatMap(([l, c]) => ['```' + l, c, '```', '']),
+        '[^1]: The note.',
+      ].join('\n');
+      const doc = renderMarkdown(sample);
+      document.body.append(doc);
+      // Grammars load on first use: wait until every block has its spans.
+      const t0 = performance.now();
+      while ([...doc.querySelectorAll('pre code')].some((c) => !c.querySelector('span[class^="hljs-"]')) && performance.now() - t0 < 10000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const gfm = {
+        h1: doc.querySelectorAll('h1').length,
+        th: [...doc.querySelectorAll('th')].map((x) => x.style.textAlign),
+        td: doc.querySelectorAll('tbody td').length,
+        nested: doc.querySelectorAll('ul ul ul li').length,
+        ol: doc.querySelectorAll('ol > li').length,
+        tasks: [...doc.querySelectorAll('li.task input[type=checkbox]')].map((x) => x.checked),
+        quote: doc.querySelectorAll('blockquote').length,
+        hr: doc.querySelectorAll(':scope > hr').length,
+        del: doc.querySelectorAll('del').length,
+        www: [...doc.querySelectorAll('a')].map((a) => a.getAttribute('href')).filter((h) => !h.startsWith('#')).join(' ') === 'http://www.example.com',
+        footnote: doc.querySelectorAll('.footnotes li').length,
+        highlighted: [...doc.querySelectorAll('pre code')].filter((c) => c.querySelector('span[class^="hljs-"]')).map((c) => c.dataset.lang),
+      };
+      doc.remove();
+      return { times, shape, text: ok.textContent, gfm };
     }, url);
     console.log('markdown render times (ms):', JSON.stringify(result.times));
     assert.deepEqual(result.shape, [2, 1, 2, 2, 1], 'the usual inline forms still render');
     assert.equal(result.text, 'a b c d e https://z.w/ f g h`i');
+    const g = result.gfm;
+    assert.deepEqual({ ...g, highlighted: undefined }, {
+      h1: 1, th: ['left', 'center', 'right'], td: 6, nested: 1, ol: 3, tasks: [false, true], quote: 1, hr: 1,
+      del: 1, www: true, footnote: 1, highlighted: undefined,
+    }, JSON.stringify(g));
+    assert.deepEqual(g.highlighted, ['rust', 'python', 'javascript', 'typescript', 'go', 'java', 'bash', 'sql', 'yaml', 'ini'], 'ten languages highlighted');
     for (const [name, ms] of Object.entries(result.times)) assert.ok(ms < 2000, `${name}: ${ms} ms`);
     noErrors(page);
   },
@@ -140,7 +184,12 @@ const scenarios = {
     assert.equal(await page.isVisible('#mode'), true, 'Claude sessions keep the permission modes');
     // Back to the first session: still gemini after a reload.
     await page.goto(`${URL_}?s=${gemini}`);
-    await page.waitForFunction(() => document.getElementById('agent').textContent === 'gemini', null, { timeout: WAIT });
+    await page.waitForFunction(() => document.getElementById('agent').textContent === 'gemini', null, { timeout: WAIT })
+      .catch(async (e) => {
+        const seen = await page.evaluate(() => ({ agent: document.getElementById('agent').textContent, url: location.href,
+          transcript: document.getElementById('transcript').textContent.slice(0, 200), conn: document.getElementById('conn').textContent }));
+        throw new Error(`${e.message}; the page shows ${JSON.stringify(seen)}`);
+      });
     noErrors(page);
   },
 
@@ -214,7 +263,7 @@ const scenarios = {
     await page.click(card('mcp__db__query') + ' summary');
     assert.match(await text(page, card('mcp__db__query')), /select count/);
     assert.equal(await page.getAttribute('details.thinking', 'open'), null, 'thinking is collapsed');
-    assert.ok(await count(page, '#transcript pre .tk-k') > 0, 'code is highlighted');
+    await page.waitForSelector('#transcript pre .hljs-keyword', { timeout: WAIT }); // code is highlighted (its grammar loads on first use)
     assert.equal(await count(page, '#transcript .md b'), 0, 'HTML in agent text stays text');
     assert.match(await text(page), /<b>not html<\/b>/);
     const rel = await page.getAttribute('#transcript a[href="https://example.com/docs"]', 'rel');
@@ -566,6 +615,50 @@ const scenarios = {
     await ended(page, 1);
     assert.equal(await text(page, '#transcript .ansi .a31'), 'red');
     assert.match(await text(page, '#transcript .ansi'), /red plain/);
+    // A corpus of real CLI output (tests/fixtures/ansi: cargo, ls with OSC 8
+    // hyperlinks, git diff, grep) and a kitchen sink of SGR forms, rendered
+    // line by line as the transcript does.
+    const url = await page.evaluate(() => performance.getEntriesByType('resource')
+      .map((e) => e.name).find((n) => /\/ansi[.-][^/]*\.js$/.test(n)));
+    const dir = new URL('../fixtures/ansi/', import.meta.url);
+    const corpus = Object.fromEntries(fs.readdirSync(dir).map((f) => [f, fs.readFileSync(new URL(f, dir), 'latin1')]));
+    const out = await page.evaluate(async ({ url, corpus }) => {
+      const { appendAnsi } = await import(url);
+      const res = {};
+      for (const [name, text] of Object.entries(corpus)) {
+        const pre = document.createElement('pre');
+        let state = {};
+        for (const line of text.replace(/\n$/, '').split('\n')) state = appendAnsi(pre, line + '\n', state);
+        document.body.append(pre);
+        const spans = [...pre.querySelectorAll('span')].map((s) => [s.textContent, s.className, getComputedStyle(s).color, s.style.backgroundColor]);
+        res[name] = { text: pre.textContent, spans };
+        pre.remove();
+      }
+      return res;
+    }, { url, corpus });
+    for (const [name, r] of Object.entries(out)) {
+      assert.doesNotMatch(r.text, /[\x00-\x08\x0b-\x1f\x7f]/, `${name}: control characters left: ${JSON.stringify(r.text)}`);
+      assert.doesNotMatch(r.text, /file:\/\/|8;;|\[\d+(;\d+)*m/, `${name}: escape residue: ${JSON.stringify(r.text)}`);
+    }
+    const span = (name, t) => out[name].spans.find((s) => s[0].trim() === t) || [];
+    assert.match(out['cargo-build-warning.txt'].text, /^ {3}Compiling ansidemo/);
+    assert.equal(span('cargo-build-warning.txt', 'Compiling')[1], 'a-b a92');
+    assert.equal(span('cargo-build-warning.txt', 'warning')[1], 'a-b a33');
+    assert.equal(span('ls-color-hyperlink.txt', 'sub')[1], 'a-b a34', 'a folder, its OSC 8 link kept as text');
+    assert.equal(out['ls-color-hyperlink.txt'].text, 'a.rs\nlink\nrun.sh\nsub\n');
+    assert.equal(span('git-diff.txt', 'B')[1], 'a32');
+    assert.equal(span('git-diff.txt', '-b')[1], 'a31');
+    assert.match(out['git-diff.txt'].text, /\n-b\n\+B\n c\n\+d\n$/);
+    assert.equal(span('grep.txt', 'main')[1], 'a-b a31');
+    const sink = out['sgr-kitchen-sink.txt'];
+    assert.equal(span('sgr-kitchen-sink.txt', 'truecolor')[2], 'rgb(255, 100, 0)');
+    assert.equal(span('sgr-kitchen-sink.txt', '256 orange')[2], 'rgb(255, 135, 0)');
+    assert.equal(span('sgr-kitchen-sink.txt', 'colon form')[2], 'rgb(255, 0, 0)');
+    assert.equal(span('sgr-kitchen-sink.txt', 'bg')[3], 'rgb(0, 95, 0)');
+    assert.equal(span('sgr-kitchen-sink.txt', 'underline')[1], 'a-u');
+    assert.equal(span('sgr-kitchen-sink.txt', 'bold italic')[1], 'a-b a-i');
+    assert.match(sink.text, /progress 100%/);
+    assert.doesNotMatch(sink.text, /progress 50%/, 'a carriage return overwrites the line');
     noErrors(page);
   },
 

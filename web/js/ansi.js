@@ -1,9 +1,12 @@
-// ANSI SGR colour codes (as template agents print them) → spans with classes.
-// Other escape sequences (cursor movement, titles) are dropped.
+// ANSI SGR colour codes (as CLIs print them) → spans with classes: 16
+// colours, 256 and truecolor (`;` or `:` separated), bold, dim, italic,
+// underline. Other escape sequences (cursor movement, erase, titles, OSC 8
+// hyperlinks — their text stays) are dropped; a carriage return starts the
+// line over, as a progress bar means it.
 import { h } from './dom.js';
 
-const SGR = /\x1b\[([0-9;]*)m/g;
-const OTHER = /\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][A-Z0-9]|[=>])/g;
+const SGR = /\x1b\[([0-9;:]*)m/g;
+const OTHER = /\x1b(\[[0-9;:?<=>]*[ -\/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][A-Z0-9]|[=>78DEHMc])/g;
 const PALETTE = ['#000000', '#cd3131', '#0dbc79', '#e5e510', '#2472c8', '#bc3fbc', '#11a8cd', '#e5e5e5'];
 
 function color256(n) {
@@ -20,8 +23,21 @@ function color256(n) {
 
 /** Appends `text` with its colours to `parent`; `state` carries over lines. */
 export function appendAnsi(parent, text, state = {}) {
+  // What a carriage return overwrites is not shown; its colour codes still count.
+  const cr = text.replace(/\r+\n/g, '\n').lastIndexOf('\r');
+  if (cr >= 0) {
+    const clean = text.replace(/\r+\n/g, '\n');
+    apply(null, clean.slice(0, cr), state);
+    return apply(parent, clean.slice(cr + 1), state);
+  }
+  return apply(parent, text, state);
+}
+
+/** Updates `state` by `text`'s codes and, unless `parent` is null, appends its text. */
+function apply(parent, text, state) {
   let last = 0;
   const emit = (s) => {
+    if (!parent) return;
     s = s.replace(OTHER, '');
     if (!s) return;
     const classes = [];
@@ -39,7 +55,7 @@ export function appendAnsi(parent, text, state = {}) {
   for (const m of text.matchAll(SGR)) {
     emit(text.slice(last, m.index));
     last = m.index + m[0].length;
-    const codes = m[1] === '' ? [0] : m[1].split(';').map(Number);
+    const codes = m[1] === '' ? [0] : m[1].split(/[;:]/).map(Number);
     for (let i = 0; i < codes.length; i++) {
       const c = codes[i];
       if (c === 0) { for (const k of Object.keys(state)) delete state[k]; }
@@ -54,6 +70,7 @@ export function appendAnsi(parent, text, state = {}) {
       else if (c === 39) { state.fg = null; state.fgRgb = null; }
       else if (c === 49) state.bgRgb = null;
       else if (c >= 40 && c <= 47) state.bgRgb = PALETTE[c - 40];
+      else if (c >= 100 && c <= 107) state.bgRgb = color256(c - 92);
       else if (c === 38 || c === 48) {
         let col = null;
         if (codes[i + 1] === 5) { col = color256(codes[i + 2] ?? 0); i += 2; }

@@ -65,6 +65,7 @@ function start() {
         // Permission modes are Claude Code's; other agents keep their own.
         agentName = f.agent || '';
         ui.agent.hidden = !agentName;
+        if (state) renderState(); // now, not at the next rendered event
         ui.mode.hidden = !!f.agent && f.agent !== 'claude';
         sessions.refresh();
         return;

@@ -81,9 +81,14 @@ export class Connection {
 
   get isOpen() { return this.ws && this.ws.readyState === WebSocket.OPEN; }
 
-  /** False when not connected: the caller keeps what the user typed. */
+  /**
+   * False when not connected: the caller keeps what the user typed. While
+   * joining, a message still goes: the server reads it after our hello on
+   * the same socket, so it lands in the session being joined. Other frames
+   * (stop, answers) name things of the session being left: they wait.
+   */
   send(frame) {
-    if (!this.isOpen || this.joining) return false;
+    if (!this.isOpen || (this.joining && frame.type !== 'message')) return false;
     return this.sendRaw(frame);
   }
 

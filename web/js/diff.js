@@ -1,5 +1,6 @@
 // Line diffs for Edit / MultiEdit / Write cards and approvals.
 import { h } from './dom.js';
+import { highlightLines } from './highlight.js';
 
 /** Line-level diff of two texts: [['=',line] | ['-',line] | ['+',line]]. */
 export function diffLines(a, b) {
@@ -43,12 +44,18 @@ export function diffView(file, before, after, context = 3) {
     if (op !== '=') for (let k = Math.max(0, i - context); k <= Math.min(lines.length - 1, i + context); k++) keep[k] = true;
   });
   let gap = 0;
+  const texts = [], spans = [];
   lines.forEach(([op, text], i) => {
     if (!keep[i] && lines.some(([o]) => o !== '=')) { gap++; return; }
     if (gap) { el.append(h('div', { class: 'ln gap' }, `  … ${gap} unchanged line${gap > 1 ? 's' : ''}`)); gap = 0; }
     const cls = op === '+' ? 'add' : op === '-' ? 'del' : '';
-    el.append(h('div', { class: 'ln ' + cls }, (op === '=' ? ' ' : op) + ' ' + text));
+    const code = h('span', null, text);
+    texts.push(text);
+    spans.push(code);
+    el.append(h('div', { class: 'ln ' + cls }, (op === '=' ? ' ' : op) + ' ', code));
   });
   if (gap) el.append(h('div', { class: 'ln gap' }, `  … ${gap} unchanged line${gap > 1 ? 's' : ''}`));
+  // Coloured by the file's language, line by line, once its grammar is here.
+  highlightLines(String(file || '').split(/\s/)[0], texts, spans);
   return el;
 }

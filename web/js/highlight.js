@@ -1,74 +1,75 @@
-// A small tokenizer for code blocks: comments, strings, numbers, keywords
-// and calls, for the C-like, shell and Python families. Output is spans of
-// text nodes; unknown languages come back as plain text.
+// Code highlighting with highlight.js grammars (39 languages) through
+// lowlight, which returns a tree instead of HTML: the spans and text nodes
+// are made here. The engine and each grammar are modules of their own,
+// imported the first time a block in that language appears (the first paint
+// carries neither): until they arrive the code shows as plain text, then its
+// spans replace the text in place.
 import { h } from './dom.js';
+import { ALIASES, GRAMMARS } from './hl-langs.js';
 
-const KEYWORDS = {
-  c: 'as async await break case catch class const continue crate default defer do else enum export extends false final fn for func from go if impl import in interface let loop match mod move mut new nil null package pub return self Self static struct super switch this throw trait true try type typeof use var void where while yield',
-  py: 'and as assert async await break class continue def del elif else except False finally for from global if import in is lambda None nonlocal not or pass raise return True try while with yield',
-  sh: 'case do done elif else esac export fi for function if in local return then until while echo cd set unset',
-};
-const FAMILY = {
-  rust: 'c', rs: 'c', js: 'c', javascript: 'c', ts: 'c', typescript: 'c', jsx: 'c', tsx: 'c', go: 'c',
-  c: 'c', cpp: 'c', 'c++': 'c', h: 'c', java: 'c', kotlin: 'c', swift: 'c', cs: 'c', json: 'c', css: 'c',
-  python: 'py', py: 'py', sh: 'sh', bash: 'sh', shell: 'sh', zsh: 'sh', console: 'sh',
-  toml: 'sh', yaml: 'sh', yml: 'sh',
-};
-const sets = Object.fromEntries(Object.entries(KEYWORDS).map(([k, v]) => [k, new Set(v.split(' '))]));
+let lowlight = null; // the engine, once loaded
+let engine = null; // Promise of it
+const loading = new Map(); // grammar name → Promise<boolean>
+// Longer code stays plain: highlighting it costs more than it helps.
+const MAX_CHARS = 200_000;
 
-export function familyOf(lang) { return FAMILY[String(lang || '').toLowerCase()] || null; }
-
-/** Tokens of `code` as [class|null, text] pairs. */
-export function tokens(code, family) {
-  const out = [];
-  const hashComments = family === 'py' || family === 'sh';
-  const kw = sets[family] || sets.c;
-  let i = 0, plain = '';
-  const flush = () => { if (plain) { out.push([null, plain]); plain = ''; } };
-  const push = (cls, text) => { flush(); out.push([cls, text]); };
-  while (i < code.length) {
-    const c = code[i], rest = code.slice(i, i + 2);
-    if ((!hashComments && rest === '//') || (hashComments && c === '#')) {
-      const end = code.indexOf('\n', i); const j = end < 0 ? code.length : end;
-      push('c', code.slice(i, j)); i = j; continue;
-    }
-    if (!hashComments && rest === '/*') {
-      const end = code.indexOf('*/', i + 2); const j = end < 0 ? code.length : end + 2;
-      push('c', code.slice(i, j)); i = j; continue;
-    }
-    if (c === '"' || c === "'" || c === '`') {
-      let j = i + 1;
-      while (j < code.length && code[j] !== c && code[j] !== '\n') j += code[j] === '\\' ? 2 : 1;
-      // A lone ' in Rust is a lifetime or char; only close on the same line.
-      j = Math.min(j + 1, code.length);
-      push('s', code.slice(i, j)); i = j; continue;
-    }
-    if (/[0-9]/.test(c) && !/[A-Za-z_0-9]/.test(code[i - 1] || '')) {
-      const m = /^(0x[0-9a-fA-F_]+|[0-9][0-9_]*(\.[0-9_]+)?([eE][+-]?[0-9]+)?)[a-z0-9]*/.exec(code.slice(i));
-      push('n', m[0]); i += m[0].length; continue;
-    }
-    if (/[A-Za-z_$]/.test(c)) {
-      const m = /^[A-Za-z_$][A-Za-z0-9_$]*!?/.exec(code.slice(i));
-      const word = m[0];
-      if (kw.has(word)) push('k', word);
-      else if (code[i + word.length] === '(' || word.endsWith('!')) push('f', word);
-      else plain += word;
-      i += word.length; continue;
-    }
-    plain += c; i += 1;
-  }
-  flush();
-  return out;
+/** The grammar name for a fence's language or a file name's extension. */
+export function languageOf(lang) {
+  const key = String(lang || '').toLowerCase().replace(/^.*\./, '');
+  return ALIASES[key] || null;
 }
 
-/** A <code> element with highlighted spans (plain text for unknown languages). */
-export function highlighted(code, lang) {
-  const family = familyOf(lang);
-  const el = h('code');
-  // Very long blocks stay plain: tokenizing them costs more than it helps.
-  if (!family || code.length > 200_000) { el.textContent = code; return el; }
-  for (const [cls, text] of tokens(code, family)) {
-    el.append(cls ? h('span', { class: 'tk-' + cls }, text) : document.createTextNode(text));
+function load(name) {
+  engine ??= import('./vendor-lowlight.js').then((m) => { lowlight = m.createLowlight(); });
+  if (!loading.has(name)) {
+    const grammar = Promise.all([engine, GRAMMARS[name]()]);
+    loading.set(name, grammar.then(([, m]) => { lowlight.register(name, m.default); return true; }, () => false));
   }
+  return loading.get(name);
+}
+
+const ready = (name) => lowlight !== null && lowlight.registered(name);
+
+/** Appends the hast `nodes` (elements with classes, text) to `parent`. */
+function append(parent, nodes) {
+  for (const n of nodes) {
+    if (n.type === 'text') parent.append(document.createTextNode(n.value));
+    else if (n.type === 'element') {
+      const cls = (n.properties?.className || []).filter((c) => /^hljs-[\w-]+$/.test(c)).join(' ');
+      const span = cls ? h('span', { class: cls }) : h('span');
+      append(span, n.children || []);
+      parent.append(span);
+    }
+  }
+}
+
+/** Fills `el` with `code` highlighted as grammar `name` (plain text when it fails). */
+function fill(el, code, name) {
+  try {
+    const tree = lowlight.highlight(name, code);
+    el.replaceChildren();
+    append(el, tree.children);
+  } catch {
+    el.textContent = code;
+  }
+}
+
+/** A <code> element for `code` in language `lang`: highlighted now, or as soon as its grammar is loaded. */
+export function highlighted(code, lang) {
+  const el = h('code', null, code);
+  const name = languageOf(lang);
+  if (!name || code.length > MAX_CHARS) return el;
+  el.dataset.lang = name;
+  if (ready(name)) fill(el, code, name);
+  else load(name).then((ok) => { if (ok) fill(el, code, name); });
   return el;
+}
+
+/** Highlights each line of `lines` as the language of `file` (diffs), into the given elements. */
+export function highlightLines(file, lines, targets) {
+  const name = languageOf(file);
+  if (!name || lines.reduce((n, l) => n + l.length, 0) > MAX_CHARS) return;
+  const run = () => lines.forEach((l, i) => fill(targets[i], l, name));
+  if (ready(name)) run();
+  else load(name).then((ok) => { if (ok) run(); });
 }

@@ -1,228 +1,160 @@
-// Markdown → DOM, for agent text. Built from elements and text nodes only:
-// raw HTML in the source is shown as text, links are limited to http(s) and
-// mailto. Covers what models write: headings, paragraphs, emphasis, code
-// spans and fenced blocks, lists (nested), quotes, tables, rules, links.
+// Markdown → DOM, for agent text. Parsed by markdown-it (CommonMark, GFM
+// tables, strikethrough and autolinks, footnotes; raw HTML off, so it stays
+// text); the DOM is built here from its token stream with elements and text
+// nodes only — never an HTML string — from a fixed set of tags. Links keep
+// only http(s), mailto and in-page (#) targets; images become links (the
+// CSP allows no image from elsewhere). Task-list items get a checkbox.
 import { h } from './dom.js';
 import { highlighted } from './highlight.js';
+import { MarkdownIt, footnote } from './vendor-markdown-it.js';
 
-const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)[^`]*$/;
-const HEADING = /^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
-const HR = /^ {0,3}([-*_])(\s*\1){2,}\s*$/;
-const ITEM = /^( {0,12})([-*+]|\d{1,9}[.)])\s+(.*)$/;
-const QUOTE = /^ {0,3}>\s?(.*)$/;
-const TABLE_SEP = /^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$/;
+const md = new MarkdownIt({ html: false, linkify: true, typographer: false }).use(footnote);
+// Fuzzy matching finds `www.` links; bare names (`main.rs`, `setup.py`:
+// TLDs too) are dropped again in `open`, as GFM does.
+md.linkify.set({ fuzzyLink: true, fuzzyEmail: false });
+
+// Tags a token may create; anything else renders its content only.
+const TAGS = new Set(['p', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'ul', 'ol', 'li', 'blockquote', 'hr', 'br',
+  'table', 'thead', 'tbody', 'tr', 'th', 'td', 'strong', 'em', 'del', 'code', 'a', 'section', 'sup', 'dl', 'dt', 'dd']);
+const SAFE_URL = /^(https?:\/\/|mailto:|#)/i;
+// markdown-it parses about a byte per microsecond: past this much, the rest
+// of a reply is shown as plain text, so even a 1 MB reply renders in well
+// under 200 ms (and a streaming one is re-rendered cheaply).
+export const MARKDOWN_MAX = 64 * 1024;
 
 /** Renders `src` into a new element of class `md`. */
 export function renderMarkdown(src) {
   const root = h('div', { class: 'md' });
-  blocks(String(src ?? '').replace(/\r\n?/g, '\n').split('\n'), root);
+  const text = String(src ?? '');
+  let head = text, rest = '';
+  if (text.length > MARKDOWN_MAX) {
+    // Cut at a paragraph break when there is one near the limit.
+    const brk = text.lastIndexOf('\n\n', MARKDOWN_MAX);
+    const at = brk > MARKDOWN_MAX / 2 ? brk : MARKDOWN_MAX;
+    head = text.slice(0, at);
+    rest = text.slice(at);
+  }
+  try {
+    build(md.parse(head, {}), root);
+  } catch {
+    root.replaceChildren(document.createTextNode(head));
+  }
+  if (rest) {
+    root.append(h('div', { class: 'label' }, `The reply is ${Math.round(text.length / 1024)} KB; its last ${Math.round(rest.length / 1024)} KB are shown as plain text.`),
+      h('pre', { class: 'wrap plain-rest' }, rest));
+  }
   return root;
 }
 
-function blocks(lines, parent) {
-  let i = 0;
-  while (i < lines.length) {
-    const line = lines[i];
-    if (!line.trim()) { i++; continue; }
-    let m;
-    if ((m = FENCE.exec(line))) {
-      const fence = m[1], lang = m[2];
-      const body = [];
-      i++;
-      while (i < lines.length && !(lines[i].trim().startsWith(fence[0].repeat(fence.length)) && !lines[i].trim().slice(fence.length).trim())) body.push(lines[i++]);
-      i++; // the closing fence (absent while a reply is still streaming)
-      const pre = h('pre', null, highlighted(body.join('\n'), lang));
-      parent.append(lang ? h('div', { class: 'codeblock' }, h('span', { class: 'lang' }, lang), pre) : pre);
-      continue;
+function safeHref(href) {
+  const s = String(href || '').trim();
+  return SAFE_URL.test(s) ? s : null;
+}
+
+/** Appends the elements of a (block or inline) token list to `root`. */
+function build(tokens, root) {
+  const stack = [root];
+  const top = () => stack[stack.length - 1];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (t.nesting === 1) {
+      // A tight list's paragraphs are hidden: their text goes in the item.
+      stack.push(t.hidden ? top() : open(t, top(), tokens[i + 1]));
+    } else if (t.nesting === -1) {
+      if (stack.length > 1) stack.pop();
+    } else {
+      leaf(t, top());
     }
-    if ((m = HEADING.exec(line))) {
-      parent.append(inline(h('h' + m[1].length), m[2]));
-      i++; continue;
-    }
-    if (HR.test(line)) { parent.append(h('hr')); i++; continue; }
-    if (QUOTE.test(line)) {
-      const body = [];
-      while (i < lines.length && lines[i].trim() && (m = QUOTE.exec(lines[i]) || [null, lines[i]])) { body.push(m[1]); i++; }
-      const q = h('blockquote');
-      blocks(body, q);
-      parent.append(q);
-      continue;
-    }
-    if (ITEM.test(line)) { i = list(lines, i, parent); continue; }
-    if (line.includes('|') && i + 1 < lines.length && TABLE_SEP.test(lines[i + 1])) { i = table(lines, i, parent); continue; }
-    const para = [];
-    while (i < lines.length && lines[i].trim() && !FENCE.test(lines[i]) && !HEADING.test(lines[i])
-      && !HR.test(lines[i]) && !QUOTE.test(lines[i]) && !(para.length && ITEM.test(lines[i]))) para.push(lines[i++]);
-    if (!para.length) para.push(lines[i++]);
-    const p = h('p');
-    para.forEach((l, k) => {
-      if (k) p.append(/ {2,}$|\\$/.test(para[k - 1]) ? h('br') : document.createTextNode('\n'));
-      inline(p, l.replace(/ {2,}$|\\$/, '').trim());
-    });
-    parent.append(p);
   }
 }
 
-function list(lines, i, parent) {
-  const first = ITEM.exec(lines[i]);
-  const indent = first[1].length;
-  const ordered = /\d/.test(first[2]);
-  const el = h(ordered ? 'ol' : 'ul');
-  if (ordered && parseInt(first[2], 10) !== 1) el.setAttribute('start', parseInt(first[2], 10));
-  while (i < lines.length) {
-    const m = ITEM.exec(lines[i]);
-    if (!m || m[1].length !== indent || /\d/.test(m[2]) !== ordered) break;
-    const body = [m[3]];
-    i++;
-    // Continuation: more-indented lines (nested lists, wrapped text), and blank lines inside.
-    while (i < lines.length) {
-      const l = lines[i];
-      const lead = l.length - l.trimStart().length;
-      if (l.trim() && lead > indent) { body.push(l.slice(Math.min(lead, indent + 2))); i++; continue; }
-      if (!l.trim() && i + 1 < lines.length && (lines[i + 1].length - lines[i + 1].trimStart().length) > indent) { body.push(''); i++; continue; }
-      break;
+/** The element an `_open` token starts (`next` follows it), appended to `parent`. */
+function open(t, parent, next) {
+  let tag = t.tag === 's' ? 'del' : t.tag;
+  if (t.type === 'footnote_block_open') tag = 'section';
+  else if (t.type === 'footnote_open') tag = 'li';
+  else if (t.type === 'footnote_reference_open') tag = 'sup';
+  if (!TAGS.has(tag)) {
+    // Unknown structure: keep its content in a plain container.
+    const span = h('span');
+    parent.append(span);
+    return span;
+  }
+  const el = document.createElement(tag);
+  if (tag === 'a') {
+    const bare = t.markup === 'linkify' && !/^(https?:\/\/|www\.)/i.test(next?.content || '');
+    const href = bare ? null : safeHref(t.attrGet('href'));
+    if (!href) {
+      // An unsafe target: the label as text, no link.
+      const span = h('span');
+      parent.append(span);
+      return span;
     }
-    const li = h('li');
-    const task = /^\[([ xX])\]\s+/.exec(body[0]);
-    if (task) {
-      li.append(h('span', { class: 'box', 'aria-hidden': 'true' }, task[1] === ' ' ? '☐ ' : '☑ '));
-      body[0] = body[0].slice(task[0].length);
-    }
-    if (body.length === 1) inline(li, body[0]);
-    else blocks(body, li);
-    // A single paragraph in an item renders without the <p>.
-    if (li.children.length === 1 && li.firstElementChild.tagName === 'P' && !task) li.replaceChildren(...li.firstElementChild.childNodes);
-    el.append(li);
-    while (i < lines.length && !lines[i].trim() && i + 1 < lines.length && ITEM.test(lines[i + 1]) && ITEM.exec(lines[i + 1])[1].length === indent) i++;
+    el.setAttribute('href', href);
+    if (!href.startsWith('#')) { el.target = '_blank'; el.rel = 'noopener noreferrer nofollow'; }
+  } else if (tag === 'ol') {
+    const start = Number(t.attrGet('start'));
+    if (Number.isInteger(start) && start !== 1) el.setAttribute('start', String(start));
+  } else if (tag === 'th' || tag === 'td') {
+    const align = /text-align:(left|right|center)/.exec(t.attrGet('style') || '');
+    if (align) el.style.textAlign = align[1];
+  } else if (t.type === 'footnote_block_open') {
+    el.className = 'footnotes';
+    el.append(document.createElement('hr'));
+    const ol = document.createElement('ol');
+    el.append(ol);
+    parent.append(el);
+    return ol;
+  } else if (t.type === 'footnote_open') {
+    el.id = `fn-${t.meta?.id ?? 0}`;
   }
   parent.append(el);
-  return i;
-}
-
-function cells(line) {
-  let s = line.trim();
-  if (s.startsWith('|')) s = s.slice(1);
-  if (s.endsWith('|') && !s.endsWith('\\|')) s = s.slice(0, -1);
-  return s.split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, '|'));
-}
-
-function table(lines, i, parent) {
-  const head = cells(lines[i]);
-  const aligns = cells(lines[i + 1]).map((c) => (c.startsWith(':') && c.endsWith(':') ? 'center' : c.endsWith(':') ? 'right' : null));
-  i += 2;
-  const t = h('table');
-  const tr = h('tr');
-  head.forEach((c, k) => { const th = inline(h('th'), c); if (aligns[k]) th.style.textAlign = aligns[k]; tr.append(th); });
-  t.append(h('thead', null, tr));
-  const tb = h('tbody');
-  while (i < lines.length && lines[i].includes('|') && lines[i].trim()) {
-    const row = h('tr');
-    cells(lines[i]).forEach((c, k) => { const td = inline(h('td'), c); if (aligns[k]) td.style.textAlign = aligns[k]; row.append(td); });
-    tb.append(row);
-    i++;
-  }
-  t.append(tb);
-  parent.append(t);
-  return i;
-}
-
-const SAFE_URL = /^(https?:|mailto:)/i;
-// Sticky (matched at `lastIndex`, never on a copy of the rest of the text)
-// and bounded: no pattern can scan further than a few KB from where it
-// starts, so no input makes inline rendering quadratic.
-// `(?=(…))\1` takes the whole run at once (an atomic group): a failed match
-// does not retry every shorter run.
-const LINK_TAIL = /\(\s*<?(?=([^\s)>]{0,2048}))\1>?(?:\s+"[^"\n]{0,512}")?\s*\)/y;
-const AUTOLINK = /<(https?:\/\/[^\s>]{1,2048})>/y;
-const BARE_URL = /https?:\/\/[^\s<>()]{0,2047}[^\s<>().,;:!?'"]/y;
-const ESCAPABLE = /[\\`*_{}\[\]()#+\-.!|~<>]/;
-/** Deeper nesting of emphasis, links and code than this is shown as text. */
-const MAX_DEPTH = 8;
-const LINK_TEXT_MAX = 1000;
-
-/**
- * `indexOf` for a text scanned left to right: remembers, per needle, where
- * the last search found it (or that it is absent from there on), so every
- * needle costs one pass over the text in all. Emphasis soup (`*a ` × 40,000)
- * searched to the end at every `*`: 10 s for 120 KB.
- */
-function searcher(text) {
-  const memo = new Map();
-  return (needle, from, ok = null) => {
-    const m = memo.get(needle);
-    if (m && from >= m.from && (m.at === -1 || from <= m.at)) return m.at;
-    let at = text.indexOf(needle, from);
-    while (ok && at >= 0 && !ok(at)) at = text.indexOf(needle, at + 1);
-    memo.set(needle, { from, at });
-    return at;
-  };
-}
-
-/** Appends the inline content of `text` to `el`; returns `el`. */
-export function inline(el, text, depth = 0) {
-  if (depth > MAX_DEPTH) { el.append(document.createTextNode(text)); return el; }
-  const find = searcher(text);
-  let i = 0, plain = '';
-  const flush = () => { if (plain) { el.append(document.createTextNode(plain)); plain = ''; } };
-  const link = (href, label) => h('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' }, label);
-  while (i < text.length) {
-    const c = text[i];
-    if (c === '\\' && i + 1 < text.length && ESCAPABLE.test(text[i + 1])) { plain += text[i + 1]; i += 2; continue; }
-    if (c === '`') {
-      let n = 1;
-      while (text[i + n] === '`') n++;
-      const run = '`'.repeat(n);
-      // A closing run of exactly this length.
-      const end = find(run, i + n, (at) => text[at - 1] !== '`' && text[at + n] !== '`');
-      if (end > 0) { flush(); el.append(h('code', null, text.slice(i + n, end).replace(/^ (.*) $/, '$1'))); i = end + n; continue; }
-      plain += run; i += n; continue;
-    }
-    if ((c === '*' || c === '_' || c === '~') && text[i + 1] === c) {
-      const end = find(c + c, i + 2);
-      if (end > i + 2) {
-        flush();
-        el.append(inline(h(c === '~' ? 'del' : 'strong'), text.slice(i + 2, end), depth + 1));
-        i = end + 2; continue;
-      }
-    }
-    if ((c === '*' || c === '_') && text[i + 1] && text[i + 1] !== ' ' && (c === '*' || !/\w/.test(text[i - 1] || ''))) {
-      // A closer: not after a space, not part of a double.
-      const end = find(c, i + 1, (at) => text[at - 1] !== ' ' && text[at + 1] !== c && text[at - 1] !== c);
-      if (end > i + 1 && (c === '*' || !/\w/.test(text[end + 1] || ''))) {
-        flush(); el.append(inline(h('em'), text.slice(i + 1, end), depth + 1)); i = end + 1; continue;
-      }
-    }
-    if (c === '[') {
-      const close = find(']', i + 1);
-      // The target's `)` must be near: checked with the memo first, so a
-      // text of `[a](` without any `)` is not scanned at every bracket.
-      const paren = close > 0 && text[close + 1] === '(' ? find(')', close + 2) : -1;
-      if (close > 0 && close - i <= LINK_TEXT_MAX && paren > 0 && paren - close < 2600) {
-        LINK_TAIL.lastIndex = close + 1;
-        const m = LINK_TAIL.exec(text);
-        if (m) {
-          // Read before the label is rendered: it may use LINK_TAIL too.
-          const next = LINK_TAIL.lastIndex;
-          flush();
-          const label = text.slice(i + 1, close);
-          if (SAFE_URL.test(m[1])) el.append(inline(link(m[1]), label, depth + 1));
-          else inline(el, label, depth + 1);
-          i = next; continue;
-        }
-      }
-    }
-    if (c === '<') {
-      AUTOLINK.lastIndex = i;
-      const m = AUTOLINK.exec(text);
-      if (m) { flush(); el.append(link(m[1], m[1])); i = AUTOLINK.lastIndex; continue; }
-    }
-    if (c === 'h' && text.startsWith('http', i) && !/\w/.test(text[i - 1] || '')) {
-      BARE_URL.lastIndex = i;
-      const m = BARE_URL.exec(text);
-      if (m) { flush(); el.append(link(m[0], m[0])); i = BARE_URL.lastIndex; continue; }
-    }
-    plain += c; i++;
-  }
-  flush();
   return el;
+}
+
+function leaf(t, parent) {
+  switch (t.type) {
+    case 'inline': inlineInto(t.children || [], parent); break;
+    case 'text': parent.append(document.createTextNode(t.content)); break;
+    case 'code_inline': parent.append(h('code', null, t.content)); break;
+    case 'softbreak': parent.append(document.createTextNode('\n')); break;
+    case 'hardbreak': parent.append(h('br')); break;
+    case 'hr': parent.append(h('hr')); break;
+    case 'fence': case 'code_block': {
+      const lang = (t.info || '').trim().split(/\s+/)[0];
+      const pre = h('pre', null, highlighted(t.content.replace(/\n$/, ''), lang));
+      parent.append(lang ? h('div', { class: 'codeblock' }, h('span', { class: 'lang' }, lang), pre) : pre);
+      break;
+    }
+    case 'image': {
+      const href = safeHref(t.attrGet('src'));
+      const alt = t.content || 'image';
+      parent.append(href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow', class: 'image-link' }, `🖼 ${alt}`) : document.createTextNode(alt));
+      break;
+    }
+    case 'footnote_ref': {
+      const id = t.meta?.id ?? 0;
+      const n = String(id + 1);
+      parent.append(h('sup', { class: 'footnote-ref' }, h('a', { href: `#fn-${id}` }, `[${n}]`)));
+      break;
+    }
+    case 'footnote_anchor': break; // the back-reference: not needed in a chat
+    case 'html_block': case 'html_inline': parent.append(document.createTextNode(t.content)); break;
+    default:
+      if (t.content) parent.append(document.createTextNode(t.content));
+  }
+}
+
+/** Inline tokens of a paragraph or cell; `[ ]` / `[x]` opening a list item become checkboxes. */
+function inlineInto(children, parent) {
+  const first = children[0];
+  const item = parent.tagName === 'LI' ? parent
+    : parent.tagName === 'P' && parent.parentElement?.tagName === 'LI' && !parent.previousSibling ? parent.parentElement : null;
+  if (item && !parent.firstChild && first?.type === 'text' && /^\[[ xX]\] /.test(first.content)) {
+    const done = first.content[1] !== ' ';
+    item.classList.add('task');
+    parent.append(h('input', { type: 'checkbox', checked: done, disabled: true, 'aria-label': done ? 'done' : 'to do' }));
+    children = [{ type: 'text', nesting: 0, content: first.content.slice(3) }, ...children.slice(1)];
+  }
+  build(children, parent);
 }
