@@ -63,6 +63,11 @@ async fn scenario(name: &str, builder: ServerBuilder) {
 }
 
 #[tokio::test]
+async fn line_breaks_clear_and_plain_titles() {
+    scenario("text", Server::claude()).await;
+}
+
+#[tokio::test]
 async fn a_new_session_picks_its_agent() {
     // `gemini` on PATH is the fake agent (it speaks ACP with `--acp`).
     let (_bin, path) = fake_on_path("gemini");

@@ -120,7 +120,7 @@ async fn sigkill_mid_stream_loses_nothing_anyone_saw() {
         "no gap, no reuse"
     );
     let end = all.last().unwrap();
-    assert_eq!(end["status"], "error");
+    assert_eq!(end["status"], "interrupted");
     assert!(end["message"]
         .as_str()
         .unwrap()

@@ -35,7 +35,11 @@ async fn sigterm_ends_every_turn_and_every_process() {
         );
         for (mut c, pgid, grandchild) in runs {
             let frames = c.until_type("exec_end").await;
-            assert_eq!(frames.last().unwrap()["status"], "stopped", "{mode}");
+            // Not the user's stop: swe-swe's own shutdown.
+            assert_eq!(frames.last().unwrap()["status"], "interrupted", "{mode}");
+            assert!(frames.last().unwrap()["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("server was shut down")));
             // Then the server says goodbye.
             assert_eq!(c.try_recv(WAIT).await.unwrap_err(), "close 1001");
             assert!(

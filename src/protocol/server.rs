@@ -20,7 +20,10 @@ pub type Frame = axum::extract::ws::Utf8Bytes;
 pub enum TurnStatus {
     Success,
     Error,
+    /// Stopped by a user.
     Stopped,
+    /// Cut short by swe-swe itself: shut down, or killed, during the turn.
+    Interrupted,
 }
 
 /// JSON text that is already valid (an agent's object, checked when its

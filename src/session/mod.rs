@@ -11,6 +11,7 @@ pub mod permissions;
 pub mod registry;
 pub mod runtime;
 pub mod state;
+pub mod title;
 pub mod tool_cache;
 
 pub use actor::{SessionHandle, Subscription};

@@ -728,22 +728,48 @@ const scenarios = {
     noErrors(page);
   },
 
+  /**
+   * Text as a new user reads it: a single line break is a break, `/clear`
+   * leaves a "context cleared" divider (not "(no content)"), and a session's
+   * title is one line of plain text, not the raw markdown of its first message.
+   */
+  async text(browser) {
+    const page = await open(browser);
+    await send(page, '## Fix the **login** bug\nin `auth.rs`');
+    await ended(page, 1);
+    await page.waitForFunction(() => document.getElementById('title').textContent === 'Fix the login bug', null, { timeout: WAIT });
+    assert.ok(await count(page, '#transcript .assistant br') >= 1, 'the reply keeps its line break');
+    await send(page, '/clear');
+    await ended(page, 2);
+    assert.match(await text(page, '#transcript .divider'), /Context cleared/);
+    assert.doesNotMatch(await text(page), /\(no content\)/);
+    noErrors(page);
+  },
+
   /** The server restarts under an open page: it comes back by itself, whole, and the conversation goes on. */
   async restart(browser) {
     const page = await open(browser);
     await send(page, 'hello before');
     await ended(page, 1);
+    // A turn is running when the server restarts: it ends "interrupted",
+    // which is not a user's "Stopped.".
+    await send(page, 'slow 300 50');
+    await running(page);
+    await page.waitForFunction(() => /chunk 2/.test(document.getElementById('transcript').textContent), null, { timeout: WAIT });
     const seq = await page.evaluate(() => window.sweSwe.transcript.lastSeq);
     await control('RESTART');
     await page.waitForFunction(() => window.sweSwe.conn.opens >= 2 && document.getElementById('conn').dataset.state === 'open', null, { timeout: WAIT });
-    await send(page, 'recall');
     await ended(page, 2);
+    assert.match(await text(page, '#transcript .notice.interrupted'), /^Interrupted: the server was shut down during this turn\.$/);
+    assert.equal(await count(page, '#transcript .notice.stopped:not(.interrupted)'), 0, 'not labelled as a user stop');
+    await send(page, 'recall');
+    await ended(page, 3);
     assert.match(await text(page), /Earlier you said: hello before/);
-    assert.equal(await count(page, '#transcript .bubble'), 2, 'nothing shown twice');
+    assert.equal(await count(page, '#transcript .bubble'), 3, 'nothing shown twice');
     assert.ok(await page.evaluate(() => window.sweSwe.transcript.lastSeq) > seq);
     // A fresh tab shows exactly what the reconnected one shows.
     const fresh = await open(browser, page.url());
-    await ended(fresh, 2);
+    await ended(fresh, 3);
     assert.equal(await text(fresh), await text(page));
     noErrors(fresh);
     // The restart itself is logged by the browser, not by the page: the

@@ -69,6 +69,11 @@ export class ClaudeView {
         const text = block.type === 'text' ? block.text : block.thinking;
         // The full message repeats what was streamed: finish that block.
         let b = streamed.find((x) => x.kind === block.type && !x.final);
+        // Claude Code's placeholder for a turn without text (`/clear`): not shown.
+        if (block.type === 'text' && text === '(no content)') {
+          if (b) { b.final = true; b.el.remove(); }
+          continue;
+        }
         if (!b) b = t.newBlock(block.type, container);
         b.text = String(text ?? '');
         b.final = true;

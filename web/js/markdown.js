@@ -8,7 +8,9 @@ import { h } from './dom.js';
 import { highlighted } from './highlight.js';
 import { MarkdownIt, footnote } from './vendor-markdown-it.js';
 
-const md = new MarkdownIt({ html: false, linkify: true, typographer: false }).use(footnote);
+// `breaks`: a single line break in agent text is a break (tables of numbers
+// like `/cost` output would otherwise run together), as in GitHub comments.
+const md = new MarkdownIt({ html: false, linkify: true, typographer: false, breaks: true }).use(footnote);
 // Fuzzy matching finds `www.` links; bare names (`main.rs`, `setup.py`:
 // TLDs too) are dropped again in `open`, as GFM does.
 md.linkify.set({ fuzzyLink: true, fuzzyEmail: false });
@@ -117,7 +119,7 @@ function leaf(t, parent) {
     case 'inline': inlineInto(t.children || [], parent); break;
     case 'text': parent.append(document.createTextNode(t.content)); break;
     case 'code_inline': parent.append(h('code', null, t.content)); break;
-    case 'softbreak': parent.append(document.createTextNode('\n')); break;
+    case 'softbreak': parent.append(h('br')); break; // `breaks`: as GitHub comments do
     case 'hardbreak': parent.append(h('br')); break;
     case 'hr': parent.append(h('hr')); break;
     case 'fence': case 'code_block': {

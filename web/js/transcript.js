@@ -145,6 +145,8 @@ export class Transcript {
         this.plain = null; this.stderr = null;
         if (ev.queueId !== undefined) { this.state.queue.delete(ev.queueId); }
         this.add(h('div', { class: 'item user', dataset: { run: ev.runId } }, h('div', { class: 'bubble' }, ev.content)));
+        // `/clear` starts the agent's context afresh: a divider says so when the turn ends.
+        this.clearing = String(ev.content).trim() === '/clear' ? ev.runId : null;
         break;
       }
       case 'queued': this.state.queue.set(ev.queueId, ev.content); break;
@@ -184,7 +186,13 @@ export class Transcript {
     for (const card of this.cards.values()) card.abandon();
     this.claude.endRun();
     this.acp.endRun();
+    if (ev.status === 'success' && this.clearing === ev.runId) {
+      this.add(h('div', { class: 'divider', role: 'separator', 'aria-label': 'Context cleared' }, h('span', null, 'Context cleared: the agent starts afresh from here')));
+    }
+    this.clearing = null;
     if (ev.status === 'stopped') this.notice('Stopped.', 'stopped');
+    // swe-swe itself cut the turn short (shut down or killed): not a user's stop.
+    else if (ev.status === 'interrupted') this.notice(`${(ev.message || 'interrupted').replace(/^interrupted/, 'Interrupted')}.`, 'stopped interrupted');
     else if (ev.status === 'error') this.notice(`The turn failed${ev.message ? ': ' + ev.message : ''}.`, 'err');
   }
 

@@ -359,9 +359,12 @@ impl SessionState {
         if let Some(run_id) = meta.running {
             s.emit(SessionEvent::ExecEnd {
                 run_id,
-                status: TurnStatus::Error,
+                status: TurnStatus::Interrupted,
                 exit_code: None,
-                message: Some("swe-swe stopped during this turn; it did not finish".into()),
+                message: Some(
+                    "interrupted: swe-swe stopped during this turn (it was killed or crashed); the turn did not finish"
+                        .into(),
+                ),
             });
             s.dirty = true;
         }

@@ -774,3 +774,24 @@ fn an_acp_agent_exiting_mid_turn_names_its_command() {
         .contains("`fake-agent acp` exited"));
     assert_eq!(ev[1]["status"], "error");
 }
+
+#[test]
+fn a_turn_cut_short_by_shutdown_is_interrupted_not_stopped() {
+    let mut s = SessionState::new(cfg(duplex(), 10));
+    let (proc, _) = spawned(&s.handle(msg("hold"))).unwrap();
+    let fx = s.handle(Input::Shutdown);
+    assert!(fx.iter().any(|e| matches!(e, Effect::Terminate { .. })));
+    let ev = events(&s.handle(exited(proc, 0)));
+    let end = ev.iter().find(|e| e["type"] == "exec_end").unwrap();
+    assert_eq!(end["status"], "interrupted");
+    assert!(end["message"].as_str().unwrap().contains("shut down"));
+    // A user's stop stays a stop.
+    let mut s = SessionState::new(cfg(classic(), 10));
+    let (proc, _) = spawned(&s.handle(msg("hold"))).unwrap();
+    s.handle(Input::Stop {
+        from: 1,
+        run_id: None,
+    });
+    let ev = events(&s.handle(exited(proc, 0)));
+    assert_eq!(ev.last().unwrap()["status"], "stopped");
+}

@@ -10,7 +10,8 @@ impl SessionState {
         self.next_run += 1;
         let first_turn = run_id == 1;
         if self.title.is_none() {
-            self.title = Some(content.chars().take(80).collect());
+            self.title =
+                Some(crate::session::title::from_message(&content)).filter(|t| !t.is_empty());
         }
         self.emit(SessionEvent::UserMessage {
             content: content.clone(),
@@ -82,6 +83,15 @@ impl SessionState {
         self.void_prompts("the turn ended");
         let Some(turn) = self.turn.take() else {
             return;
+        };
+        // A stop swe-swe made itself while shutting down is not the user's.
+        let (status, message) = if status == TurnStatus::Stopped && self.shutting_down {
+            (
+                TurnStatus::Interrupted,
+                Some("interrupted: the server was shut down during this turn".to_owned()),
+            )
+        } else {
+            (status, message)
         };
         if status == TurnStatus::Error {
             self.emit(SessionEvent::Error {

@@ -369,6 +369,8 @@ impl Turn<'_> {
                 "argv printed".into()
             }
             "quick" => String::new(),
+            // What Claude Code prints for a turn without text.
+            "/clear" => "(no content)".into(),
             _ => format!("You said: {prompt}"),
         };
         if !final_text.is_empty() {

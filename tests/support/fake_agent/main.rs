@@ -36,6 +36,7 @@
 //!   whoami            (template) print pid and pgid, exit
 //!   argv              print the argv it was started with
 //!   quick             only the result
+//!   /clear            "(no content)", as Claude Code answers it
 //!   exit-after        (duplex) finish the turn, then exit 0
 //!
 //! Env: FAKE_AGENT_STATE_DIR (conversations, default $HOME/.fake-claude),
