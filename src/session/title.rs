@@ -24,7 +24,7 @@ pub fn from_message(message: &str) -> String {
 /// and code marks, fences; `[text](url)` becomes `text`.
 fn plain(line: &str) -> String {
     let mut s = line.trim();
-    s = s.trim_start_matches(|c| c == '#' || c == '>').trim_start();
+    s = s.trim_start_matches(['#', '>']).trim_start();
     for marker in ["- [ ] ", "- [x] ", "- ", "* ", "+ "] {
         if let Some(rest) = s.strip_prefix(marker) {
             s = rest;
