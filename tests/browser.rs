@@ -68,6 +68,11 @@ async fn line_breaks_clear_and_plain_titles() {
 }
 
 #[tokio::test]
+async fn commands_focus_and_bypass() {
+    scenario("keys", Server::claude()).await;
+}
+
+#[tokio::test]
 async fn a_new_session_picks_its_agent() {
     // `gemini` on PATH is the fake agent (it speaks ACP with `--acp`).
     let (_bin, path) = fake_on_path("gemini");

@@ -488,7 +488,7 @@ const scenarios = {
     const all = await text(page, '#picker');
     for (const c of ['/compact', '/review', '/cost']) assert.match(all, new RegExp(c));
     await page.fill('#input', '/rev');
-    await page.waitForFunction(() => document.querySelectorAll('#picker .opt').length === 1);
+    await page.waitForFunction(() => [...document.querySelectorAll('#picker .opt .main')].map((o) => o.textContent).join(' ') === '/review /security-review');
     await page.press('#input', 'Tab');
     assert.equal(await page.inputValue('#input'), '/review ');
     noErrors(page);
@@ -743,6 +743,58 @@ const scenarios = {
     await ended(page, 2);
     assert.match(await text(page, '#transcript .divider'), /Context cleared/);
     assert.doesNotMatch(await text(page), /\(no content\)/);
+    noErrors(page);
+  },
+
+  /**
+   * Keyboard and commands: `/` offers Claude Code's built-ins before the
+   * first message, with descriptions, sorted and filtered as typed; the
+   * picker tells assistive technology what is open and chosen; after Allow
+   * or Stop the focus is back in the message box; Bypass asks first and
+   * marks the header while it is on.
+   */
+  async keys(browser) {
+    const page = await open(browser);
+    await page.fill('#input', '/');
+    await page.waitForSelector('#picker .opt', { timeout: WAIT });
+    const names = await page.locator('#picker .opt .main').allTextContents();
+    assert.ok(names.includes('/clear') && names.includes('/compact') && names.includes('/cost'), names.join(' '));
+    assert.deepEqual(names, [...names].sort(), 'sorted');
+    assert.match(await text(page, '#picker .opt .sub'), /\w/, 'with descriptions');
+    assert.equal(await page.getAttribute('#input', 'aria-expanded'), 'true');
+    assert.equal(await page.getAttribute('#input', 'aria-activedescendant'), 'pick-0');
+    await page.fill('#input', '/co');
+    await page.waitForFunction(() => [...document.querySelectorAll('#picker .opt .main')].every((o) => o.textContent.includes('co')), null, { timeout: WAIT });
+    assert.equal(await text(page, '#picker .opt .main'), '/compact', 'names starting with the query first');
+    await page.press('#input', 'ArrowDown');
+    assert.equal(await page.getAttribute('#input', 'aria-activedescendant'), 'pick-1');
+    await page.fill('#input', '/zzz');
+    await page.waitForFunction(() => /No command matches/.test(document.getElementById('picker').textContent), null, { timeout: WAIT });
+    await page.press('#input', 'Escape');
+    assert.equal(await page.getAttribute('#input', 'aria-expanded'), 'false');
+    await page.fill('#input', '');
+
+    // Focus after answering and after Stop.
+    await send(page, 'write k.txt');
+    await page.waitForSelector('.approval button[data-decision="allow"]', { timeout: WAIT });
+    await page.click('.approval button[data-decision="allow"]');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'input', 'focus returns after Allow');
+    await ended(page, 1);
+    await send(page, 'slow 100 100');
+    await running(page);
+    await page.click('#stop');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'input', 'focus returns after Stop');
+    await ended(page, 2);
+
+    // Bypass asks first: declined, nothing changes; accepted, the header says so.
+    page.removeAllListeners('dialog'); // open() accepts every dialog
+    page.once('dialog', (d) => d.dismiss());
+    await page.selectOption('#mode', 'bypassPermissions');
+    assert.equal(await page.inputValue('#mode'), 'default');
+    assert.equal(await page.evaluate(() => document.body.classList.contains('bypass')), false);
+    page.once('dialog', (d) => d.accept());
+    await page.selectOption('#mode', 'bypassPermissions');
+    await page.waitForFunction(() => document.body.classList.contains('bypass'), null, { timeout: WAIT });
     noErrors(page);
   },
 

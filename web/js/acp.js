@@ -145,7 +145,9 @@ export class AcpView {
         break;
       }
       case 'available_commands_update':
-        if (Array.isArray(u.availableCommands)) t.state.slash = u.availableCommands.map((c) => String(c?.name ?? '')).filter(Boolean);
+        if (Array.isArray(u.availableCommands)) {
+          t.state.slash = u.availableCommands.filter((c) => c?.name).map((c) => ({ name: String(c.name), description: String(c.description || '') }));
+        }
         break;
       case 'current_mode_update': if (u.currentModeId) t.state.agentMode = String(u.currentModeId); break;
       case 'usage_update': this.usage = u; break;

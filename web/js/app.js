@@ -5,6 +5,7 @@ import { Connection } from './conn.js';
 import { Transcript } from './transcript.js';
 import { Composer } from './composer.js';
 import { Sessions } from './sessions.js';
+import { CLAUDE_BUILTINS, mergeCommands } from './commands.js';
 
 const $ = (id) => document.getElementById(id);
 const THEME_KEY = 'swe-swe-theme';
@@ -102,6 +103,7 @@ function start() {
     ui.stop.hidden = !running;
     showElapsed();
     if (ui.mode.value !== s.mode) ui.mode.value = s.mode;
+    document.body.classList.toggle('bypass', s.mode === 'bypassPermissions');
     // An ACP agent's own mode (`current_mode_update`) shows beside its name.
     ui.agent.textContent = agentName + (s.agentMode ? ` · ${s.agentMode}` : '');
     ui.empty.hidden = transcript.root.childElementCount > 0 || transcript.backlog > 0;
@@ -134,7 +136,8 @@ function start() {
     }
   }
 
-  const stop = () => send({ type: 'stop', runId: state?.running ?? undefined });
+  // After Stop (button or Esc) the focus is back in the message box.
+  const stop = () => { const sent = send({ type: 'stop', runId: state?.running ?? undefined }); $('input').focus(); return sent; };
   ui.stop.addEventListener('click', stop);
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && state && state.running !== null && !e.defaultPrevented && document.activeElement?.id !== 'input') stop();
@@ -142,11 +145,18 @@ function start() {
 
   composer = new Composer({
     form: $('composer'), input: $('input'), picker: $('picker'), send, stop,
-    slash: () => state?.slash || [],
+    // Claude Code's built-ins from the start, the agent's own merged in.
+    slash: () => mergeCommands(agentName === 'claude' ? CLAUDE_BUILTINS : [], state?.slash || []),
     running: () => Boolean(state && state.running !== null),
   });
 
   ui.mode.addEventListener('change', () => {
+    const bypass = ui.mode.value === 'bypassPermissions';
+    // Bypass runs every tool without asking: only on purpose.
+    if (bypass && !confirm('Bypass permissions: the agent will run every command and edit every file without asking you first. Turn it on for this session?')) {
+      ui.mode.value = state.mode;
+      return;
+    }
     if (!send({ type: 'set_permission_mode', mode: ui.mode.value })) ui.mode.value = state.mode;
   });
 

@@ -14,7 +14,9 @@ export class Approval {
     try { input = JSON.parse(req.toolInput || '{}') ?? {}; } catch { input = { raw: req.toolInput }; }
     const tool = req.sender || 'tool';
     this.verdict = h('div', { class: 'verdict', role: 'status' });
-    const answer = (decision, extra = {}) => send({ type: 'permission_response', requestId: req.requestId, decision, ...extra });
+    // After an answer the focus goes back to the message box, not <body>.
+    const back = () => document.getElementById('input')?.focus();
+    const answer = (decision, extra = {}) => { send({ type: 'permission_response', requestId: req.requestId, decision, ...extra }); back(); };
     let body;
     if (Array.isArray(req.options)) body = this.acpPermission(req, tool, send);
     else if (tool === 'AskUserQuestion') body = this.questions(input, answer);
@@ -41,7 +43,7 @@ export class Approval {
   acpPermission(req, tool, send) {
     const call = req.toolCall || {};
     const decisions = { allow_once: 'allow', allow_always: 'allow_always', reject_once: 'deny', reject_always: 'deny' };
-    const pick = (o) => send({ type: 'permission_response', requestId: req.requestId, optionId: o.optionId });
+    const pick = (o) => { send({ type: 'permission_response', requestId: req.requestId, optionId: o.optionId }); document.getElementById('input')?.focus(); };
     return [
       h('h3', null, `Allow ${tool}?`),
       h('div', { class: 'tool-sum' }, callSummary(call)),

@@ -16,7 +16,7 @@ export class ClaudeView {
   line(m) {
     switch (m.type) {
       case 'system':
-        if (m.subtype === 'init' && Array.isArray(m.slash_commands)) this.t.state.slash = m.slash_commands.map(String);
+        if (m.subtype === 'init' && Array.isArray(m.slash_commands)) this.t.state.slash = m.slash_commands.map((n) => ({ name: String(n) }));
         break;
       case 'stream_event': this.streamEvent(m.event || {}, m.parent_tool_use_id || ''); break;
       case 'assistant': this.assistant(m); break;

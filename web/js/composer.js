@@ -1,6 +1,7 @@
 // The message box: Enter sends, Shift+Enter breaks the line, `@` opens the
 // file picker, `/` at the start offers the agent's slash commands, Esc stops.
 import { Picker } from './picker.js';
+import { filterCommands } from './commands.js';
 
 export class Composer {
   constructor({ form, input, picker, send, stop, slash, running }) {
@@ -8,11 +9,11 @@ export class Composer {
     this.input = input;
     this.send = send; // (frame) → bool
     this.stop = stop;
-    this.slash = slash; // () → [names]
+    this.slash = slash; // () → [{name, description}]
     this.running = running; // () → bool
     this.asked = 0; // fuzzy searches not answered yet
     this.token = null; // {kind:'@'|'/', start, query}
-    this.picker = new Picker(picker, { onChoose: (it) => this.insert(it) });
+    this.picker = new Picker(picker, { onChoose: (it) => this.insert(it), input });
     form.addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
     input.addEventListener('keydown', (e) => this.key(e));
     input.addEventListener('input', () => { this.autosize(); this.lookup(); });
@@ -61,9 +62,11 @@ export class Composer {
     if (!t) { this.picker.hide(); return; }
     if (t.kind === '/') {
       const q = t.query.toLowerCase();
-      const names = this.slash().filter((n) => n.toLowerCase().includes(q)).slice(0, 50);
-      this.picker.show(names.map((n) => ({ value: '/' + n, main: '/' + n, marks: q ? [...Array(q.length)].map((_, k) => n.toLowerCase().indexOf(q) + 1 + k) : [] })),
-        'No commands (the agent announces them when it starts)');
+      const found = filterCommands(this.slash(), q).slice(0, 50);
+      this.picker.show(found.map(({ name, description }) => ({
+        value: '/' + name, main: '/' + name, sub: description,
+        marks: q ? [...Array(q.length)].map((_, k) => name.toLowerCase().indexOf(q) + 1 + k) : [],
+      })), q ? `No command matches /${t.query}` : 'No commands yet (the agent announces its own when it starts)');
       return;
     }
     this.asked++;

@@ -3,8 +3,13 @@
 import { h, clear } from './dom.js';
 
 export class Picker {
-  constructor(el, { onChoose }) {
+  /** `input`: the box the list belongs to (its aria-expanded / -activedescendant follow the list). */
+  constructor(el, { onChoose, input }) {
     this.el = el;
+    this.input = input;
+    input?.setAttribute('aria-controls', el.id);
+    input?.setAttribute('aria-autocomplete', 'list');
+    input?.setAttribute('aria-expanded', 'false');
     this.onChoose = onChoose;
     this.items = [];
     this.index = 0;
@@ -30,10 +35,16 @@ export class Picker {
       this.el.append(opt);
     });
     this.el.hidden = false;
+    this.input?.setAttribute('aria-expanded', 'true');
     this.sync();
   }
 
-  hide() { this.el.hidden = true; this.items = []; }
+  hide() {
+    this.el.hidden = true;
+    this.items = [];
+    this.input?.setAttribute('aria-expanded', 'false');
+    this.input?.removeAttribute('aria-activedescendant');
+  }
 
   move(d) {
     if (!this.items.length) return;
@@ -42,6 +53,8 @@ export class Picker {
   }
 
   sync() {
+    if (this.items.length) this.input?.setAttribute('aria-activedescendant', `pick-${this.index}`);
+    else this.input?.removeAttribute('aria-activedescendant');
     [...this.el.querySelectorAll('.opt')].forEach((o, i) => {
       o.setAttribute('aria-selected', i === this.index ? 'true' : 'false');
       if (i === this.index) o.scrollIntoView({ block: 'nearest' });
