@@ -73,6 +73,11 @@ async fn commands_focus_and_bypass() {
 }
 
 #[tokio::test]
+async fn needs_you_and_deleted_elsewhere() {
+    scenario("attention", Server::claude()).await;
+}
+
+#[tokio::test]
 async fn a_new_session_picks_its_agent() {
     // `gemini` on PATH is the fake agent (it speaks ACP with `--acp`).
     let (_bin, path) = fake_on_path("gemini");

@@ -233,6 +233,7 @@ async fn concurrent_tool_use_keeps_every_cache_bounded() {
         mode: ClaudeMode::Duplex,
     };
     let rt = SessionRuntime {
+        notices: Default::default(),
         agents: Arc::new(swe_swe::agent::catalog::AgentCatalog::only(agent.clone())),
         store: swe_swe::store::Store::open(&state.path().join("data")).unwrap(),
         tail_cap: 2_000,

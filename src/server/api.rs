@@ -143,6 +143,10 @@ async fn rename(
         return Err(ApiError::NotFound(id));
     }
     app.store.rename(&id, &title).await?;
+    app.registry
+        .runtime()
+        .notices
+        .sessions_changed(&id, "renamed");
     show(State(app), Path(id)).await
 }
 
@@ -165,6 +169,10 @@ async fn remove(
         return Err(ApiError::NotFound(id));
     }
     app.store.delete(&id).await?;
+    app.registry
+        .runtime()
+        .notices
+        .sessions_changed(&id, "deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -109,6 +109,7 @@ pub async fn serve(
         tail_cap: cfg.tail_cap,
         bytes: cfg.bytes,
         slots: crate::session::agent_slots::AgentSlots::new(cfg.max_agents),
+        notices: Default::default(),
         agents: std::sync::Arc::new(crate::agent::catalog::AgentCatalog::discover(
             cfg.agent.clone(),
             &cfg.workdir,

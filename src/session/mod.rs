@@ -7,6 +7,7 @@ pub mod agent_slots;
 pub mod event_log;
 pub mod history;
 pub mod latency;
+pub mod notices;
 pub mod permissions;
 pub mod registry;
 pub mod runtime;

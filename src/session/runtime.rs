@@ -28,6 +28,8 @@ pub struct SessionRuntime {
     pub slots: Arc<super::agent_slots::AgentSlots>,
     /// The agents a session may run.
     pub agents: Arc<crate::agent::catalog::AgentCatalog>,
+    /// Status and list changes, for every open tab.
+    pub notices: super::notices::Notices,
 }
 
 /// Memory bounded in bytes, not only in counts: one agent line may be

@@ -798,6 +798,43 @@ const scenarios = {
     noErrors(page);
   },
 
+  /**
+   * Attention across tabs: waiting for an approval is "needs you" in the
+   * header, the tab title and every tab's session list (not "running");
+   * a session deleted in another tab says so at once and keeps what was typed.
+   */
+  async attention(browser) {
+    const p1 = await open(browser);
+    const p2 = await open(browser);
+    const x = sessionOf(p1);
+    await send(p1, 'write att.txt');
+    await p1.waitForSelector('#running.needs-you', { timeout: WAIT });
+    assert.match(await text(p1, '#running'), /Needs you/);
+    assert.ok((await p1.title()).startsWith('❗'), await p1.title());
+    const row = `#session-list li[data-id="${x}"]`;
+    await p2.waitForSelector(`${row} .dot.needs`, { timeout: WAIT });
+    await shot(p1, 'needs-you');
+    await p1.click('.approval button[data-decision="allow"]');
+    await ended(p1, 1);
+    await p2.waitForSelector(`${row} .dot[hidden]`, { state: 'attached', timeout: WAIT });
+    assert.equal(await p1.evaluate(() => document.title.startsWith('❗')), false);
+
+    // Deleted in the other tab.
+    await p2.click(`${row} button[aria-label^="Delete"]`);
+    await p1.waitForSelector('.notice.deleted', { timeout: WAIT });
+    await p1.fill('#input', 'keep me');
+    await p1.press('#input', 'Enter');
+    assert.equal(await p1.inputValue('#input'), 'keep me', 'the typed text is kept');
+    await shot(p1, 'deleted-elsewhere');
+    await p1.click('.notice.deleted button');
+    await p1.waitForFunction((x) => { const s = new URLSearchParams(location.search).get('s'); return s && s !== x; }, x, { timeout: WAIT });
+    assert.equal(await p1.inputValue('#input'), 'keep me');
+    await send(p1, 'keep me');
+    await ended(p1, 1);
+    noErrors(p1);
+    noErrors(p2);
+  },
+
   /** The server restarts under an open page: it comes back by itself, whole, and the conversation goes on. */
   async restart(browser) {
     const page = await open(browser);

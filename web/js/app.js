@@ -30,7 +30,18 @@ function start() {
   const wsUrl = new URL('ws', document.baseURI);
   wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
 
-  const send = (frame) => conn?.send(frame) ?? false;
+  // A session deleted elsewhere takes no more messages: what was typed stays.
+  let deleted = false;
+  const send = (frame) => (deleted && frame.type === 'message' ? false : conn?.send(frame) ?? false);
+  function showDeleted() {
+    deleted = true;
+    const banner = h('div', { class: 'notice err deleted', role: 'alert' },
+      'This session was deleted (in another tab or window). ',
+      h('button', { type: 'button', class: 'primary', onclick: () => openSession(null) }, 'Start a new session'),
+      ' — what you typed is kept.');
+    transcript.root.append(h('div', { class: 'item' }, banner));
+    transcript.toBottom();
+  }
   transcript = new Transcript($('transcript'), $('scroller'), {
     send,
     onState: (s) => { state = s; renderState(); },
@@ -71,6 +82,13 @@ function start() {
         sessions.refresh();
         return;
       case 'fuzzy_search_results': composer.results(f); return;
+      // Notices for every tab: other sessions' state, and the list itself.
+      case 'session_status': sessions.setStatus(f.session, f.running, f.needsYou); return;
+      case 'sessions_changed': sessions.refresh(); return;
+      case 'session_deleted':
+        if (f.session === session) showDeleted();
+        sessions.refresh();
+        return;
       case 'file_index_status': case 'pong': case 'stop_ack': return;
       default:
         if (f.seq === undefined && f.type === 'error') {
@@ -97,7 +115,9 @@ function start() {
     const running = s.running !== null;
     if (running && !runStarted) runStarted = Date.now();
     if (!running) runStarted = 0;
+    const needsYou = s.pending.size > 0;
     ui.running.hidden = !running;
+    ui.running.classList.toggle('needs-you', needsYou);
     // Screen readers wait for the end of a streamed turn instead of reading every token.
     transcript.root.setAttribute('aria-busy', running ? 'true' : 'false');
     ui.stop.hidden = !running;
@@ -108,7 +128,9 @@ function start() {
     ui.agent.textContent = agentName + (s.agentMode ? ` · ${s.agentMode}` : '');
     ui.empty.hidden = transcript.root.childElementCount > 0 || transcript.backlog > 0;
     ui.title.textContent = sessions.title(session) || 'swe-swe';
-    document.title = (running ? '● ' : '') + (sessions.title(session) || 'swe-swe');
+    // Waiting for the user is not "working": its own mark everywhere.
+    document.title = (needsYou ? '❗ ' : running ? '● ' : '') + (sessions.title(session) || 'swe-swe');
+    if (session) sessions.setStatus(session, running, needsYou);
     renderQueue(s.queue);
   }
 
@@ -116,7 +138,8 @@ function start() {
   function showElapsed() {
     const secs = runStarted ? Math.floor((Date.now() - runStarted) / 1000) : 0;
     const waiting = state?.waiting;
-    ui.runningText.textContent = !runStarted ? ''
+    ui.runningText.textContent = state?.pending?.size ? 'Needs you: answer below'
+      : !runStarted ? ''
       : waiting != null ? `Waiting for a free agent${waiting ? ` · ${waiting} ahead` : ''}`
       : secs < 1 ? 'Running' : `Running · ${secs} s`;
   }
@@ -169,6 +192,7 @@ function start() {
 
   function openSession(id, agent = null) {
     if (id && id === session) return;
+    deleted = false;
     session = id;
     transcript.reset();
     const url = new URL(location.href);

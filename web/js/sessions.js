@@ -11,6 +11,7 @@ export class Sessions {
     this.onOpen = onOpen; // (id) → switch to it
     this.current = current; // () → id
     this.rows = [];
+    this.live = new Map(); // id → {running, needsYou}, from notices
     this.loading = null;
     this.again = false; // a refresh was asked for while one was loading
   }
@@ -42,11 +43,27 @@ export class Sessions {
 
   title(id) { return this.rows.find((r) => r.id === id)?.title; }
 
+  /** A session's live state (a notice, or the current tab's own view). */
+  setStatus(id, running, needsYou) {
+    this.live.set(id, { running, needsYou });
+    const li = [...this.list.children].find((x) => x.dataset.id === id);
+    if (li) this.paint(li, running, needsYou);
+  }
+
+  paint(li, running, needsYou) {
+    const dot = li.querySelector('.dot');
+    if (!dot) return;
+    dot.hidden = !running && !needsYou;
+    dot.classList.toggle('needs', Boolean(needsYou));
+    dot.setAttribute('aria-label', needsYou ? 'needs you' : 'running');
+    li.classList.toggle('needs-you', Boolean(needsYou));
+  }
+
   render(data) {
     clear(this.list);
     const cur = this.current();
     for (const s of data.sessions || []) {
-      const name = h('span', { class: 'name' }, s.status === 'running' ? h('span', { class: 'dot', 'aria-label': 'running' }) : null, s.title || 'Untitled session');
+      const name = h('span', { class: 'name' }, h('span', { class: 'dot', hidden: true }), s.title || 'Untitled session');
       const open = h('button', { type: 'button', class: 'open', 'aria-current': s.id === cur ? 'page' : undefined, onclick: () => this.onOpen(s.id) },
         name, h('span', { class: 'when' }, when(s.updatedMs)));
       const li = h('li', { class: s.id === cur ? 'current' : '', dataset: { id: s.id } }, open,
@@ -54,6 +71,8 @@ export class Sessions {
           h('button', { type: 'button', 'aria-label': `Rename ${s.title || 'session'}`, title: 'Rename', onclick: () => this.rename(li, s) }, '✎'),
           h('button', { type: 'button', 'aria-label': `Delete ${s.title || 'session'}`, title: 'Delete', onclick: () => this.remove(s) }, '×')));
       this.list.append(li);
+      const live = this.live.get(s.id);
+      this.paint(li, live ? live.running : s.status === 'running', live?.needsYou);
     }
     if (!(data.sessions || []).length) this.list.append(h('li', { class: 'notice' }, 'No sessions yet'));
     clear(this.claudeList);

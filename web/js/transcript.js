@@ -51,7 +51,8 @@ export class Transcript {
     this.plain = null; // the <pre> of template-agent output of this run
     this.stderr = null;
     // `ended` counts finished turns (tests and the title wait on it).
-    this.state = { running: null, waiting: null, mode: 'default', slash: [], queue: new Map(), ended: 0 };
+    // `pending`: permission requests waiting for the user.
+    this.state = { running: null, waiting: null, mode: 'default', slash: [], queue: new Map(), pending: new Set(), ended: 0 };
     this.emitState();
   }
 
@@ -169,10 +170,14 @@ export class Transcript {
       case 'permission_request': {
         const a = new Approval(ev, this.send);
         this.approvals.set(ev.requestId, a);
+        this.state.pending.add(ev.requestId);
         this.add(a.el);
         break;
       }
-      case 'permission_resolved': case 'permission_void': this.approvals.get(ev.requestId)?.resolve(ev); break;
+      case 'permission_resolved': case 'permission_void':
+        this.approvals.get(ev.requestId)?.resolve(ev);
+        this.state.pending.delete(ev.requestId);
+        break;
       case 'permission_mode': this.state.mode = ev.mode; break;
       case 'agent_update': this.state.waiting = null; this.acp.update(ev.update || {}); break;
       default: break; // agent_session and types added later: nothing to show
@@ -182,6 +187,7 @@ export class Transcript {
   endRun(ev) {
     this.state.running = null;
     this.state.waiting = null;
+    this.state.pending.clear();
     this.state.ended++;
     for (const card of this.cards.values()) card.abandon();
     this.claude.endRun();

@@ -56,7 +56,14 @@ pub(crate) async fn connection(socket: WebSocket, app: Arc<AppState>, _slot: Pee
     let (sink, mut stream) = socket.split();
     let (private_tx, private_rx) = mpsc::channel(PRIVATE_QUEUE);
     let (ctl_tx, ctl_rx) = mpsc::channel(4);
-    let mut writer = tokio::spawn(write_loop(sink, private_rx, ctl_rx, app.shutdown.clone()));
+    let notices = app.registry.runtime().notices.subscribe();
+    let mut writer = tokio::spawn(write_loop(
+        sink,
+        private_rx,
+        ctl_rx,
+        notices,
+        app.shutdown.clone(),
+    ));
     let mut conn = Conn {
         id,
         app: app.clone(),

@@ -3,6 +3,7 @@
 //! replay from the store, pings, and the close frame.
 
 use super::*;
+use crate::session::notices::Notices;
 
 /// Boxed where large: a channel allocates room for 32 messages up front,
 /// and there is one per connection (10,000 idle tabs: 36 MB less).
@@ -111,8 +112,11 @@ pub(super) async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut private: mpsc::Receiver<Frame>,
     mut ctl: mpsc::Receiver<WriterCtl>,
+    mut notices: tokio::sync::broadcast::Receiver<Frame>,
     shutdown: CancellationToken,
 ) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut notices_open = true;
     let mut events: Option<mpsc::Receiver<Frame>> = None;
     let mut lagged = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -148,6 +152,15 @@ pub(super) async fn write_loop(
                 None => false,
             },
             Some(f) = private.recv() => send(&mut sink, &f).await,
+            n = notices.recv(), if notices_open => match n {
+                Ok(f) => send(&mut sink, &f).await,
+                // Fell behind: the tab refreshes its list instead.
+                Err(RecvError::Lagged(_)) => send(&mut sink, &Notices::missed()).await,
+                Err(RecvError::Closed) => {
+                    notices_open = false;
+                    true
+                }
+            },
             ev = recv_events(&mut events) => match ev {
                 Some(f) => send_batch(&mut sink, f, events.as_mut(), &queued).await,
                 None if shutdown.is_cancelled() => {

@@ -10,6 +10,7 @@ impl Actor {
     pub(super) fn feed(&mut self, input: Input, reply_to: Option<mpsc::Sender<Frame>>) {
         let (was_running, was_waiting) =
             (self.state.running().is_some(), self.state.prompts_waiting());
+
         for effect in self.state.handle(input) {
             self.perform(effect, reply_to.as_ref());
         }
@@ -34,6 +35,11 @@ impl Actor {
         let waiting = self.state.prompts_waiting() as i64 - was_waiting as i64;
         if waiting != 0 {
             stats.prompts_waiting.fetch_add(waiting, Ordering::Relaxed);
+        }
+        // Every tab's session list shows who runs and who waits for an answer.
+        let now_waiting = self.state.prompts_waiting();
+        if running != was_running || (now_waiting > 0) != (was_waiting > 0) {
+            self.rt.notices.status(&self.id, running, now_waiting > 0);
         }
     }
 

@@ -379,6 +379,13 @@ impl Actor {
                 cmd = self.commands.recv(), if commands_open => match cmd {
                     Some(Command::Close { reply }) => {
                         self.closers.push(reply);
+                        // Close is the delete: every tab of it hears so at once.
+                        let gone: Frame = serde_json::json!({"type": "session_deleted", "session": &*self.id})
+                            .to_string()
+                            .into();
+                        for sub in self.subscribers.values() {
+                            let _ = sub.private.try_send(gone.clone());
+                        }
                         if !shutting_down {
                             shutting_down = true;
                             self.feed(Input::Shutdown, None);

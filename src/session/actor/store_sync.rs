@@ -86,6 +86,10 @@ impl Actor {
     pub(super) fn on_commit(&mut self) {
         let commit = self.commit_rx.borrow_and_update().clone();
         let released = self.outbox.on_commit(&commit);
+        // The first event is stored: the session is in the list from now on.
+        if released.frames.first().is_some_and(|(seq, _)| *seq == 1) {
+            self.rt.notices.sessions_changed(&self.id, "created");
+        }
         for (seq, frame) in released.frames {
             self.log.push(seq, frame.clone());
             self.broadcast(frame);

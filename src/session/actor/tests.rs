@@ -19,6 +19,7 @@ fn runtime(subscriber_queue: usize) -> SessionRuntime {
         tail_cap: 100_000,
         bytes: Default::default(),
         slots: crate::session::agent_slots::AgentSlots::new(64),
+        notices: Default::default(),
         agents: Arc::new(crate::agent::catalog::AgentCatalog::only(never_started())),
         cwd: std::env::temp_dir(),
         limits: ProcLimits {
