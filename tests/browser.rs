@@ -170,7 +170,7 @@ async fn the_page_survives_a_server_restart() {
         .local_addr()
         .unwrap()
         .port();
-    let mut server = Server::claude()
+    let server = Server::claude()
         .args(["--port", &port.to_string()])
         .start()
         .await;
@@ -183,15 +183,30 @@ async fn the_page_survives_a_server_restart() {
     let mut stdin = node.stdin.take().unwrap();
     let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
     let mut said = Vec::new();
+    let mut server = Some(server);
+    // Between STOP and START the server is down (killed), its folders kept.
+    let mut parked = None;
     // The scenario asks for the restart mid-way and waits for our answer.
     while let Some(line) = tokio::time::timeout(WAIT * 4, lines.next_line())
         .await
         .expect("the scenario went quiet")
         .unwrap()
     {
-        if line == "CONTROL RESTART" {
-            server = server.restart().await;
-            stdin.write_all(b"GO\n").await.unwrap();
+        match line.as_str() {
+            "CONTROL RESTART" => {
+                server = Some(server.take().expect("running").restart().await);
+                stdin.write_all(b"GO\n").await.unwrap();
+            }
+            "CONTROL STOP" => {
+                parked = Some(server.take().expect("running").kill().await);
+                stdin.write_all(b"GO\n").await.unwrap();
+            }
+            "CONTROL START" => {
+                let (builder, workdir, state) = parked.take().expect("STOP before START");
+                server = Some(Server::start_in(builder, workdir, state).await);
+                stdin.write_all(b"GO\n").await.unwrap();
+            }
+            _ => {}
         }
         said.push(line);
     }
@@ -205,5 +220,5 @@ async fn the_page_survives_a_server_restart() {
         said.join("\n")
     );
     assert!(said.iter().any(|l| l == "scenario restart: ok"), "{said:?}");
-    assert!(server.terminate().await.success());
+    assert!(server.expect("running").terminate().await.success());
 }

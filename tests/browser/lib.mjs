@@ -98,6 +98,8 @@ export async function shot(page, name) {
 /** Asks the Rust side (tests/browser.rs) to do `what`, and waits until it is done. */
 export async function control(what) {
   process.stdout.write(`CONTROL ${what}\n`);
+  // Paused after the previous answer: a 'data' listener alone would not resume it.
+  process.stdin.resume();
   await new Promise((resolve) => process.stdin.once('data', resolve));
   // A paused stdin does not keep node alive after the scenario.
   process.stdin.pause();

@@ -864,6 +864,21 @@ const scenarios = {
     // The restart itself is logged by the browser, not by the page: the
     // socket closing (1001), and any request made while the server was down
     // (the sidebar's refresh) refused. Script errors would still fail here.
+    // Offline: a message sent while the server is down stays in the box,
+    // says it will go when the connection is back, and goes then, once.
+    await control('STOP');
+    await page.waitForSelector('#conn[data-state="closed"]', { timeout: WAIT });
+    await page.fill('#input', 'sent when back');
+    await page.press('#input', 'Enter');
+    await page.waitForSelector('#offline:not([hidden])', { timeout: WAIT });
+    assert.equal(await page.inputValue('#input'), 'sent when back');
+    await control('START');
+    await page.click('#retry'); // no need to wait for the backoff
+    await ended(page, 4);
+    assert.equal(await page.inputValue('#input'), '');
+    assert.equal(await page.isVisible('#offline'), false);
+    assert.equal(await count(page, '#transcript .bubble'), 4, 'sent once');
+    assert.match(await text(page), /You said: sent when back/);
     page.errors = page.errors.filter((e) => !/WebSocket|Failed to load resource: net::ERR_CONNECTION_REFUSED/.test(e));
     noErrors(page);
   },

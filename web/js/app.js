@@ -78,6 +78,7 @@ function start() {
         agentName = f.agent || '';
         ui.agent.hidden = !agentName;
         if (state) renderState(); // now, not at the next rendered event
+        composer?.flush(); // a message typed while offline goes now
         ui.mode.hidden = !!f.agent && f.agent !== 'claude';
         sessions.refresh();
         return;
@@ -171,7 +172,10 @@ function start() {
     // Claude Code's built-ins from the start, the agent's own merged in.
     slash: () => mergeCommands(agentName === 'claude' ? CLAUDE_BUILTINS : [], state?.slash || []),
     running: () => Boolean(state && state.running !== null),
+    connected: () => Boolean(conn?.isOpen),
+    onWaiting: (on) => { $('offline').hidden = !on; },
   });
+  $('retry').addEventListener('click', () => conn.retryNow());
 
   ui.mode.addEventListener('change', () => {
     const bypass = ui.mode.value === 'bypassPermissions';

@@ -4,8 +4,11 @@ import { Picker } from './picker.js';
 import { filterCommands } from './commands.js';
 
 export class Composer {
-  constructor({ form, input, picker, send, stop, slash, running }) {
+  constructor({ form, input, picker, send, stop, slash, running, connected, onWaiting }) {
     this.form = form;
+    this.connected = connected; // () → bool
+    this.onWaiting = onWaiting; // (bool) → the "will send" note shown or not
+    this.waiting = null; // a message typed while offline
     this.input = input;
     this.send = send; // (frame) → bool
     this.stop = stop;
@@ -39,10 +42,30 @@ export class Composer {
     const text = this.input.value;
     if (!text.trim()) return;
     if (this.send({ type: 'message', content: text })) {
-      this.input.value = '';
-      this.picker.hide();
-      this.autosize();
+      this.sent();
+    } else if (!this.connected()) {
+      // Offline: kept in the box, sent (once) when the connection is back.
+      this.waiting = text;
+      this.onWaiting?.(true);
     }
+  }
+
+  sent() {
+    this.input.value = '';
+    this.waiting = null;
+    this.onWaiting?.(false);
+    this.picker.hide();
+    this.autosize();
+  }
+
+  /** The connection is back and the session joined: send what waited, once. */
+  flush() {
+    const text = this.waiting;
+    if (!text) return;
+    this.waiting = null;
+    this.onWaiting?.(false);
+    // Unless the user changed it meanwhile: then it is theirs to send.
+    if (this.input.value === text && this.send({ type: 'message', content: text })) this.sent();
   }
 
   /** The `@word` or leading `/word` the cursor is in, if any. */
