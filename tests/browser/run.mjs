@@ -737,12 +737,43 @@ const scenarios = {
     const page = await open(browser);
     await send(page, '## Fix the **login** bug\nin `auth.rs`');
     await ended(page, 1);
-    await page.waitForFunction(() => document.getElementById('title').textContent === 'Fix the login bug', null, { timeout: WAIT });
+    await page.waitForFunction(() => document.getElementById('title').textContent === 'Fix the login bug', null, { timeout: WAIT })
+      .catch(async (e) => { throw new Error(`${e.message}: the title is ${JSON.stringify(await page.textContent('#title'))}`); });
     assert.ok(await count(page, '#transcript .assistant br') >= 1, 'the reply keeps its line break');
     await send(page, '/clear');
     await ended(page, 2);
     assert.match(await text(page, '#transcript .divider'), /Context cleared/);
     assert.doesNotMatch(await text(page), /\(no content\)/);
+
+    // Per-message actions: copy, edit (back into the box), send again.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(URL_).origin });
+    const first = '#transcript .item.user >> nth=0';
+    await page.hover(first);
+    await page.click(`${first} >> button.copy`);
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), '## Fix the **login** bug\nin `auth.rs`');
+    await page.hover('#transcript .assistant >> nth=0');
+    await page.click('#transcript .assistant >> nth=0 >> button.copy');
+    assert.match(await page.evaluate(() => navigator.clipboard.readText()), /^You said: ## Fix the \*\*login\*\* bug/);
+    await page.click(`${first} >> button.edit`);
+    assert.equal(await page.inputValue('#input'), '## Fix the **login** bug\nin `auth.rs`');
+    await page.fill('#input', '');
+    await page.click(`${first} >> button.retry`);
+    await ended(page, 3);
+    assert.equal(await count(page, '#transcript .bubble'), 3, 'sent again');
+    // A code block's own copy button.
+    const code = await page.evaluate(async () => {
+      const url = performance.getEntriesByType('resource').map((e) => e.name).find((n) => /\/markdown[.-][^/]*\.js$/.test(n));
+      const { renderMarkdown } = await import(url);
+      const el = renderMarkdown('```rust\nfn main() {}\n```');
+      document.getElementById('transcript').append(el);
+      const button = el.querySelector('.codeblock button.copy');
+      button.click();
+      // The button says so once the clipboard has it.
+      while (button.dataset.label === 'Copy') await new Promise((r) => requestAnimationFrame(r));
+      el.remove();
+      return navigator.clipboard.readText();
+    });
+    assert.equal(code, 'fn main() {}');
     noErrors(page);
   },
 
@@ -873,7 +904,8 @@ const scenarios = {
     await page.waitForSelector('#offline:not([hidden])', { timeout: WAIT });
     assert.equal(await page.inputValue('#input'), 'sent when back');
     await control('START');
-    await page.click('#retry'); // no need to wait for the backoff
+    // No need to wait for the backoff (a no-op if it reconnected already).
+    await page.evaluate(() => document.getElementById('retry').click());
     await ended(page, 4);
     assert.equal(await page.inputValue('#input'), '');
     assert.equal(await page.isVisible('#offline'), false);

@@ -46,6 +46,7 @@ function start() {
     send,
     onState: (s) => { state = s; renderState(); },
     onStick: (stuck) => { ui.jump.hidden = stuck; },
+    onEdit: (text) => { const input = $('input'); input.value = text; input.focus(); input.dispatchEvent(new Event('input')); },
   });
 
   conn = new Connection({

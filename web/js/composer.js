@@ -33,6 +33,14 @@ export class Composer {
 
   key(e) {
     if (e.isComposing) return;
+    // A command typed out in full: Enter sends it rather than choosing it again.
+    const chosen = this.picker.visible ? this.picker.items[this.picker.index] : null;
+    if (e.key === 'Enter' && !e.shiftKey && this.token?.kind === '/' && chosen?.value === this.input.value.trim()) {
+      e.preventDefault();
+      this.picker.hide();
+      this.submit();
+      return;
+    }
     if (this.picker.key(e)) { e.preventDefault(); return; }
     if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); this.submit(); return; }
     if (e.key === 'Escape' && this.running()) { e.preventDefault(); this.stop(); }

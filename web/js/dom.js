@@ -45,3 +45,24 @@ export function truncate(s, n) {
   s = String(s ?? '');
   return s.length > n ? s.slice(0, n - 1) + '…' : s;
 }
+
+/** Copies `text` to the clipboard; the button says so for a moment. */
+export function copyButton(label, text) {
+  // The visible word is CSS (`data-label`): it stays out of the transcript's text.
+  const b = actionButton('copy', label, 'Copy');
+  b.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(typeof text === 'function' ? text() : text);
+      b.dataset.label = 'Copied';
+    } catch {
+      b.dataset.label = 'Copy failed';
+    }
+    setTimeout(() => { b.dataset.label = 'Copy'; }, 1500);
+  });
+  return b;
+}
+
+/** A small button whose word is drawn by CSS, named for assistive technology by `label`. */
+export function actionButton(cls, label, word, onclick) {
+  return h('button', { type: 'button', class: cls, 'aria-label': label, title: label, dataset: { label: word }, onclick });
+}

@@ -4,7 +4,7 @@
 // nodes only — never an HTML string — from a fixed set of tags. Links keep
 // only http(s), mailto and in-page (#) targets; images become links (the
 // CSP allows no image from elsewhere). Task-list items get a checkbox.
-import { h } from './dom.js';
+import { copyButton, h } from './dom.js';
 import { highlighted } from './highlight.js';
 import { MarkdownIt, footnote } from './vendor-markdown-it.js';
 
@@ -124,8 +124,9 @@ function leaf(t, parent) {
     case 'hr': parent.append(h('hr')); break;
     case 'fence': case 'code_block': {
       const lang = (t.info || '').trim().split(/\s+/)[0];
-      const pre = h('pre', null, highlighted(t.content.replace(/\n$/, ''), lang));
-      parent.append(lang ? h('div', { class: 'codeblock' }, h('span', { class: 'lang' }, lang), pre) : pre);
+      const code = t.content.replace(/\n$/, '');
+      const pre = h('pre', null, highlighted(code, lang));
+      parent.append(h('div', { class: 'codeblock' }, lang ? h('span', { class: 'lang' }, lang) : null, copyButton('Copy code', code), pre));
       break;
     }
     case 'image': {

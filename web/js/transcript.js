@@ -2,7 +2,7 @@
 // seq order, each at most once (a reconnect's replay can overlap what was
 // already shown), in batches of at most a few milliseconds per frame, so a
 // replay of thousands of events never freezes the page.
-import { h } from './dom.js';
+import { actionButton, copyButton, h } from './dom.js';
 import { renderMarkdown } from './markdown.js';
 import { appendAnsi } from './ansi.js';
 import { Approval } from './approvals.js';
@@ -12,8 +12,9 @@ import { ClaudeView } from './claude.js';
 const BUDGET_MS = 10;
 
 export class Transcript {
-  constructor(root, scroller, { send, onState, onStick }) {
+  constructor(root, scroller, { send, onState, onStick, onEdit }) {
     this.root = root;
+    this.onEdit = onEdit; // (text) → put a sent message back in the box
     this.scroller = scroller;
     this.send = send;
     this.onState = onState;
@@ -145,7 +146,11 @@ export class Transcript {
       case 'user_message': {
         this.plain = null; this.stderr = null;
         if (ev.queueId !== undefined) { this.state.queue.delete(ev.queueId); }
-        this.add(h('div', { class: 'item user', dataset: { run: ev.runId } }, h('div', { class: 'bubble' }, ev.content)));
+        // Copy, edit (back into the box) and send again.
+        const actions = h('div', { class: 'msg-actions' }, copyButton('Copy message', ev.content),
+          actionButton('edit', 'Edit and send again', 'Edit', () => this.onEdit?.(ev.content)),
+          actionButton('retry', 'Send again', 'Retry', () => this.send({ type: 'message', content: ev.content })));
+        this.add(h('div', { class: 'item user', dataset: { run: ev.runId } }, actions, h('div', { class: 'bubble' }, ev.content)));
         // `/clear` starts the agent's context afresh: a divider says so when the turn ends.
         this.clearing = String(ev.content).trim() === '/clear' ? ev.runId : null;
         break;
@@ -234,7 +239,7 @@ export class Transcript {
       b.el = this.add(h('details', { class: 'thinking' }, h('summary', null, 'Thinking'), b.body), container);
     } else {
       b.body = h('div', { class: 'md' });
-      b.el = this.add(h('div', { class: 'assistant' }, b.body), container);
+      b.el = this.add(h('div', { class: 'assistant' }, h('div', { class: 'msg-actions' }, copyButton('Copy message', () => b.text)), b.body), container);
     }
     return b;
   }
