@@ -43,6 +43,7 @@ pub(super) fn routes(prefix: &str) -> Router<Arc<AppState>> {
     Router::new()
         .route(&format!("{prefix}/api/sessions"), get(list).post(create))
         .route(&format!("{prefix}/api/agents"), get(agents))
+        .route(&format!("{prefix}/api/sessions/{{id}}/export"), get(export))
         .route(
             &format!("{prefix}/api/sessions/{{id}}"),
             get(show).patch(rename).delete(remove),
@@ -122,6 +123,51 @@ async fn show(
         Some(row) => Ok(Json(row).into_response()),
         None => Err(ApiError::NotFound(id)),
     }
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+}
+
+/// The conversation as Markdown (`format=md`, the default) or as its stored
+/// events (`format=json`), as a download.
+async fn export(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    checked(&id)?;
+    let format = match q.format.as_deref().unwrap_or("md") {
+        "md" | "markdown" => super::export::Format::Markdown,
+        "json" => super::export::Format::Json,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "format {:?}: use md or json",
+                other.chars().take(32).collect::<String>()
+            )))
+        }
+    };
+    let Some(row) = app.store.session(&id).await? else {
+        return Err(ApiError::NotFound(id));
+    };
+    let title = row
+        .title
+        .clone()
+        .unwrap_or_else(|| "Untitled session".into());
+    let (ctype, ext) = match format {
+        super::export::Format::Markdown => ("text/markdown; charset=utf-8", "md"),
+        super::export::Format::Json => ("application/json", "json"),
+    };
+    let body = super::export::body(&app.tracker, app.store.clone(), id.clone(), title, format);
+    Ok(Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, ctype)
+        .header(
+            axum::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"swe-swe-{id}.{ext}\""),
+        )
+        .body(body)
+        .unwrap_or_default())
 }
 
 #[derive(Deserialize)]

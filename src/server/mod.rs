@@ -3,6 +3,7 @@
 mod api;
 pub mod auth;
 mod conn;
+mod export;
 mod origin;
 mod page;
 mod ws;

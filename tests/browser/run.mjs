@@ -774,6 +774,11 @@ const scenarios = {
       return navigator.clipboard.readText();
     });
     assert.equal(code, 'fn main() {}');
+    // Export: the header links download the conversation.
+    await page.waitForSelector('#export:not([hidden])', { timeout: WAIT });
+    const md = await page.evaluate(async () => (await fetch(document.getElementById('export-md').href)).text());
+    assert.match(md, /^# Fix the login bug\n/);
+    assert.match(md, /\*\*You:\*\*\n\n## Fix the \*\*login\*\* bug/);
     noErrors(page);
   },
 

@@ -130,6 +130,12 @@ function start() {
     ui.agent.textContent = agentName + (s.agentMode ? ` · ${s.agentMode}` : '');
     ui.empty.hidden = transcript.root.childElementCount > 0 || transcript.backlog > 0;
     ui.title.textContent = sessions.title(session) || 'swe-swe';
+    // The conversation as Markdown or as its stored events.
+    const stored = Boolean(session && sessions.title(session) !== undefined);
+    $('export').hidden = !stored;
+    if (stored) {
+      for (const f of ['md', 'json']) $(`export-${f}`).href = new URL(`api/sessions/${encodeURIComponent(session)}/export?format=${f}`, document.baseURI).href;
+    }
     // Waiting for the user is not "working": its own mark everywhere.
     document.title = (needsYou ? '❗ ' : running ? '● ' : '') + (sessions.title(session) || 'swe-swe');
     if (session) sessions.setStatus(session, running, needsYou);
