@@ -18,6 +18,8 @@ async fn notice(c: &mut Client, kind: &str, session: &str) -> Value {
 async fn every_tab_hears_who_runs_who_needs_an_answer_and_what_was_deleted() {
     let server = Server::claude().start().await;
     let mut watcher = server.joined("b").await;
+    // Notices go only to connections that ask for them.
+    watcher.send(json!({"type":"watch_sessions"})).await;
     let mut a = server.joined("a").await;
     a.message("write w.txt").await;
     // "a" enters the list (its first event stored) and runs, then waits for
@@ -42,7 +44,8 @@ async fn every_tab_hears_who_runs_who_needs_an_answer_and_what_was_deleted() {
     assert!(about_a
         .iter()
         .any(|f| f["type"] == "session_status" && f["running"] == true && f["needsYou"] == false));
-    let ask = a.until_type("permission_request").await.pop().unwrap();
+    let mut a_frames = a.until_type("permission_request").await;
+    let ask = a_frames.last().unwrap().clone();
     a.send(json!({"type":"permission_response","requestId":ask["requestId"],"decision":"allow"}))
         .await;
     let answered = notice(&mut watcher, "session_status", "a").await;
@@ -52,7 +55,12 @@ async fn every_tab_hears_who_runs_who_needs_an_answer_and_what_was_deleted() {
     );
     let done = notice(&mut watcher, "session_status", "a").await;
     assert_eq!(done["running"], false);
-    a.until_type("exec_end").await;
+    a_frames.extend(a.until_type("exec_end").await);
+    // A connection that did not ask for notices got session frames only.
+    assert!(
+        a_frames.iter().all(|f| f.get("seq").is_some()),
+        "{a_frames:?}"
+    );
 
     // Renamed and deleted: every tab's list is told; the tab of the deleted
     // session hears it at once.

@@ -89,6 +89,9 @@ pub enum ClientMessage {
     },
     RefreshFileIndex,
     Ping,
+    /// Send this connection the notices about every session (status,
+    /// list changes) from now on.
+    WatchSessions,
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -175,6 +178,7 @@ fn decode_typed(kind: &str, obj: &Map<String, Value>) -> Result<ClientMessage, D
         },
         "refresh_file_index" => ClientMessage::RefreshFileIndex,
         "ping" => ClientMessage::Ping,
+        "watch_sessions" => ClientMessage::WatchSessions,
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
     })
 }

@@ -472,20 +472,12 @@ pub async fn http_as(
     extra: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = TcpStream::connect(addr).await.unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
         body.len()
     );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut resp = Vec::new();
-    tokio::time::timeout(WAIT, s.read_to_end(&mut resp))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&resp);
+    let text = raw_request(addr, &req).await;
     let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     // Bodies may be chunked; take the JSON between the first '{' and last '}'.
@@ -496,18 +488,23 @@ pub async fn http_as(
     (status, json)
 }
 
-/// A GET whose body is text (chunked transfer decoded): (status, body).
-pub async fn http_text(addr: SocketAddr, path: &str) -> (u16, String) {
+/// Sends `req` as written and reads the whole response (the server closes).
+async fn raw_request(addr: SocketAddr, req: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut resp = Vec::new();
     tokio::time::timeout(WAIT, s.read_to_end(&mut resp))
         .await
         .unwrap()
         .unwrap();
-    let text = String::from_utf8_lossy(&resp).into_owned();
+    String::from_utf8_lossy(&resp).into_owned()
+}
+
+/// A GET whose body is text (chunked transfer decoded): (status, body).
+pub async fn http_text(addr: SocketAddr, path: &str) -> (u16, String) {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let text = raw_request(addr, &req).await;
     let (head, mut rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     if !head

@@ -43,6 +43,8 @@ export class Connection {
       this.opens++;
       this.delay = MIN_DELAY;
       this.onState('open');
+      // Notices about every session keep the session list live.
+      this.sendRaw({ type: 'watch_sessions' });
       this.hello();
     };
     ws.onmessage = (m) => {

@@ -56,14 +56,7 @@ pub(crate) async fn connection(socket: WebSocket, app: Arc<AppState>, _slot: Pee
     let (sink, mut stream) = socket.split();
     let (private_tx, private_rx) = mpsc::channel(PRIVATE_QUEUE);
     let (ctl_tx, ctl_rx) = mpsc::channel(4);
-    let notices = app.registry.runtime().notices.subscribe();
-    let mut writer = tokio::spawn(write_loop(
-        sink,
-        private_rx,
-        ctl_rx,
-        notices,
-        app.shutdown.clone(),
-    ));
+    let mut writer = tokio::spawn(write_loop(sink, private_rx, ctl_rx, app.shutdown.clone()));
     let mut conn = Conn {
         id,
         app: app.clone(),
@@ -200,6 +193,10 @@ impl Conn {
                 if snap.truncated || !snap.ready {
                     let _ = self.private.try_send(index_status(&snap, false));
                 }
+            }
+            Route::WatchSessions => {
+                let rx = self.app.registry.runtime().notices.subscribe();
+                let _ = self.writer.send(WriterCtl::Watch(rx)).await;
             }
             Route::RefreshFiles => {
                 self.app.files.refresh();

@@ -30,6 +30,7 @@ pub(super) enum Route {
         max_results: usize,
     },
     RefreshFiles,
+    WatchSessions,
 }
 
 /// Where `msg`, from connection `conn` now in session `current`, goes.
@@ -99,6 +100,7 @@ pub(super) fn route(msg: ClientMessage, conn: ConnId, current: Option<&str>) -> 
         }),
         ClientMessage::FuzzySearch { query, max_results } => Route::Search { query, max_results },
         ClientMessage::RefreshFileIndex => Route::RefreshFiles,
+        ClientMessage::WatchSessions => Route::WatchSessions,
         ClientMessage::Ping => Route::Reply(Reply::Pong.to_frame()),
     }
 }

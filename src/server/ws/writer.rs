@@ -13,10 +13,21 @@ pub(super) enum WriterCtl {
     Detach,
     Ping,
     Close(u16, &'static str),
+    /// Forward the notices about every session (`watch_sessions`).
+    Watch(tokio::sync::broadcast::Receiver<Frame>),
 }
 
 async fn recv_events(events: &mut Option<mpsc::Receiver<Frame>>) -> Option<Frame> {
     match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_notice(
+    notices: &mut Option<tokio::sync::broadcast::Receiver<Frame>>,
+) -> Result<Frame, tokio::sync::broadcast::error::RecvError> {
+    match notices {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
@@ -112,11 +123,11 @@ pub(super) async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut private: mpsc::Receiver<Frame>,
     mut ctl: mpsc::Receiver<WriterCtl>,
-    mut notices: tokio::sync::broadcast::Receiver<Frame>,
     shutdown: CancellationToken,
 ) {
     use tokio::sync::broadcast::error::RecvError;
-    let mut notices_open = true;
+    // Only for connections that asked: other clients get session frames only.
+    let mut notices: Option<tokio::sync::broadcast::Receiver<Frame>> = None;
     let mut events: Option<mpsc::Receiver<Frame>> = None;
     let mut lagged = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -145,6 +156,10 @@ pub(super) async fn write_loop(
                     true
                 }
                 Some(WriterCtl::Ping) => sink.send(Message::Ping(Default::default())).await.is_ok(),
+                Some(WriterCtl::Watch(rx)) => {
+                    notices = Some(rx);
+                    true
+                }
                 Some(WriterCtl::Close(code, reason)) => {
                     close(&mut sink, code, reason).await;
                     false
@@ -152,12 +167,12 @@ pub(super) async fn write_loop(
                 None => false,
             },
             Some(f) = private.recv() => send(&mut sink, &f).await,
-            n = notices.recv(), if notices_open => match n {
+            n = recv_notice(&mut notices) => match n {
                 Ok(f) => send(&mut sink, &f).await,
                 // Fell behind: the tab refreshes its list instead.
                 Err(RecvError::Lagged(_)) => send(&mut sink, &Notices::missed()).await,
                 Err(RecvError::Closed) => {
-                    notices_open = false;
+                    notices = None;
                     true
                 }
             },
