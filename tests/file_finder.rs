@@ -223,3 +223,34 @@ async fn a_nested_project_goes_idle_and_stays_current() {
         until(&mut c, &query, |r| !r.contains(&rel)).await;
     }
 }
+
+#[tokio::test]
+async fn an_empty_query_offers_recent_writes_then_the_top_level() {
+    let server = finder_server().start().await;
+    let root = server.workdir.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join("src/deep/er")).unwrap();
+    std::fs::write(root.join("src/deep/er/edited.rs"), "v1").unwrap();
+    std::fs::write(root.join("README.md"), "").unwrap();
+    std::fs::write(root.join(".gitignore"), "target/\n").unwrap();
+    std::fs::create_dir_all(root.join("target")).unwrap();
+    let mut c = server.joined("e").await;
+    // Before any write: the top level, folders first (ignored ones absent).
+    until(&mut c, "", |r| r.iter().any(|p| p == "README.md")).await;
+    let top = rels(&search(&mut c, "").await);
+    assert_eq!(top.first().map(String::as_str), Some("src"), "{top:?}");
+    assert!(top.iter().all(|p| !p.contains('/')), "{top:?}");
+    assert!(!top.iter().any(|p| p == "target"), "{top:?}");
+    // A file's content written deep down, and a build writing ignored files:
+    // the project's file comes first, marked as recent.
+    std::fs::write(root.join("src/deep/er/edited.rs"), "v2").unwrap();
+    for i in 0..100 {
+        std::fs::write(root.join(format!("target/out{i}.o")), "x").unwrap();
+    }
+    until(&mut c, "", |r| {
+        r.first().map(String::as_str) == Some("src/deep/er/edited.rs")
+    })
+    .await;
+    let hits = search(&mut c, "").await;
+    assert_eq!(hits[0]["recent"], true);
+    assert!(hits[1].get("recent").is_none());
+}

@@ -6,6 +6,7 @@
 //! a `watch` channel; searches run on the blocking pool over a snapshot, so a
 //! search never waits for the indexer and never blocks the async runtime.
 
+pub mod recent;
 pub mod search;
 pub mod walk;
 
@@ -60,6 +61,7 @@ pub struct Snapshot {
 #[derive(Clone)]
 pub struct FileIndex {
     root_str: Arc<str>,
+    recent: recent::Recent,
     snapshot: watch::Receiver<Arc<Snapshot>>,
     refresh: mpsc::Sender<()>,
 }
@@ -75,9 +77,18 @@ impl FileIndex {
         let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
         let (refresh_tx, refresh_rx) = mpsc::channel(1);
         let root: Arc<Path> = root.into();
-        tracker.spawn(indexer(root.clone(), max, tx, refresh_rx, shutdown));
+        let recent = recent::Recent::default();
+        tracker.spawn(indexer(
+            root.clone(),
+            max,
+            tx,
+            refresh_rx,
+            recent.clone(),
+            shutdown,
+        ));
         FileIndex {
             root_str: root.to_string_lossy().into(),
+            recent,
             snapshot: rx,
             refresh: refresh_tx,
         }
@@ -92,10 +103,16 @@ impl FileIndex {
         let snap = self.snapshot();
         let root = self.root_str.clone();
         let s = snap.clone();
-        let hits =
-            tokio::task::spawn_blocking(move || search::search(&s.entries, &root, &query, max))
-                .await
-                .unwrap_or_default();
+        let recent = self.recent.clone();
+        let hits = tokio::task::spawn_blocking(move || {
+            if query.trim().is_empty() {
+                search::browse(&s.entries, &root, &recent.list(), max)
+            } else {
+                search::search(&s.entries, &root, &query, max)
+            }
+        })
+        .await
+        .unwrap_or_default();
         (hits, snap)
     }
 
@@ -251,20 +268,52 @@ fn changes_paths(ev: &notify::Event) -> bool {
     }
 }
 
+fn is_write(ev: &notify::Event) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
+    matches!(
+        ev.kind,
+        EventKind::Modify(ModifyKind::Data(_))
+            | EventKind::Access(AccessKind::Close(AccessMode::Write))
+    )
+}
+
 async fn indexer(
     root: Arc<Path>,
     max: usize,
     tx: watch::Sender<Arc<Snapshot>>,
     mut refresh: mpsc::Receiver<()>,
+    recent: recent::Recent,
     shutdown: CancellationToken,
 ) {
+    let watch_root = root.clone();
+    let indexed = tx.subscribe();
     let (ev_tx, mut events) = mpsc::channel::<Vec<PathBuf>>(EVENT_QUEUE);
     let overflow = Arc::new(AtomicBool::new(false));
     let flag = overflow.clone();
     // The watcher's callback runs on notify's own thread: it only forwards.
     let watcher =
         notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
-            Ok(ev) if !ev.need_rescan() && !changes_paths(&ev) => {}
+            Ok(ev) if !ev.need_rescan() && !changes_paths(&ev) => {
+                // A file's content written: not a change of paths, but what
+                // `@` offers first.
+                if is_write(&ev) {
+                    // Only indexed files: a build writing thousands of
+                    // ignored files must not push the project's out.
+                    let snap = indexed.borrow().clone();
+                    for p in &ev.paths {
+                        if let Some(rel) = walk::relative(&watch_root, p).filter(|r| !r.is_empty())
+                        {
+                            let known = snap
+                                .entries
+                                .binary_search_by(|e| e.rel.as_ref().cmp(rel.as_str()))
+                                .is_ok();
+                            if known {
+                                recent.touch(&rel);
+                            }
+                        }
+                    }
+                }
+            }
             Ok(ev) => {
                 if ev.need_rescan() {
                     flag.store(true, Ordering::Relaxed);

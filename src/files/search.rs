@@ -19,6 +19,49 @@ pub struct Hit {
     pub score: u32,
     /// Character positions in `relPath` that matched.
     pub matches: Vec<u32>,
+    /// Offered because it was written lately (an empty query).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub recent: bool,
+}
+
+fn hit(root: &str, e: &Entry, score: u32, matches: Vec<u32>, recent: bool) -> Hit {
+    Hit {
+        file: HitFile {
+            path: format!("{root}/{}", e.rel),
+            name: e.rel[e.name_start..].to_owned(),
+            is_dir: e.is_dir,
+            rel_path: e.rel.to_string(),
+        },
+        score,
+        matches,
+        recent,
+    }
+}
+
+/// What `@` offers before a character is typed: files written lately
+/// (newest first, still indexed), then the project's top level, folders
+/// first.
+pub fn browse(entries: &[Entry], root: &str, recent: &[Box<str>], max: usize) -> Vec<Hit> {
+    let mut out: Vec<Hit> = recent
+        .iter()
+        .filter_map(|rel| {
+            let i = entries.binary_search_by(|e| e.rel.as_ref().cmp(rel)).ok()?;
+            Some(hit(root, &entries[i], 0, Vec::new(), true))
+        })
+        .take(10)
+        .collect();
+    let mut top: Vec<&Entry> = entries.iter().filter(|e| !e.rel.contains('/')).collect();
+    top.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.rel.cmp(&b.rel)));
+    for e in top {
+        if out.len() >= max {
+            break;
+        }
+        if !out.iter().any(|h| h.file.rel_path == *e.rel) {
+            out.push(hit(root, e, 0, Vec::new(), false));
+        }
+    }
+    out.truncate(max);
+    out
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -101,16 +144,7 @@ pub fn search(entries: &[Entry], root: &str, query: &str, max: usize) -> Vec<Hit
             }
             matches.sort_unstable();
             matches.dedup();
-            Hit {
-                file: HitFile {
-                    path: format!("{root}/{}", e.rel),
-                    name: e.rel[e.name_start..].to_owned(),
-                    is_dir: e.is_dir,
-                    rel_path: e.rel.to_string(),
-                },
-                score,
-                matches,
-            }
+            hit(root, e, score, matches, false)
         })
         .collect()
 }
@@ -288,6 +322,19 @@ mod tests {
             "lowercase ignores case"
         );
         assert!(search(&e, "/p", "", 10).is_empty());
+        // An empty query browses: recent files, then the top level, folders
+        // first (entries are sorted, as the index keeps them).
+        let mut e = vec![
+            Entry::new("Makefile", false),
+            Entry::new("src", true),
+            Entry::new("src/make.rs", false),
+            Entry::new("zeta.md", false),
+        ];
+        e.sort_by(|a, b| a.rel.cmp(&b.rel));
+        let b = browse(&e, "/p", &["src/make.rs".into(), "gone.rs".into()], 10);
+        let rels: Vec<&str> = b.iter().map(|h| h.file.rel_path.as_str()).collect();
+        assert_eq!(rels, ["src/make.rs", "src", "Makefile", "zeta.md"]);
+        assert!(b[0].recent && !b[1].recent);
         assert_eq!(search(&e, "/p", "xyz", 10).len(), 0);
     }
 

@@ -791,6 +791,11 @@ const scenarios = {
    */
   async keys(browser) {
     const page = await open(browser);
+    // `@` alone offers the project's top level (not "No files").
+    await page.fill('#input', '@');
+    await page.waitForSelector('#picker .opt', { timeout: WAIT });
+    assert.match(await text(page, '#picker'), /src\//);
+    await page.press('#input', 'Escape');
     await page.fill('#input', '/');
     await page.waitForSelector('#picker .opt', { timeout: WAIT });
     const names = await page.locator('#picker .opt .main').allTextContents();

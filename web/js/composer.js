@@ -113,7 +113,7 @@ export class Composer {
     this.picker.show(hits.map((r) => ({
       value: r.file.relPath + (r.file.isDir ? '/' : ''),
       main: r.file.relPath + (r.file.isDir ? '/' : ''),
-      sub: r.file.isDir ? 'folder' : '',
+      sub: r.file.isDir ? 'folder' : r.recent ? 'changed lately' : '',
       marks: r.matches || [],
     })), this.token.query ? 'No files match' : 'No files');
   }
