@@ -821,11 +821,25 @@ const scenarios = {
     await page.click('.approval button[data-decision="allow"]');
     assert.equal(await page.evaluate(() => document.activeElement.id), 'input', 'focus returns after Allow');
     await ended(page, 1);
+    // Before the agent shows anything, the transcript says it is starting;
+    // the stop removes that, and scrolling up alone shows no "New output".
+    await send(page, 'silent');
+    await page.waitForSelector('#transcript .notice.starting', { timeout: WAIT });
+    await page.click('#stop');
+    await ended(page, 2);
+    assert.equal(await count(page, '#transcript .notice.starting'), 0);
+    await send(page, 'lines 120');
+    await ended(page, 3);
+    assert.ok(await page.evaluate(() => { const s = document.getElementById('scroller'); return s.scrollHeight > s.clientHeight * 2; }), 'enough to scroll');
+    await page.evaluate(() => { document.getElementById('scroller').scrollTop = 0; });
+    await page.waitForFunction(() => !window.sweSwe.transcript.stuck, null, { timeout: WAIT });
+    assert.equal(await page.isVisible('#jump'), false, 'scrolled up, nothing new: no pill');
     await send(page, 'slow 100 100');
     await running(page);
     await page.click('#stop');
+    assert.equal(await page.isVisible('#jump'), true, 'new output out of view: the pill');
     assert.equal(await page.evaluate(() => document.activeElement.id), 'input', 'focus returns after Stop');
-    await ended(page, 2);
+    await ended(page, 4);
 
     // Bypass asks first: declined, nothing changes; accepted, the header says so.
     page.removeAllListeners('dialog'); // open() accepts every dialog

@@ -31,7 +31,9 @@ export class Transcript {
     scroller.addEventListener('scroll', () => {
       if (this.programmatic) { this.programmatic = false; return; }
       this.stuck = this.atBottom();
-      this.onStick?.(this.stuck);
+      // Back at the bottom: the pill goes. Scrolling up alone shows nothing:
+      // the pill is for output that arrives out of view (see `flush`).
+      if (this.stuck) this.onStick?.(true);
     }, { passive: true });
     new ResizeObserver(() => { if (this.stuck) this.toBottom(); }).observe(root);
     this.reset();
@@ -39,6 +41,7 @@ export class Transcript {
 
   reset() {
     this.root.replaceChildren();
+    this.starting = null; // the "Starting the agent…" item of the running turn
     this.pending = [];
     this.head = 0;
     this.stuck = true;
@@ -84,6 +87,7 @@ export class Transcript {
   flush() {
     const stick = this.stuck;
     const start = performance.now();
+    const items = this.root.childElementCount;
     let n = 0;
     while (this.backlog && (n < 20 || performance.now() - start < BUDGET_MS)) {
       const ev = this.pending[this.head++];
@@ -103,9 +107,11 @@ export class Transcript {
       this.renderBlock(block);
       block.renderedAt = performance.now();
     }
+    // Something new to read: an item came, or a block grew.
+    const grew = this.root.childElementCount !== items || this.dirty.size > later.length;
     this.dirty = new Set(later);
     this.emitState();
-    if (stick) this.toBottom(); else this.onStick?.(false);
+    if (stick) this.toBottom(); else if (grew) this.onStick?.(false); // "↓ New output"
     if (this.backlog || later.length) {
       this.schedule();
     } else {
@@ -130,6 +136,8 @@ export class Transcript {
 
   add(el, container) {
     const item = el.classList.contains('item') ? el : h('div', { class: 'item' }, el);
+    // The first thing the agent shows replaces "Starting the agent…".
+    if (this.starting && item !== this.starting) { this.starting.remove(); this.starting = null; }
     (container || this.root).append(item);
     return item;
   }
@@ -157,7 +165,12 @@ export class Transcript {
       }
       case 'queued': this.state.queue.set(ev.queueId, ev.content); break;
       case 'queue_cancelled': this.state.queue.delete(ev.queueId); break;
-      case 'exec_start': this.state.running = ev.runId; break;
+      case 'exec_start':
+        this.state.running = ev.runId;
+        // An agent's cold start takes a second or more: say so where the reply will come.
+        this.starting = null;
+        this.starting = this.add(h('div', { class: 'notice starting', role: 'status' }, 'Starting the agent…'));
+        break;
       // --max-agents: the turn waits for a free agent; `ahead` turns first.
       case 'waiting_for_agent': if (ev.runId === this.state.running) this.state.waiting = ev.ahead; break;
       case 'exec_end': this.endRun(ev); break;
@@ -190,6 +203,8 @@ export class Transcript {
   }
 
   endRun(ev) {
+    this.starting?.remove();
+    this.starting = null;
     this.state.running = null;
     this.state.waiting = null;
     this.state.pending.clear();
