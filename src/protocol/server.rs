@@ -26,17 +26,41 @@ pub enum TurnStatus {
     Interrupted,
 }
 
-/// JSON text that is already valid (an agent's object, checked when its
+/// JSON that is already valid (an agent's object, checked once when its
 /// line was parsed), serialised as it is: an ACP update reaches the page
-/// byte for byte as the agent wrote it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawJson(pub String);
+/// byte for byte as the agent wrote it, and is not scanned again.
+#[derive(Debug, Clone)]
+pub struct RawJson(Box<serde_json::value::RawValue>);
+
+impl RawJson {
+    /// Owns a piece of an already parsed line, without checking it again.
+    pub fn from_raw(raw: &serde_json::value::RawValue) -> Self {
+        RawJson(raw.to_owned())
+    }
+
+    /// A value made here (always valid JSON).
+    pub fn from_value(v: &serde_json::Value) -> Self {
+        // A `Value` always serialises; `null` is only a formal fallback.
+        RawJson(
+            serde_json::value::to_raw_value(v)
+                .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned()),
+        )
+    }
+
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
 
 impl Serialize for RawJson {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let raw: &serde_json::value::RawValue =
-            serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
-        raw.serialize(s)
+        self.0.serialize(s)
     }
 }
 

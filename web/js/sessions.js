@@ -45,6 +45,9 @@ export class Sessions {
 
   /** A session's live state (a notice, or the current tab's own view). */
   setStatus(id, running, needsYou) {
+    // Called on every render of the current session: only a change costs.
+    const was = this.live.get(id);
+    if (was && was.running === running && was.needsYou === needsYou) return;
     this.live.set(id, { running, needsYou });
     const li = [...this.list.children].find((x) => x.dataset.id === id);
     if (li) this.paint(li, running, needsYou);

@@ -8,6 +8,7 @@
 //! advertised `loadSession`) or `session/new`. A prompt asked for before the
 //! session is open waits here and goes out once it is.
 
+use crate::protocol::server::RawJson;
 use agent_client_protocol_schema::v1::{
     CancelNotification, ClientCapabilities, ContentBlock, FileSystemCapabilities, Implementation,
     InitializeRequest, LoadSessionRequest, NewSessionRequest, PermissionOption, PromptRequest,
@@ -55,7 +56,7 @@ pub enum AcpOut {
     /// A line for the agent's stdin.
     Write(String),
     /// A `session/update`'s `update` object, as the agent wrote it.
-    Update(String),
+    Update(RawJson),
     /// A session is open; `note` says why it is a new one when another
     /// was asked for.
     Opened {
@@ -285,25 +286,22 @@ impl AcpClient {
         Some(AcpOut::Write(line))
     }
 
-    /// The answer to a `session/request_permission`: an option, or
+    /// The line answering a `session/request_permission`: an option, or
     /// `cancelled` when `option_id` is None.
-    pub fn answer_permission(rpc_id: &str, option_id: Option<String>) -> AcpOut {
+    pub fn answer_permission(rpc_id: &str, option_id: Option<String>) -> String {
         let outcome = match option_id {
             Some(id) => RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new(id)),
             None => RequestPermissionOutcome::Cancelled,
         };
-        AcpOut::Write(result_line(
-            rpc_id,
-            &RequestPermissionResponse::new(outcome),
-        ))
+        result_line(rpc_id, &RequestPermissionResponse::new(outcome))
     }
 
-    /// The answer to a file call: its result object, or an error.
-    pub fn answer_call(rpc_id: &str, result: Result<Value, String>) -> AcpOut {
-        AcpOut::Write(match result {
+    /// The line answering a file call: its result object, or an error.
+    pub fn answer_call(rpc_id: &str, result: Result<Value, String>) -> String {
+        match result {
             Ok(v) => result_line(rpc_id, &v),
             Err(message) => error_line(rpc_id, INVALID_PARAMS, &message),
-        })
+        }
     }
 
     pub fn on_line(&mut self, line: &str) -> Vec<AcpOut> {
@@ -330,7 +328,7 @@ impl AcpClient {
             // Replayed history: the session's log has it already.
             return Vec::new();
         }
-        vec![AcpOut::Update(update.update.get().to_owned())]
+        vec![AcpOut::Update(RawJson::from_raw(update.update))]
     }
 
     fn on_request(&mut self, method: &str, rpc_id: &str, params: Option<&RawValue>) -> AcpOut {

@@ -3,7 +3,6 @@
 //! itself (ids, handshake, replay) lives in `agent::acp::client`.
 
 use super::*;
-use crate::agent::acp::choose;
 use crate::agent::acp::client::AcpOut;
 use crate::protocol::server::RawJson;
 
@@ -55,9 +54,7 @@ impl SessionState {
         for out in outs {
             match out {
                 AcpOut::Write(line) => self.write(line),
-                AcpOut::Update(raw) => self.emit(SessionEvent::AgentUpdate {
-                    update: RawJson(raw),
-                }),
+                AcpOut::Update(update) => self.emit(SessionEvent::AgentUpdate { update }),
                 AcpOut::Opened { session_id, note } => {
                     self.adopt(&session_id);
                     if let Some(note) = note {
@@ -97,8 +94,7 @@ impl SessionState {
     fn on_acp_permission(&mut self, ask: crate::agent::acp::client::PermissionAsk) {
         let active = self.turn.as_ref().is_some_and(|t| !t.stopping);
         if !active {
-            let line = AcpClient::answer_permission(&ask.rpc_id, None);
-            return self.on_acp(vec![line]);
+            return self.write(AcpClient::answer_permission(&ask.rpc_id, None));
         }
         let call = &ask.tool_call;
         let tool = call["title"]
@@ -199,7 +195,7 @@ impl SessionState {
             } => (Ok(serde_json::json!({})), Some((path, old_text, new_text))),
             FileOutcome::Failed(message) => (Err(message), None),
         };
-        self.on_acp(vec![AcpClient::answer_call(rpc_id, answer)]);
+        self.write(AcpClient::answer_call(rpc_id, answer));
         if let Some((path, old_text, new_text)) = diff {
             let update = serde_json::json!({
                 "sessionUpdate": "tool_call",
@@ -212,18 +208,15 @@ impl SessionState {
                 "_meta": {"swe-swe": {"servedBy": "fs/write_text_file"}},
             });
             self.emit(SessionEvent::AgentUpdate {
-                update: RawJson(update.to_string()),
+                update: RawJson::from_value(&update),
             });
         }
     }
 
-    /// The line answering an ACP permission request with `decision`.
-    pub(super) fn acp_answer_line(prompt: &Prompt, decision: Option<Decision>) -> Option<String> {
+    /// The line answering an ACP permission request with `option` (None:
+    /// `cancelled`), if the prompt came from the agent.
+    pub(super) fn acp_answer_line(prompt: &Prompt, option: Option<String>) -> Option<String> {
         let agent_id = prompt.agent_request_id.as_ref()?;
-        let option = decision.and_then(|d| choose::option_for(&prompt.options, d));
-        match AcpClient::answer_permission(agent_id, option) {
-            AcpOut::Write(line) => Some(line),
-            _ => None,
-        }
+        Some(AcpClient::answer_permission(agent_id, option))
     }
 }

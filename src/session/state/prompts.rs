@@ -204,13 +204,11 @@ impl SessionState {
         };
         let prompt = &mut turn.prompts[index];
         prompt.answer = Some(decision);
-        let line = match (&option_id, &prompt.agent_request_id) {
-            (Some(id), Some(rpc)) => match AcpClient::answer_permission(rpc, Some(id.clone())) {
-                crate::agent::acp::client::AcpOut::Write(l) => Some(l),
-                _ => None,
-            },
-            _ => Self::acp_answer_line(prompt, Some(decision)),
-        };
+        // The option the user named, else the agent's option of the
+        // decision's kind (none of that kind: `cancelled`).
+        let option =
+            option_id.or_else(|| crate::agent::acp::choose::option_for(&prompt.options, decision));
+        let line = Self::acp_answer_line(prompt, option);
         let request_id = prompt.request_id.clone();
         self.emit(SessionEvent::PermissionResolved {
             request_id,

@@ -14,6 +14,10 @@ fn written(out: AcpOut) -> Value {
     writes(&[out]).pop().expect("a line to write")
 }
 
+fn parsed(line: String) -> Value {
+    serde_json::from_str(&line).unwrap()
+}
+
 /// Drives the handshake to an open session, the agent offering `load`.
 fn ready(load: bool) -> AcpClient {
     let mut c = AcpClient::new("/work".into(), None);
@@ -69,7 +73,10 @@ fn updates_pass_through_unchanged_and_the_response_ends_the_turn() {
     let line = format!(
         r#"{{"jsonrpc":"2.0","method":"session/update","params":{{"sessionId":"s-1","update":{update}}}}}"#
     );
-    assert_eq!(c.on_line(&line), vec![AcpOut::Update(update.into())]);
+    match &c.on_line(&line)[..] {
+        [AcpOut::Update(raw)] => assert_eq!(raw.get(), update),
+        other => panic!("{other:?}"),
+    }
     let out = c.on_line(r#"{"jsonrpc":"2.0","id":3,"result":{"stopReason":"end_turn"}}"#);
     assert_eq!(
         out,
@@ -173,7 +180,7 @@ fn permission_requests_keep_the_agents_id_and_answers_echo_it() {
     };
     assert_eq!(ask.rpc_id, r#""7f3a-uuid""#);
     assert_eq!(ask.tool_call["title"], "Write out.txt");
-    let answer = written(AcpClient::answer_permission(
+    let answer = parsed(AcpClient::answer_permission(
         &ask.rpc_id,
         Some("once".into()),
     ));
@@ -182,7 +189,7 @@ fn permission_requests_keep_the_agents_id_and_answers_echo_it() {
         answer["result"],
         json!({"outcome":{"outcome":"selected","optionId":"once"}})
     );
-    let cancelled = written(AcpClient::answer_permission("12", None));
+    let cancelled = parsed(AcpClient::answer_permission("12", None));
     assert_eq!(cancelled["id"], 12);
     assert_eq!(
         cancelled["result"],
@@ -243,9 +250,9 @@ fn file_calls_are_parsed_and_bad_params_answered_with_an_error() {
     let out =
         c.on_line(r#"{"jsonrpc":"2.0","id":9,"method":"fs/write_text_file","params":{"path":5}}"#);
     assert_eq!(writes(&out)[0]["error"]["code"], INVALID_PARAMS);
-    let ok = written(AcpClient::answer_call("8", Ok(json!({}))));
+    let ok = parsed(AcpClient::answer_call("8", Ok(json!({}))));
     assert_eq!(ok["result"], json!({}));
-    let err = written(AcpClient::answer_call(
+    let err = parsed(AcpClient::answer_call(
         "9",
         Err("outside the workdir".into()),
     ));
