@@ -39,13 +39,27 @@ fn claude_history(home: &Path, workdir: &Path) {
     let dir = home.join(".claude/projects").join(munged);
     std::fs::create_dir_all(&dir).unwrap();
     let id = "5a1f7a52-8c2e-4b61-9d0b-2f6f3c1e9a10";
-    std::fs::write(
-        dir.join(format!("{id}.jsonl")),
+    // As Claude Code writes it: one line per content block, bookkeeping
+    // lines between.
+    let lines = [
+        r#"{"type":"file-history-snapshot","messageId":"m0","snapshot":{}}"#.to_owned(),
         format!(
-            "{{\"type\":\"user\",\"message\":{{\"role\":\"user\",\"content\":\"an old question\"}},\"sessionId\":\"{id}\",\"timestamp\":\"2026-11-01T10:00:00Z\",\"uuid\":\"u1\"}}\n"
+            r#"{{"type":"user","message":{{"role":"user","content":"an old question"}},"sessionId":"{id}","timestamp":"2026-11-01T10:00:00.000Z","uuid":"u1"}}"#
         ),
-    )
-    .unwrap();
+        format!(
+            r#"{{"type":"assistant","message":{{"id":"msg_1","role":"assistant","content":[{{"type":"text","text":"An **old** answer, from the terminal."}}]}},"sessionId":"{id}","timestamp":"2026-11-01T10:00:05.000Z","uuid":"u2"}}"#
+        ),
+        format!(
+            r#"{{"type":"assistant","message":{{"id":"msg_1","role":"assistant","content":[{{"type":"tool_use","id":"toolu_old","name":"Bash","input":{{"command":"ls","description":"List files"}}}}]}},"sessionId":"{id}","timestamp":"2026-11-01T10:00:06.000Z","uuid":"u3"}}"#
+        ),
+        format!(
+            r#"{{"type":"user","message":{{"role":"user","content":[{{"tool_use_id":"toolu_old","type":"tool_result","content":"Cargo.toml\nsrc"}}]}},"sessionId":"{id}","timestamp":"2026-11-01T10:00:07.000Z","uuid":"u4"}}"#
+        ),
+        format!(
+            r#"{{"type":"assistant","message":{{"id":"msg_2","role":"assistant","content":[{{"type":"text","text":"Two entries."}}]}},"sessionId":"{id}","timestamp":"2026-11-01T10:00:08.000Z","uuid":"u5"}}"#
+        ),
+    ];
+    std::fs::write(dir.join(format!("{id}.jsonl")), lines.join("\n") + "\n").unwrap();
 }
 
 async fn scenario(name: &str, builder: ServerBuilder) {

@@ -205,15 +205,7 @@ async fn sessions_api_lists_renames_deletes_and_resumes_claude_sessions() {
     assert_eq!(hello["lastSeq"], 0, "its events are gone");
 
     // Claude Code's own sessions of this workdir are listed, and resumable.
-    let dir = server.state.path().join(".claude/projects").join(
-        server
-            .workdir
-            .path()
-            .canonicalize()
-            .unwrap()
-            .to_string_lossy()
-            .replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
-    );
+    let dir = claude_projects_dir(&server);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("1b72a79c-caa4-493d-bafc-140ddf0d34b8.jsonl"),
@@ -241,6 +233,121 @@ async fn sessions_api_lists_renames_deletes_and_resumes_claude_sessions() {
         first["agentSessionId"],
         "1b72a79c-caa4-493d-bafc-140ddf0d34b8"
     );
+}
+
+/// The folder where Claude Code keeps this server's workdir's transcripts.
+fn claude_projects_dir(server: &Server) -> std::path::PathBuf {
+    server.state.path().join(".claude/projects").join(
+        server
+            .workdir
+            .path()
+            .canonicalize()
+            .unwrap()
+            .to_string_lossy()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
+    )
+}
+
+/// Issue 14, points 1 and 2. Tried: resuming a real Claude Code transcript
+/// (2 turns, a rejected Edit) — the session opened blank before; listing
+/// history while a session owns a conversation — it was listed again.
+#[tokio::test]
+async fn a_resumed_conversation_opens_with_its_turns_and_owned_ones_are_not_history() {
+    let server = Server::claude().start().await;
+    let dir = claude_projects_dir(&server);
+    std::fs::create_dir_all(&dir).unwrap();
+    let id = "c2fc3a3f-66d5-4c87-9f78-1a31dd719471";
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/other-versions/claude-transcript-ondisk-real.jsonl"
+        ),
+        dir.join(format!("{id}.jsonl")),
+    )
+    .unwrap();
+    let (_, list) = server.http("GET", "/api/sessions", None).await;
+    assert_eq!(list["claude"][0]["id"], id);
+
+    let (status, created) = server
+        .http("POST", "/api/sessions", Some(json!({ "resume": id })))
+        .await;
+    assert_eq!(status, 201);
+    let session = created["id"].as_str().unwrap().to_owned();
+    let mut c = server.client().await;
+    let hello = c.hello(&session, 0).await;
+    let last = hello["lastSeq"].as_u64().unwrap();
+    let mut frames = Vec::new();
+    while frames.len() < last as usize {
+        frames.push(c.recv().await);
+    }
+    let users: Vec<&str> = frames
+        .iter()
+        .filter(|f| f["type"] == "user_message")
+        .map(|f| f["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(users.len(), 2, "{frames:#?}");
+    assert!(users[0].starts_with("Create a file called test.txt"));
+    assert!(users[1].starts_with("Edit test.txt"));
+    let tool_uses = frames
+        .iter()
+        .filter(|f| f["type"] == "claudejson")
+        .filter(|f| f["content"].as_str().unwrap().contains("\"tool_use\""))
+        .count();
+    assert_eq!(tool_uses, 3, "Write, Read, Edit");
+    let ends: Vec<&str> = frames
+        .iter()
+        .filter(|f| f["type"] == "exec_end")
+        .map(|f| f["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(ends, ["success", "stopped"]);
+    assert!(frames.last().unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .contains("2 earlier turns"));
+    let (_, row) = server
+        .http("GET", &format!("/api/sessions/{session}"), None)
+        .await;
+    assert_eq!(
+        row["title"],
+        "Create a file called test.txt with the content: Hello World"
+    );
+
+    // Ours now: not history any more. A session of our own (its agent
+    // conversation has a transcript too) is not listed either.
+    let mut own = server.joined("own").await;
+    let turn = own.turn("hello").await;
+    let own_id = turn
+        .iter()
+        .find(|f| f["type"] == "agent_session")
+        .expect("agent_session")["agentSessionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        dir.join(format!("{own_id}.jsonl")),
+        format!("{{\"type\":\"user\",\"sessionId\":\"{own_id}\",\"message\":{{\"role\":\"user\",\"content\":\"hello\"}}}}\n"),
+    )
+    .unwrap();
+    let listed = |list: &Value| -> Vec<String> {
+        list["claude"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, list) = server.http("GET", "/api/sessions", None).await;
+    assert!(listed(&list).is_empty(), "{list}");
+    // Deleted: the conversation is Claude Code's own again, resumable.
+    assert_eq!(
+        server
+            .http("DELETE", &format!("/api/sessions/{session}"), None)
+            .await
+            .0,
+        204
+    );
+    let (_, list) = server.http("GET", "/api/sessions", None).await;
+    assert_eq!(listed(&list), [id]);
 }
 
 /// Runs the server binary expecting it to refuse to start.

@@ -77,6 +77,9 @@ pub enum SessionEvent {
         run_id: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
         queue_id: Option<u64>,
+        /// When it was sent, ms since the epoch (the page shows it).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        at: Option<i64>,
     },
     Queued {
         queue_id: u64,
@@ -102,6 +105,9 @@ pub enum SessionEvent {
         exit_code: Option<i32>,
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
+        /// When the turn ended, ms since the epoch.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        at: Option<i64>,
     },
     /// One raw stdout line of Claude Code, unchanged.
     Claudejson {
@@ -157,6 +163,23 @@ pub enum SessionEvent {
     AgentSession {
         agent_session_id: String,
     },
+    /// What one result of the agent cost (Claude Code: a turn; in classic
+    /// mode a turn rerun after an approval has one per run), and the
+    /// session's total so far and its context use where the agent says.
+    Usage {
+        run_id: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cost_usd: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        input_tokens: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        output_tokens: Option<u64>,
+        session_cost_usd: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        context_tokens: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        context_window: Option<u64>,
+    },
     Info {
         message: String,
     },
@@ -203,6 +226,9 @@ pub enum Reply {
         /// The agent this session runs (`claude`, `gemini`, a template's
         /// program, …).
         agent: String,
+        /// What the session's turns have cost so far, where the agent says.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cost_usd: Option<f64>,
     },
     Error {
         message: String,

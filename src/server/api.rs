@@ -2,7 +2,7 @@
 //! Code's own past sessions of this project and resume one in a new session.
 
 use super::AppState;
-use crate::agent::claude::transcripts;
+use crate::agent::claude::{past, transcripts};
 use crate::agent::valid_agent_session_id;
 use crate::session::valid_session_id;
 use crate::store::StoreError;
@@ -90,10 +90,14 @@ async fn list(
         )));
     }
     let (sessions, total) = app.store.sessions(limit, offset).await?;
+    let owned = app.store.owned_agent_sessions().await?;
     let (home, cwd) = (app.home.clone(), app.workdir.clone());
-    let claude = tokio::task::spawn_blocking(move || transcripts::list(&home, &cwd))
+    let mut claude = tokio::task::spawn_blocking(move || transcripts::list(&home, &cwd))
         .await
         .unwrap_or_default();
+    // A conversation one of our sessions continues is listed there, not
+    // again as history (it comes back here when that session is deleted).
+    claude.retain(|t| !owned.contains(&t.id));
     Ok(Json(json!({
         "sessions": sessions,
         "total": total,
@@ -242,13 +246,22 @@ async fn create(
     if !valid_agent_session_id(&agent_id) {
         return Err(ApiError::BadRequest("invalid agent session id".into()));
     }
+    // Its past turns, from Claude Code's transcript; a transcript that
+    // cannot be read still resumes, blank (the agent has its own copy).
+    let (home, cwd, id) = (app.home.clone(), app.workdir.clone(), agent_id.clone());
+    let past = tokio::task::spawn_blocking(move || past::read(&home, &cwd, &id))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
     let handle = app
         .registry
         .create()
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    // Its first event (the agent session id) is stored: a real session.
+    // Its first events (the agent session id, then the past turns) are
+    // stored: a real session.
     handle
-        .adopt_agent_session(agent_id)
+        .import_conversation(agent_id, past)
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     Ok((StatusCode::CREATED, Json(json!({"id": handle.id()}))).into_response())

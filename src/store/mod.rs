@@ -72,6 +72,13 @@ pub struct SessionMeta {
     pub queue: Vec<(u64, String)>,
     #[serde(default)]
     pub next_queue: u64,
+    /// What the session's turns have cost so far (USD).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cost_usd: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl SessionMeta {
@@ -393,6 +400,25 @@ impl Store {
                 .query_map(params![limit as i64, offset as i64], session_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((rows, total))
+        })
+        .await
+    }
+
+    /// Every agent conversation id some session's history holds: these
+    /// conversations are ours, not Claude Code history to offer again.
+    pub async fn owned_agent_sessions(
+        &self,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT DISTINCT h.value FROM sessions s,
+                   json_each(s.meta, '$.history') h
+                 WHERE json_valid(s.meta) AND h.type = 'text'",
+            )?;
+            let ids = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(ids)
         })
         .await
     }

@@ -539,6 +539,20 @@ const scenarios = {
     await page.click('#claude-list li .open');
     await page.waitForFunction((b) => new URLSearchParams(location.search).get('s') !== b, before);
     await connected(page);
+    // Its past turns are there, rendered like live ones (issue 14, point 1).
+    await ended(page, 1);
+    await page.waitForSelector('#transcript .item.user .bubble:has-text("an old question")');
+    await page.waitForSelector('#transcript .assistant strong:has-text("old")');
+    await page.waitForSelector('#transcript .card:has-text("ls")');
+    assert.match(await text(page), /Two entries\./);
+    assert.match(await text(page), /1 earlier turn read from its transcript/);
+    await page.waitForFunction(() => document.getElementById('title').textContent === 'an old question');
+    // The time it was asked, exactly on hover.
+    const stamp = await page.locator('#transcript .item.user time.ago').first();
+    assert.match(await stamp.getAttribute('datetime'), /^2026-11-01T10:00:00/);
+    // Ours now: no longer offered as Claude Code history (point 2).
+    await page.waitForFunction(() => !document.querySelector('#claude-list li'));
+    await shot(page, 'resumed-history');
     noErrors(page);
   },
 

@@ -2,7 +2,7 @@
 // Claude's stream gets: message and thought chunks stream into markdown
 // blocks, tool calls become cards that later updates complete, plans a todo
 // list, commands and mode go to the page's state, usage to the footer.
-import { h, truncate } from './dom.js';
+import { h, money, truncate } from './dom.js';
 import { diffView } from './diff.js';
 import { todoList } from './tools.js';
 
@@ -98,6 +98,9 @@ export class AcpView {
     this.block = null; // the message or thought block being streamed
     this.plan = null; // the plan card of this turn
     this.usage = null; // the last usage_update of this turn
+    // The session's cost before this turn; unknown when the view did not
+    // start at the session's first event (see Transcript.push).
+    this.costBefore = 0;
   }
 
   /** Ends the block being streamed: what follows starts a new one. */
@@ -150,7 +153,13 @@ export class AcpView {
         }
         break;
       case 'current_mode_update': if (u.currentModeId) t.state.agentMode = String(u.currentModeId); break;
-      case 'usage_update': this.usage = u; break;
+      case 'usage_update': {
+        this.usage = u;
+        // Session-wide figures: the header shows them.
+        if (typeof u.used === 'number') t.state.context = { used: u.used, size: typeof u.size === 'number' ? u.size : null };
+        if (u.cost && typeof u.cost.amount === 'number') { t.state.cost = u.cost.amount; t.state.currency = String(u.cost.currency || 'USD'); }
+        break;
+      }
       default: break; // session_info_update, config options…: nothing to show yet
     }
   }
@@ -165,8 +174,12 @@ export class AcpView {
     if (!u) return;
     const parts = [];
     if (typeof u.used === 'number') parts.push(`${u.used.toLocaleString()}${typeof u.size === 'number' ? ' / ' + u.size.toLocaleString() : ''} tokens of context`);
-    if (u.cost && typeof u.cost.amount === 'number') parts.push(`${u.cost.currency === 'USD' ? '$' : ''}${u.cost.amount.toFixed(4)}${u.cost.currency && u.cost.currency !== 'USD' ? ' ' + u.cost.currency : ''}`);
-    this.t.footer(parts);
+    // ACP reports the session's cost so far: the turn's own is the growth
+    // since the last report before it (unknown for the first one seen).
+    const amount = u.cost && typeof u.cost.amount === 'number' ? u.cost.amount : null;
+    if (amount !== null && this.costBefore !== undefined) parts.push(money(amount - this.costBefore, String(u.cost.currency || 'USD')));
+    if (amount !== null) this.costBefore = amount;
+    this.t.footerAdd(parts);
   }
 
   /** A card of this turn already shows a diff of `path` (absolute or relative). */

@@ -1,6 +1,6 @@
 // Wires the page together: connection, transcript, composer, sessions,
 // header state and theme. The URL (?s=ID) names the session.
-import { h, clear } from './dom.js';
+import { h, clear, kTokens, money, refreshTimes } from './dom.js';
 import { Connection } from './conn.js';
 import { Transcript } from './transcript.js';
 import { Composer } from './composer.js';
@@ -75,6 +75,8 @@ function start() {
         }
         setUrl(session);
         transcript.state.mode = f.permissionMode || transcript.state.mode;
+        // The session's cost so far, even when its turns are not replayed.
+        if (typeof f.costUsd === 'number' && transcript.state.cost === null) transcript.state.cost = f.costUsd;
         // Permission modes are Claude Code's; other agents keep their own.
         agentName = f.agent || '';
         ui.agent.hidden = !agentName;
@@ -140,6 +142,18 @@ function start() {
     document.title = (needsYou ? '❗ ' : running ? '● ' : '') + (sessions.title(session) || 'swe-swe');
     if (session) sessions.setStatus(session, running, needsYou);
     renderQueue(s.queue);
+    renderUsage(s);
+  }
+
+  // "$0.0123 · 45k / 200k context" in the header.
+  function renderUsage(s) {
+    const parts = [];
+    if (typeof s.cost === 'number') parts.push(money(s.cost, s.currency));
+    if (s.context?.used) parts.push(`${kTokens(s.context.used)}${s.context.size ? ' / ' + kTokens(s.context.size) : ''} context`);
+    const text = parts.join(' · ');
+    const el = $('usage');
+    if (el.textContent !== text) el.textContent = text;
+    el.hidden = !text;
   }
 
   // "Running · 12 s": how long the current turn has been going.
@@ -152,6 +166,8 @@ function start() {
       : secs < 1 ? 'Running' : `Running · ${secs} s`;
   }
   setInterval(() => { if (runStarted) showElapsed(); }, 1000);
+  // "5 min ago" stays true.
+  setInterval(() => refreshTimes(transcript.root), 30000);
 
   function renderQueue(queue) {
     const key = [...queue.keys()].join(',');

@@ -98,14 +98,12 @@ export class ClaudeView {
     }
   }
 
+  // Cost and tokens follow in the `usage` event: `total_cost_usd` here is
+  // what the whole process cost so far, not this turn.
   result(m) {
     const parts = [];
     if (typeof m.duration_ms === 'number') parts.push(`${(m.duration_ms / 1000).toFixed(1)} s`);
-    if (typeof m.total_cost_usd === 'number') parts.push(`$${m.total_cost_usd.toFixed(4)}`);
-    const u = m.usage || {};
-    const tokensIn = (u.input_tokens || 0) + (u.cache_read_input_tokens || 0) + (u.cache_creation_input_tokens || 0);
-    if (tokensIn || u.output_tokens) parts.push(`${tokensIn.toLocaleString()} in / ${(u.output_tokens || 0).toLocaleString()} out tokens`);
     if (typeof m.num_turns === 'number') parts.push(`${m.num_turns} turn${m.num_turns === 1 ? '' : 's'}`);
-    this.t.footer(parts);
+    this.t.footerAdd(parts);
   }
 }

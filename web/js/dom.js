@@ -41,6 +41,38 @@ export function when(ms) {
   return d.toLocaleDateString([], { month: 'short', day: 'numeric' });
 }
 
+/** "just now", "5 min ago", "3 h ago", then the date. */
+export function relative(ms, now = Date.now()) {
+  const s = Math.round((now - ms) / 1000);
+  if (s < 45) return 'just now';
+  if (s < 3600) return `${Math.max(1, Math.round(s / 60))} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return when(ms);
+}
+
+/** A <time> that says how long ago `ms` was and, on hover, exactly when. */
+export function timeAgo(ms) {
+  const d = new Date(ms);
+  return h('time', { class: 'ago', datetime: d.toISOString(), title: d.toLocaleString(), dataset: { ms } }, relative(ms));
+}
+
+/** Brings every timeAgo() under `root` up to date. */
+export function refreshTimes(root) {
+  const now = Date.now();
+  for (const t of root.querySelectorAll('time.ago')) t.textContent = relative(Number(t.dataset.ms), now);
+}
+
+/** $0.0123: enough digits for a cheap turn. */
+export function money(amount, currency = 'USD') {
+  const n = amount >= 1 ? amount.toFixed(2) : amount.toFixed(4);
+  return currency === 'USD' ? `$${n}` : `${n} ${currency}`;
+}
+
+/** 12,345 → "12k" in tight places. */
+export function kTokens(n) {
+  return n >= 10000 ? `${Math.round(n / 1000)}k` : n.toLocaleString();
+}
+
 export function truncate(s, n) {
   s = String(s ?? '');
   return s.length > n ? s.slice(0, n - 1) + '…' : s;

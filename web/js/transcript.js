@@ -2,7 +2,7 @@
 // seq order, each at most once (a reconnect's replay can overlap what was
 // already shown), in batches of at most a few milliseconds per frame, so a
 // replay of thousands of events never freezes the page.
-import { actionButton, copyButton, h } from './dom.js';
+import { actionButton, copyButton, h, money, timeAgo } from './dom.js';
 import { renderMarkdown } from './markdown.js';
 import { appendAnsi } from './ansi.js';
 import { Approval } from './approvals.js';
@@ -56,7 +56,9 @@ export class Transcript {
     this.stderr = null;
     // `ended` counts finished turns (tests and the title wait on it).
     // `pending`: permission requests waiting for the user.
-    this.state = { running: null, waiting: null, mode: 'default', slash: [], queue: new Map(), pending: new Set(), ended: 0 };
+    this.runFooter = null; // the footer of the turn running or last ended
+    // `cost`: the session's total so far; `context`: {used, size} tokens.
+    this.state = { running: null, waiting: null, mode: 'default', slash: [], queue: new Map(), pending: new Set(), ended: 0, cost: null, currency: 'USD', context: null };
     this.emitState();
   }
 
@@ -70,6 +72,8 @@ export class Transcript {
     if (ev.seq !== undefined) {
       // Seq order, no duplicates: a replay that overlaps is dropped here.
       if (ev.seq <= this.lastSeq) return;
+      // Shown from the middle: sums that need the start are unknown.
+      if (this.lastSeq === 0 && ev.seq > 1) this.acp.costBefore = undefined;
       this.lastSeq = ev.seq;
     }
     this.pending.push(ev);
@@ -158,7 +162,8 @@ export class Transcript {
         const actions = h('div', { class: 'msg-actions' }, copyButton('Copy message', ev.content),
           actionButton('edit', 'Edit and send again', 'Edit', () => this.onEdit?.(ev.content)),
           actionButton('retry', 'Send again', 'Retry', () => this.send({ type: 'message', content: ev.content })));
-        this.add(h('div', { class: 'item user', dataset: { run: ev.runId } }, actions, h('div', { class: 'bubble' }, ev.content)));
+        this.add(h('div', { class: 'item user', dataset: { run: ev.runId } }, actions,
+          h('div', { class: 'bubble' }, ev.content, ev.at ? h('div', { class: 'stamp' }, timeAgo(ev.at)) : null)));
         // `/clear` starts the agent's context afresh: a divider says so when the turn ends.
         this.clearing = String(ev.content).trim() === '/clear' ? ev.runId : null;
         break;
@@ -167,6 +172,7 @@ export class Transcript {
       case 'queue_cancelled': this.state.queue.delete(ev.queueId); break;
       case 'exec_start':
         this.state.running = ev.runId;
+        this.runFooter = null;
         // An agent's cold start takes a second or more: say so where the reply will come.
         this.starting = null;
         this.starting = this.add(h('div', { class: 'notice starting', role: 'status' }, 'Starting the agent…'));
@@ -197,6 +203,7 @@ export class Transcript {
         this.state.pending.delete(ev.requestId);
         break;
       case 'permission_mode': this.state.mode = ev.mode; break;
+      case 'usage': this.usage(ev); break;
       case 'agent_update': this.state.waiting = null; this.acp.update(ev.update || {}); break;
       default: break; // agent_session and types added later: nothing to show
     }
@@ -220,6 +227,19 @@ export class Transcript {
     // swe-swe itself cut the turn short (shut down or killed): not a user's stop.
     else if (ev.status === 'interrupted') this.notice(`${(ev.message || 'interrupted').replace(/^interrupted/, 'Interrupted')}.`, 'stopped interrupted');
     else if (ev.status === 'error') this.notice(`The turn failed${ev.message ? ': ' + ev.message : ''}.`, 'err');
+    // When the reply was done, in the turn's footer.
+    if (ev.at) this.footerAdd([timeAgo(ev.at)]);
+  }
+
+  /** Claude Code: the turn's own cost and tokens (the server works them out
+   * from the CLI's running totals) to its footer; the session's to the header. */
+  usage(ev) {
+    const parts = [];
+    if (typeof ev.costUsd === 'number') parts.push(money(ev.costUsd));
+    if (ev.inputTokens || ev.outputTokens) parts.push(`${(ev.inputTokens || 0).toLocaleString()} in / ${(ev.outputTokens || 0).toLocaleString()} out tokens`);
+    this.footerAdd(parts);
+    if (typeof ev.sessionCostUsd === 'number') { this.state.cost = ev.sessionCostUsd; this.state.currency = 'USD'; }
+    if (ev.contextTokens) this.state.context = { used: ev.contextTokens, size: ev.contextWindow || null };
   }
 
   content(text) {
@@ -244,7 +264,14 @@ export class Transcript {
 
   /** A turn's summary line (duration, cost, tokens…). */
   footer(parts) {
-    if (parts.length) this.add(h('div', { class: 'footer', 'aria-label': 'Turn summary' }, parts.map((p) => h('span', null, p))));
+    if (parts.length) this.runFooter = this.add(h('div', { class: 'footer', 'aria-label': 'Turn summary' }, parts.map((p) => h('span', null, p))));
+  }
+
+  /** Adds to this turn's footer (made when there is none yet). */
+  footerAdd(parts) {
+    if (!parts.length) return;
+    if (!this.runFooter) return this.footer(parts);
+    this.runFooter.append(...parts.map((p) => h('span', null, p)));
   }
 
   newBlock(kind, container) {

@@ -10,8 +10,12 @@ use serde_json::Value;
 pub enum ClaudeLine {
     /// `system`/`init`: the agent session id of this process.
     Init { session_id: String },
-    /// An `assistant` message; its tool_use blocks.
-    Assistant { tool_uses: Vec<ToolUseBlock> },
+    /// An `assistant` message; its tool_use blocks, and the context it was
+    /// answered with (all input tokens of its request), where reported.
+    Assistant {
+        tool_uses: Vec<ToolUseBlock>,
+        context_tokens: Option<u64>,
+    },
     /// A `user` message carrying tool results.
     ToolResults { results: Vec<ToolResultBlock> },
     /// The end of a turn.
@@ -50,6 +54,25 @@ pub struct TurnResult {
     /// `completed` (`is_error` alone is not reliable across versions).
     pub failed: bool,
     pub errors: Vec<String>,
+    /// What this process has cost so far (Claude Code reports a running
+    /// total per process, not the turn's own cost).
+    pub total_cost_usd: Option<f64>,
+    /// The turn's own tokens.
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub context_window: Option<u64>,
+}
+
+/// Input tokens of a `usage` object, cached ones included.
+fn input_tokens(usage: &Value) -> u64 {
+    [
+        "input_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+    ]
+    .iter()
+    .filter_map(|k| usage.get(*k).and_then(Value::as_u64))
+    .sum()
 }
 
 pub fn parse_line(line: &str) -> ClaudeLine {
@@ -75,7 +98,15 @@ pub fn parse_line(line: &str) -> ClaudeLine {
                     })
                 })
                 .collect();
-            ClaudeLine::Assistant { tool_uses }
+            let context_tokens = obj
+                .get("message")
+                .and_then(|m| m.get("usage"))
+                .map(input_tokens)
+                .filter(|n| *n > 0);
+            ClaudeLine::Assistant {
+                tool_uses,
+                context_tokens,
+            }
         }
         Some("user") => {
             let results: Vec<_> = content_blocks(&obj)
@@ -115,10 +146,25 @@ pub fn parse_line(line: &str) -> ClaudeLine {
                         .collect()
                 })
                 .unwrap_or_default();
+            let usage = obj.get("usage");
             ClaudeLine::Result(TurnResult {
                 session_id: str_of(obj.get("session_id")),
                 failed,
                 errors,
+                total_cost_usd: obj.get("total_cost_usd").and_then(Value::as_f64),
+                input_tokens: usage.map(input_tokens),
+                output_tokens: usage
+                    .and_then(|u| u.get("output_tokens"))
+                    .and_then(Value::as_u64),
+                // The largest window of the models this process used.
+                context_window: obj
+                    .get("modelUsage")
+                    .and_then(Value::as_object)
+                    .and_then(|m| {
+                        m.values()
+                            .filter_map(|u| u.get("contextWindow").and_then(Value::as_u64))
+                            .max()
+                    }),
             })
         }
         Some("control_request") => {
@@ -220,7 +266,7 @@ mod tests {
                 session_id: "061b4b1b-8120-400d-b437-1f576c504e7f".into()
             }
         );
-        let ClaudeLine::Assistant { tool_uses } = parse_line(&lines[1]) else {
+        let ClaudeLine::Assistant { tool_uses, .. } = parse_line(&lines[1]) else {
             panic!()
         };
         assert_eq!(tool_uses[0].name, "Write");

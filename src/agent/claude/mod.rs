@@ -2,6 +2,7 @@
 //! the stream-json control protocol, and (in `lines`) the output parser.
 
 pub mod lines;
+pub mod past;
 pub mod transcripts;
 
 use super::{SpawnSpec, StdinMode};

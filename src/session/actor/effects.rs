@@ -11,6 +11,7 @@ impl Actor {
         let (was_running, was_waiting) =
             (self.state.running().is_some(), self.state.prompts_waiting());
 
+        self.state.set_now(crate::store::now_ms());
         for effect in self.state.handle(input) {
             self.perform(effect, reply_to.as_ref());
         }

@@ -9,6 +9,7 @@ pub use super::runtime::{SessionRuntime, Stats};
 use super::state::{
     AgentEvent, ConnId, Effect, Input, ProcId, SessionConfig, SessionSnapshot, SessionState,
 };
+use crate::agent::claude::past::PastConversation;
 use crate::log_safe::log_safe;
 use crate::process::{self, Control, ProcHandle};
 use crate::protocol::server::{Frame, Reply};
@@ -85,6 +86,7 @@ enum Command {
     },
     Adopt {
         id: String,
+        past: Option<Box<PastConversation>>,
         reply: oneshot::Sender<u64>,
     },
     Snapshot {
@@ -252,7 +254,27 @@ impl SessionHandle {
     /// Adds an agent session id to the history; returns the order in which
     /// the actor applied it (1, 2, 3 …).
     pub async fn adopt_agent_session(&self, id: String) -> Result<u64, SessionError> {
-        self.ask(|reply| Command::Adopt { id, reply }).await
+        self.ask(|reply| Command::Adopt {
+            id,
+            past: None,
+            reply,
+        })
+        .await
+    }
+
+    /// Continues Claude Code conversation `id`, opening with its past turns
+    /// (only in a session that has no events yet).
+    pub async fn import_conversation(
+        &self,
+        id: String,
+        past: PastConversation,
+    ) -> Result<u64, SessionError> {
+        self.ask(|reply| Command::Adopt {
+            id,
+            past: Some(Box::new(past)),
+            reply,
+        })
+        .await
     }
 
     pub async fn snapshot(&self) -> Result<SessionSnapshot, SessionError> {
@@ -545,6 +567,7 @@ impl Actor {
                     first_seq: 1,
                     permission_mode: self.state.permission_mode().as_str(),
                     agent: self.agent.to_string(),
+                    cost_usd: Some(self.state.cost_usd()).filter(|c| *c > 0.0),
                 }
                 .to_frame();
                 // Invariant: registration and replay happen in this one step;
@@ -573,8 +596,12 @@ impl Actor {
                 self.subscribers.remove(&conn);
             }
             Command::Input { input, reply_to } => self.feed(*input, reply_to),
-            Command::Adopt { id, reply } => {
-                self.feed(Input::AdoptAgentSession { id }, None);
+            Command::Adopt { id, past, reply } => {
+                let input = match past {
+                    Some(past) => Input::ImportConversation { id, past },
+                    None => Input::AdoptAgentSession { id },
+                };
+                self.feed(input, None);
                 self.adopted += 1;
                 let _ = reply.send(self.adopted);
             }

@@ -28,7 +28,11 @@ impl SessionState {
         }
         match parsed {
             lines::ClaudeLine::Init { session_id } => self.adopt(&session_id),
-            lines::ClaudeLine::Assistant { tool_uses } => {
+            lines::ClaudeLine::Assistant {
+                tool_uses,
+                context_tokens,
+            } => {
+                self.context_tokens = context_tokens.or(self.context_tokens);
                 for t in tool_uses {
                     self.tool_cache.insert(
                         t.id,
@@ -58,6 +62,41 @@ impl SessionState {
             } => self.on_can_use_tool(request_id, tool_name, input, tool_use_id),
             lines::ClaudeLine::Other | lines::ClaudeLine::NotJson => {}
         }
+    }
+
+    /// The result's cost as this turn's own: Claude Code reports what its
+    /// process has cost so far, so a duplex process's second turn is the
+    /// difference from the first.
+    fn on_claude_usage(&mut self, result: &lines::TurnResult) {
+        let Some(run_id) = self.turn.as_ref().map(|t| t.run_id) else {
+            return;
+        };
+        let cost = result.total_cost_usd.filter(|c| c.is_finite() && *c >= 0.0);
+        let cost = cost.map(|total| {
+            let seen = self.proc.as_ref().map_or(0.0, |p| p.cost_seen);
+            if let Some(p) = self.proc.as_mut() {
+                p.cost_seen = total;
+            }
+            // A total below what was seen is a new count (a restarted process).
+            if total >= seen {
+                total - seen
+            } else {
+                total
+            }
+        });
+        if let Some(c) = cost {
+            self.cost_usd += c;
+            self.dirty = true;
+        }
+        self.emit(SessionEvent::Usage {
+            run_id,
+            cost_usd: cost,
+            input_tokens: result.input_tokens,
+            output_tokens: result.output_tokens,
+            session_cost_usd: self.cost_usd,
+            context_tokens: self.context_tokens,
+            context_window: result.context_window,
+        });
     }
 
     pub(super) fn classic_denial(&mut self, tool_use_id: &str, text: &str) {
@@ -102,6 +141,7 @@ impl SessionState {
         if let Some(id) = &result.session_id {
             self.adopt(id);
         }
+        self.on_claude_usage(&result);
         if result.errors.iter().any(|e| lines::is_no_conversation(e)) {
             if let Some(p) = self.proc.as_mut() {
                 p.no_conversation = true;

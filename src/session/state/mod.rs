@@ -9,6 +9,7 @@ use super::history::History;
 use super::permissions::{PermissionMode, Permissions};
 use super::tool_cache::{ToolCache, ToolUse};
 use crate::agent::acp::client::{AcpClient, FileCall};
+use crate::agent::claude::past::PastConversation;
 use crate::agent::claude::{self, lines};
 use crate::agent::{valid_agent_session_id, AgentSpec, ClaudeMode, SpawnSpec};
 use crate::protocol::server::{Frame, Reply, SessionEvent, TurnStatus};
@@ -74,6 +75,13 @@ pub enum Input {
     /// Continue an existing agent conversation in this session.
     AdoptAgentSession {
         id: String,
+    },
+    /// Continue a Claude Code conversation, opening with its past turns as
+    /// read from its transcript (a session that has events keeps them and
+    /// only adopts the id).
+    ImportConversation {
+        id: String,
+        past: Box<PastConversation>,
     },
     Agent {
         proc: ProcId,
@@ -212,6 +220,8 @@ struct Proc {
     acp: Option<AcpClient>,
     /// ACP: a line that was not JSON-RPC was already reported.
     told_not_json: bool,
+    /// Claude: the running cost total this process last reported.
+    cost_seen: f64,
 }
 
 #[derive(Debug)]
@@ -263,6 +273,13 @@ pub struct SessionState {
     next_queue: u64,
     next_request: u64,
     shutting_down: bool,
+    /// The wall clock as the actor last set it (ms since the epoch): events
+    /// are stamped with it. An input like any other; `None` in pure tests.
+    now_ms: Option<i64>,
+    /// What the session's turns have cost so far (USD).
+    cost_usd: f64,
+    /// Tokens of the agent's last request (its context), if reported.
+    context_tokens: Option<u64>,
     out: Vec<Effect>,
 }
 
@@ -283,6 +300,9 @@ impl SessionState {
             next_queue: 1,
             next_request: 1,
             shutting_down: false,
+            now_ms: None,
+            cost_usd: 0.0,
+            context_tokens: None,
             out: Vec::new(),
             cfg,
         }
@@ -314,6 +334,7 @@ impl SessionState {
             } => self.on_legacy_permission(allowed_tools, skip),
             Input::CancelQueued { from, queue_id } => self.on_cancel_queued(from, queue_id),
             Input::AdoptAgentSession { id } => self.adopt(&id),
+            Input::ImportConversation { id, past } => self.import_conversation(&id, *past),
             Input::Agent { proc, event } => {
                 if self.proc.as_ref().map(|p| p.id) == Some(proc) {
                     self.on_agent(event);
@@ -327,6 +348,11 @@ impl SessionState {
             Input::Shutdown => self.on_shutdown(),
         }
         self.finish_step()
+    }
+
+    /// Sets the clock events are stamped with from now on.
+    pub fn set_now(&mut self, ms: i64) {
+        self.now_ms = Some(ms);
     }
 
     // ---- read-only views -------------------------------------------------
@@ -356,6 +382,7 @@ impl SessionState {
         s.next_run = meta.next_run.max(1);
         s.next_request = meta.next_request.max(1);
         s.next_queue = meta.next_queue.max(1);
+        s.cost_usd = meta.cost_usd;
         if let Some(run_id) = meta.running {
             s.emit(SessionEvent::ExecEnd {
                 run_id,
@@ -365,6 +392,7 @@ impl SessionState {
                     "interrupted: swe-swe stopped during this turn (it was killed or crashed); the turn did not finish"
                         .into(),
                 ),
+                at: None,
             });
             s.dirty = true;
         }
@@ -406,6 +434,7 @@ impl SessionState {
                 .map(|m| m.as_str().to_owned()),
             queue: self.queue.iter().cloned().collect(),
             next_queue: self.next_queue,
+            cost_usd: self.cost_usd,
         }
     }
 
@@ -430,6 +459,10 @@ impl SessionState {
 
     pub fn permission_mode(&self) -> PermissionMode {
         self.permissions.mode()
+    }
+
+    pub fn cost_usd(&self) -> f64 {
+        self.cost_usd
     }
 
     pub fn running(&self) -> Option<u64> {

@@ -795,3 +795,6 @@ fn a_turn_cut_short_by_shutdown_is_interrupted_not_stopped() {
     let ev = events(&s.handle(exited(proc, 0)));
     assert_eq!(ev.last().unwrap()["status"], "stopped");
 }
+
+mod resume;
+mod usage;

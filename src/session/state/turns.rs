@@ -17,6 +17,7 @@ impl SessionState {
             content: content.clone(),
             run_id,
             queue_id,
+            at: self.now_ms,
         });
         self.emit(SessionEvent::ExecStart { run_id });
         self.turn = Some(Turn {
@@ -70,6 +71,7 @@ impl SessionState {
             stderr_tail: VecDeque::new(),
             acp: None,
             told_not_json: false,
+            cost_seen: 0.0,
         });
         self.out.push(Effect::Spawn { proc: id, spec });
     }
@@ -104,6 +106,7 @@ impl SessionState {
             status,
             exit_code,
             message,
+            at: self.now_ms,
         });
         if !self.shutting_down {
             if let Some((queue_id, content)) = self.queue.pop_front() {

@@ -70,6 +70,63 @@ impl SessionState {
         }
     }
 
+    /// Adopts `id` and, in a session without events, replays its past turns
+    /// as events: each a user message, its stream-json lines and an end, in
+    /// run numbers of their own, so they render and export like live turns.
+    pub(super) fn import_conversation(&mut self, id: &str, past: PastConversation) {
+        let fresh = self.has_no_events();
+        self.adopt(id);
+        if !fresh || !valid_agent_session_id(id) {
+            return;
+        }
+        let n = past.turns.len();
+        for turn in past.turns {
+            let run_id = self.next_run;
+            self.next_run += 1;
+            if self.title.is_none() {
+                self.title = Some(crate::session::title::from_message(&turn.prompt))
+                    .filter(|t| !t.is_empty());
+            }
+            self.emit(SessionEvent::UserMessage {
+                content: turn.prompt,
+                run_id,
+                queue_id: None,
+                at: turn.at_ms,
+            });
+            self.emit(SessionEvent::ExecStart { run_id });
+            for content in turn.lines {
+                self.emit(SessionEvent::Claudejson { content });
+            }
+            self.emit(SessionEvent::ExecEnd {
+                run_id,
+                status: if turn.interrupted {
+                    TurnStatus::Stopped
+                } else {
+                    TurnStatus::Success
+                },
+                exit_code: None,
+                message: None,
+                at: turn.end_ms,
+            });
+        }
+        let mut note = if n == 0 {
+            format!("Resumed Claude Code conversation {id}; no earlier turns could be read from its transcript (the agent still knows them).")
+        } else {
+            format!(
+                "Resumed Claude Code conversation {id}: {n} earlier turn{} read from its transcript.",
+                if n == 1 { "" } else { "s" }
+            )
+        };
+        if past.skipped_bytes > 0 {
+            note.push_str(&format!(
+                " Its first {} MB are not shown (only the last {} MB are read).",
+                past.skipped_bytes.div_ceil(1 << 20),
+                crate::agent::claude::past::IMPORT_MAX_BYTES >> 20
+            ));
+        }
+        self.info(note);
+    }
+
     pub(super) fn on_stop(&mut self, from: ConnId, run_id: Option<u64>) {
         let current = self.turn.as_ref().map(|t| t.run_id);
         let target = match (current, run_id) {
