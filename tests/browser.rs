@@ -77,6 +77,11 @@ async fn scenario(name: &str, builder: ServerBuilder) {
 }
 
 #[tokio::test]
+async fn turn_costs_session_total_and_times() {
+    scenario("usage", Server::claude()).await;
+}
+
+#[tokio::test]
 async fn line_breaks_clear_and_plain_titles() {
     scenario("text", Server::claude()).await;
 }

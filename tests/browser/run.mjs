@@ -747,6 +747,39 @@ const scenarios = {
    * leaves a "context cleared" divider (not "(no content)"), and a session's
    * title is one line of plain text, not the raw markdown of its first message.
    */
+  /**
+   * Costs and times (issue 14, points 8 and 20). Before, every footer showed
+   * the CLI's running total as that turn's cost ($0.0125, then $0.0250 for a
+   * second turn that cost $0.0125) and messages had no time.
+   */
+  async usage(browser) {
+    const page = await open(browser);
+    await send(page, 'first');
+    await ended(page, 1);
+    await send(page, 'second');
+    await ended(page, 2);
+    const footers = await page.$$eval('#transcript .footer', (els) => els.map((e) => e.textContent));
+    assert.equal(footers.length, 2, JSON.stringify(footers));
+    for (const f of footers) {
+      assert.match(f, /\$0\.0125/, `each turn's own cost: ${f}`);
+      assert.match(f, /10 in \/ 5 out tokens/);
+    }
+    assert.doesNotMatch(footers[1], /0\.0250/, 'not the running total');
+    await page.waitForFunction(() => document.getElementById('usage').textContent === '$0.0250 · 12k / 200k context');
+    // Each message and reply says when; exactly on hover.
+    const times = await page.$$eval('#transcript time.ago', (els) => els.map((e) => [e.textContent, e.title, e.getAttribute('datetime')]));
+    assert.equal(times.length, 4, JSON.stringify(times));
+    for (const [rel, exact, iso] of times) {
+      assert.equal(rel, 'just now');
+      assert.ok(exact && Math.abs(Date.parse(iso) - Date.now()) < 60000, `${exact} ${iso}`);
+    }
+    // The session's total is known after a reload, from the hello reply.
+    await page.reload();
+    await connected(page);
+    await page.waitForFunction(() => document.getElementById('usage').textContent.startsWith('$0.0250'));
+    noErrors(page);
+  },
+
   async text(browser) {
     const page = await open(browser);
     await send(page, '## Fix the **login** bug\nin `auth.rs`');

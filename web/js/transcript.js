@@ -264,7 +264,9 @@ export class Transcript {
 
   /** A turn's summary line (duration, cost, tokens…). */
   footer(parts) {
-    if (parts.length) this.runFooter = this.add(h('div', { class: 'footer', 'aria-label': 'Turn summary' }, parts.map((p) => h('span', null, p))));
+    if (!parts.length) return;
+    this.runFooter = h('div', { class: 'footer', 'aria-label': 'Turn summary' }, parts.map((p) => h('span', null, p)));
+    this.add(this.runFooter);
   }
 
   /** Adds to this turn's footer (made when there is none yet). */

@@ -71,6 +71,7 @@ pub fn duplex(o: &Opts, session: &str) {
             pending: VecDeque::new(),
         }),
         mode: o.mode.clone(),
+        cost: 0.0,
     };
     while let Some(msg) = t.next_msg(None) {
         match msg {
@@ -102,6 +103,9 @@ pub struct Turn<'a> {
     pub inbox: Option<Inbox>,
     /// The permission mode: from the flag, changed by `set_permission_mode`.
     pub mode: String,
+    /// What this process has cost so far: like the real CLI, each result
+    /// reports the running total, not the turn's own cost.
+    pub cost: f64,
 }
 
 /// How a waiting step ended.
@@ -188,7 +192,8 @@ impl Turn<'_> {
             }
         }
         emit(&self.envelope(json!({"type":"assistant","message":{"id":msg_id,"type":"message","role":"assistant",
-            "model":"fake","content":[{"type":"text","text":text}],"stop_reason":null},"parent_tool_use_id":null})));
+            "model":"fake","content":[{"type":"text","text":text}],"stop_reason":null,
+            "usage":{"input_tokens":3,"cache_read_input_tokens":12000,"output_tokens":5}},"parent_tool_use_id":null})));
         if self.o.partial {
             emit(&self.envelope(json!({"type":"stream_event","event":{"type":"content_block_stop","index":0},"parent_tool_use_id":null})));
         }
@@ -210,10 +215,13 @@ impl Turn<'_> {
         emit(&self.envelope(json!({"type":"user","message":{"role":"user","content":[block]},"parent_tool_use_id":null})));
     }
 
-    fn result(&self, text: &str, subtype: &str) {
+    fn result(&mut self, text: &str, subtype: &str) {
+        // Each turn costs $0.0125 (exact in binary: tests compare sums).
+        self.cost += 0.0125;
         emit(&self.envelope(json!({"type":"result","subtype":subtype,"is_error":subtype != "success",
-            "duration_ms":1,"num_turns":1,"result":text,"stop_reason":"end_turn","total_cost_usd":0.0001,
-            "usage":{"input_tokens":10,"output_tokens":5},"permission_denials":[]})));
+            "duration_ms":1,"num_turns":1,"result":text,"stop_reason":"end_turn","total_cost_usd":self.cost,
+            "usage":{"input_tokens":10,"output_tokens":5},"permission_denials":[],
+            "modelUsage":{"fake":{"contextWindow":200000,"costUSD":self.cost}}})));
     }
 
     pub fn run(&mut self, prompt: &str) {

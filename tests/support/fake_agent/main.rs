@@ -110,6 +110,7 @@ fn main() {
             session: &session,
             inbox: None,
             mode: o.mode.clone(),
+            cost: 0.0,
         };
         t.run(&prompt);
     }
