@@ -82,6 +82,11 @@ async fn turn_costs_session_total_and_times() {
 }
 
 #[tokio::test]
+async fn approvals_in_cards_and_command_output() {
+    scenario("cards", Server::claude()).await;
+}
+
+#[tokio::test]
 async fn line_breaks_clear_and_plain_titles() {
     scenario("text", Server::claude()).await;
 }

@@ -215,7 +215,9 @@ const scenarios = {
     await page.waitForSelector('.approval button[data-option]', { timeout: WAIT });
     const names = await page.locator('.approval button[data-option]').allTextContents();
     assert.deepEqual(names, ['Always allow', 'Allow', 'Reject'], 'the agent\'s options, by name');
-    assert.ok(await count(page, '.approval .diff') > 0, 'the proposed write shows as a diff');
+    // In the tool call's card, once: the approval does not repeat it.
+    assert.ok(await count(page, '.card.asking .diff') > 0, 'the proposed write shows as a diff');
+    assert.equal(await count(page, '.approval .diff'), 0);
     await page.click('.approval button[data-option="yes"]');
     await ended(page, 2);
     assert.match(await text(page, '.approval .verdict'), /Allowed once/);
@@ -338,7 +340,7 @@ const scenarios = {
     await send(a, 'write a.txt');
     await b.waitForSelector('.approval[data-tool="Write"] button[data-decision="allow"]');
     await a.waitForSelector('.approval[data-tool="Write"]');
-    assert.match(await text(b, '.approval'), /a\.txt/);
+    assert.match(await text(b, '.card.asking'), /a\.txt/);
     await b.click('.approval button[data-decision="allow"]');
     await a.waitForSelector('.approval.done');
     assert.match(await text(a, '.approval .verdict'), /Allowed once/);
@@ -355,8 +357,8 @@ const scenarios = {
     assert.equal(fs.existsSync(path.join(WORKDIR, 'b.txt')), false);
 
     await send(a, 'edit src/lib.rs');
-    await b.waitForSelector('.approval:not(.done) .diff .ln.add');
-    assert.match(await text(b, '.approval:not(.done) .diff'), /let extra = true;/);
+    await b.waitForSelector('.card.asking .diff .ln.add');
+    assert.match(await text(b, '.card.asking .diff'), /let extra = true;/);
     await b.click('.approval:not(.done) button[data-decision="allow_always"]');
     await ended(a, 3);
     assert.match(await text(a, '.approval >> nth=2'), /Always allowed/);
@@ -777,6 +779,50 @@ const scenarios = {
     await page.reload();
     await connected(page);
     await page.waitForFunction(() => document.getElementById('usage').textContent.startsWith('$0.0250'));
+    noErrors(page);
+  },
+
+  /**
+   * Cards (issue 14, point 10). Before: an approval repeated its tool's card
+   * (the Write's path and diff shown twice more), the card said "running…"
+   * while it waited, answered approvals stayed full size, and a command's
+   * output was hidden until clicked.
+   */
+  async cards(browser) {
+    const page = await open(browser);
+    await send(page, 'write cards.txt');
+    await page.waitForSelector('.card.asking .approval:not(.done) button[data-decision="allow"]');
+    assert.equal(await count(page, '#transcript .card'), 1, 'the approval is inside the Write card');
+    assert.equal(await count(page, '#transcript .approval'), 1);
+    assert.equal(await count(page, '#transcript .approval .tool-sum, #transcript .approval .diff'), 0, 'the call is not repeated');
+    assert.equal(await text(page, '.card.asking .state'), 'waiting for approval');
+    await shot(page, 'approval-in-card');
+    await page.click('.approval button[data-decision="allow"]');
+    await ended(page, 1);
+    await page.waitForSelector('.approval.done');
+    assert.equal(await text(page, '.approval.done .verdict'), 'Allowed once');
+    const box = await page.locator('.approval.done').boundingBox();
+    assert.ok(box.height < 40, `an answered approval is one line (${box.height} px)`);
+    assert.equal(await text(page, '.card[data-tool="Write"] .state'), 'done');
+    assert.equal(await count(page, '.card.asking'), 0);
+
+    // A denied one says so in its card, and its approval is one line too.
+    await send(page, 'write no.txt');
+    await page.waitForSelector('.card.asking .approval:not(.done) button[data-decision="deny"]');
+    await page.click('.card.asking .approval button[data-decision="deny"]');
+    await ended(page, 2);
+    assert.match(await page.locator('.card[data-tool="Write"] .approval .verdict').last().textContent(), /^Denied/);
+    assert.equal(await page.locator('.card[data-tool="Write"] .state').last().textContent(), 'failed');
+
+    // A command's output: its last lines without a click, all on request.
+    await send(page, 'count');
+    await ended(page, 3);
+    const bash = page.locator('.card[data-tool="Bash"]');
+    assert.equal(await bash.evaluate((e) => e.open), true, 'the Bash card is open');
+    const tail = await bash.locator('pre.output').textContent();
+    assert.deepEqual(tail.split('\n'), Array.from({ length: 8 }, (_, i) => `line ${33 + i}`));
+    await bash.locator('button.more:has-text("Show all 40 lines")').click();
+    assert.equal((await bash.locator('pre.output').textContent()).split('\n').length, 40);
     noErrors(page);
   },
 

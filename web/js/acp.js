@@ -4,7 +4,7 @@
 // list, commands and mode go to the page's state, usage to the footer.
 import { h, money, truncate } from './dom.js';
 import { diffView } from './diff.js';
-import { todoList } from './tools.js';
+import { showAsking, todoList } from './tools.js';
 
 const str = (v) => (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v));
 const label = (t) => h('div', { class: 'label' }, t);
@@ -68,8 +68,10 @@ export class AcpToolCard {
     this.name.textContent = str(c.title || c.kind || 'tool');
     this.sum.textContent = c.title && c.kind === 'execute' && c.rawInput?.command && c.title !== c.rawInput.command ? callSummary(c) : (c.title ? '' : callSummary(c));
     const [cls, text] = STATES[c.status] || STATES.pending;
-    this.state.className = 'state ' + cls;
-    this.state.textContent = text;
+    if (!(c.status === 'pending' || c.status === undefined) || !showAsking(this)) {
+      this.state.className = 'state ' + cls;
+      this.state.textContent = text;
+    }
     const views = contentViews(c.content);
     if (c.kind === 'execute' && c.rawInput?.command) views.unshift(pre('$ ' + str(c.rawInput.command)));
     if (!views.length && c.rawOutput !== undefined && c.status === 'completed') views.push(pre(JSON.stringify(c.rawOutput, null, 2)));

@@ -7,8 +7,12 @@ import { renderMarkdown } from './markdown.js';
 import { callSummary, contentViews } from './acp.js';
 
 export class Approval {
-  /** `req`: the permission_request event; `send(frame)` answers it. */
-  constructor(req, send) {
+  /** `req`: the permission_request event; `send(frame)` answers it.
+   * `inCard`: shown inside the call's own card, which already shows what
+   * the call does, so only the question and the answers are shown. */
+  constructor(req, send, { inCard = false } = {}) {
+    this.inCard = inCard;
+    this.done = false;
     this.req = req;
     let input = {};
     try { input = JSON.parse(req.toolInput || '{}') ?? {}; } catch { input = { raw: req.toolInput }; }
@@ -22,15 +26,16 @@ export class Approval {
     else if (tool === 'AskUserQuestion') body = this.questions(input, answer);
     else if (tool === 'ExitPlanMode') body = this.plan(input, answer);
     else body = this.permission(tool, input, answer);
-    this.el = h('section', { class: 'approval', 'aria-label': `${tool} needs your answer`, dataset: { request: req.requestId, tool } }, body, this.verdict);
+    this.subject = `${tool} ${Array.isArray(req.options) ? callSummary(req.toolCall || {}) : summary(tool, input)}`.trim();
+    this.el = h('section', { class: 'approval' + (inCard ? ' in-card' : ''), 'aria-label': `${tool} needs your answer`, dataset: { request: req.requestId, tool } }, body, this.verdict);
   }
 
   permission(tool, input, answer) {
     const reason = h('input', { type: 'text', class: 'reason', placeholder: 'Reason (optional, told to the agent)', 'aria-label': 'Reason for denying' });
     return [
       h('h3', null, `Allow ${tool}?`),
-      h('div', { class: 'tool-sum' }, summary(tool, input)),
-      inputView(tool, input),
+      this.inCard ? null : h('div', { class: 'tool-sum' }, summary(tool, input)),
+      this.inCard ? null : inputView(tool, input),
       h('div', { class: 'buttons' },
         h('button', { type: 'button', class: 'primary', dataset: { decision: 'allow' }, onclick: () => answer('allow') }, 'Allow once'),
         h('button', { type: 'button', dataset: { decision: 'allow_always' }, onclick: () => answer('allow_always') }, `Always allow ${tool}`),
@@ -46,8 +51,8 @@ export class Approval {
     const pick = (o) => { send({ type: 'permission_response', requestId: req.requestId, optionId: o.optionId }); document.getElementById('input')?.focus(); };
     return [
       h('h3', null, `Allow ${tool}?`),
-      h('div', { class: 'tool-sum' }, callSummary(call)),
-      contentViews(call.content),
+      this.inCard ? null : h('div', { class: 'tool-sum' }, callSummary(call)),
+      this.inCard ? null : contentViews(call.content),
       h('div', { class: 'buttons' }, req.options.map((o) => {
         const decision = decisions[o.kind] || 'deny';
         const cls = o.kind === 'allow_once' ? 'primary' : decision === 'deny' ? 'danger' : undefined;
@@ -98,13 +103,16 @@ export class Approval {
 
   /** The prompt was answered (here or in another tab) or voided. */
   resolve(ev) {
+    this.done = true;
+    // Answered: one line (what was asked, when alone, and the answer).
     this.el.classList.add('done');
-    if (ev.type === 'permission_void') { this.verdict.textContent = `No longer needed: ${ev.reason}`; return; }
+    const about = this.inCard || this.req.sender === 'AskUserQuestion' || this.req.sender === 'ExitPlanMode' ? '' : `${this.subject}: `;
+    if (ev.type === 'permission_void') { this.verdict.textContent = `${about}No longer needed: ${ev.reason}`; return; }
     const words = { allow: 'Allowed once', allow_always: 'Always allowed', deny: 'Denied', skip_all: 'All tools allowed' };
     let text = words[ev.decision] || ev.decision;
     if (this.req.sender === 'ExitPlanMode') text = ev.decision === 'deny' ? 'Kept planning' : 'Plan approved';
     if (ev.answers) text = 'Answered: ' + Object.entries(ev.answers).map(([q, a]) => `${q} → ${a}`).join('; ');
     if (ev.reason) text += ` — “${ev.reason}”`;
-    this.verdict.textContent = text;
+    this.verdict.textContent = about + text;
   }
 }

@@ -66,6 +66,45 @@ export function resultText(content) {
   return content.map((b) => (b?.type === 'text' ? b.text : b?.type === 'image' ? '[image]' : JSON.stringify(b))).join('\n');
 }
 
+const TAIL_LINES = 8;
+
+/** Output shown by its last lines, with a button for the rest. */
+export function tailView(text) {
+  const lines = text.replace(/\n$/, '').split('\n');
+  if (lines.length <= TAIL_LINES) return pre(text, 'output');
+  const p = pre(lines.slice(-TAIL_LINES).join('\n'), 'output tail');
+  const more = h('button', { type: 'button', class: 'more' }, `Show all ${lines.length} lines`);
+  more.addEventListener('click', () => { p.textContent = text; p.classList.remove('tail'); more.remove(); });
+  return h('div', null, more, p);
+}
+
+/** An approval about this call goes into its card, instead of repeating
+ * the call above or below it; the card says it waits for the answer. */
+export function attachApproval(card, approval) {
+  card.approval = approval;
+  card.el.open = true;
+  card.el.classList.add('asking');
+  card.el.append(approval.el);
+  showAsking(card);
+}
+
+/** A card's state while its approval is open (cards call it on update). */
+export function showAsking(card) {
+  if (!card.approval || card.approval.done) return false;
+  card.state.className = 'state needs';
+  card.state.textContent = 'waiting for approval';
+  return true;
+}
+
+/** Its approval was answered: the card goes on with the call. */
+export function answered(card, ev) {
+  card.el.classList.remove('asking');
+  if (!card.state.classList.contains('needs')) return;
+  const denied = ev.type === 'permission_resolved' && ev.decision === 'deny';
+  card.state.className = 'state ' + (denied ? 'err' : 'wait');
+  card.state.textContent = denied ? 'denied' : ev.type === 'permission_void' ? 'no answer needed' : 'running…';
+}
+
 /** A card for one tool_use block. `children` holds a subagent's own calls. */
 export class ToolCard {
   constructor(block) {
@@ -96,8 +135,12 @@ export class ToolCard {
     if (this.name === 'TodoWrite' && !isError) return;
     if (!text) return;
     const shown = text.length > 100_000 ? text.slice(0, 100_000) + `\n… ${text.length - 100_000} more characters` : text;
-    this.body.append(label(isError ? 'Error' : this.name === 'Task' || this.name === 'Agent' ? 'Result' : 'Output'),
-      this.name === 'Task' || this.name === 'Agent' ? renderMarkdown(shown) : pre(shown, isError ? 'wrap' : undefined));
+    const sub = this.name === 'Task' || this.name === 'Agent';
+    // A command's output is what one looks for: its last lines show
+    // without a click, all of them on request.
+    const view = sub ? renderMarkdown(shown) : this.name === 'Bash' && !isError ? tailView(shown) : pre(shown, isError ? 'wrap' : undefined);
+    if (this.name === 'Bash') this.el.open = true;
+    this.body.append(label(isError ? 'Error' : sub ? 'Result' : 'Output'), view);
   }
 
   /** The turn ended without a result for this call. */

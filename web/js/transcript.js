@@ -6,6 +6,7 @@ import { actionButton, copyButton, h, money, timeAgo } from './dom.js';
 import { renderMarkdown } from './markdown.js';
 import { appendAnsi } from './ansi.js';
 import { Approval } from './approvals.js';
+import { answered, attachApproval } from './tools.js';
 import { AcpView } from './acp.js';
 import { ClaudeView } from './claude.js';
 
@@ -192,16 +193,22 @@ export class Transcript {
       case 'info': this.notice(ev.message); break;
       case 'error': this.notice(ev.message, 'err'); break;
       case 'permission_request': {
-        const a = new Approval(ev, this.send);
+        // A tool approval goes into the card of its call when that is shown.
+        const id = ev.toolUseId ?? ev.toolCall?.toolCallId;
+        const card = !['AskUserQuestion', 'ExitPlanMode'].includes(ev.sender) && id != null ? this.cards.get(String(id)) : null;
+        const a = new Approval(ev, this.send, { inCard: Boolean(card) });
         this.approvals.set(ev.requestId, a);
         this.state.pending.add(ev.requestId);
-        this.add(a.el);
+        if (card) { a.card = card; attachApproval(card, a); } else this.add(a.el);
         break;
       }
-      case 'permission_resolved': case 'permission_void':
-        this.approvals.get(ev.requestId)?.resolve(ev);
+      case 'permission_resolved': case 'permission_void': {
+        const a = this.approvals.get(ev.requestId);
+        a?.resolve(ev);
+        if (a?.card) answered(a.card, ev);
         this.state.pending.delete(ev.requestId);
         break;
+      }
       case 'permission_mode': this.state.mode = ev.mode; break;
       case 'usage': this.usage(ev); break;
       case 'agent_update': this.state.waiting = null; this.acp.update(ev.update || {}); break;

@@ -303,6 +303,7 @@ impl Turn<'_> {
                 }
             }
             "showcase" => self.showcase(),
+            "count" => self.counting(),
             "mode" => format!("Mode: {}", self.mode),
             "tools" => {
                 for i in 0..arg(words.next(), 1) {

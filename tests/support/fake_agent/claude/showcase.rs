@@ -62,6 +62,19 @@ impl Turn<'_> {
         ));
     }
 
+    /// A command with 40 lines of output.
+    pub(super) fn counting(&mut self) -> String {
+        let out: Vec<String> = (1..=40).map(|n| format!("line {n}")).collect();
+        self.call(
+            "Bash",
+            json!({"command":"seq -f 'line %g' 1 40"}),
+            &out.join("\n"),
+            false,
+            None,
+        );
+        "Counted to 40.".into()
+    }
+
     /// Every kind of output the page has a card for.
     pub(super) fn showcase(&mut self) -> String {
         self.blocks(json!([{"type":"thinking","thinking":"The user wants a tour of every tool. Start with the tests.","signature":"sig"}]), None);
