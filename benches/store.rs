@@ -100,7 +100,7 @@ async fn main() {
     drop(store);
     let started = Instant::now();
     let store = Store::open(dir.path()).unwrap();
-    let (rows, total) = store.sessions(50, 0).await.unwrap();
+    let (rows, total) = store.sessions(50, 0, None).await.unwrap();
     let loaded = store
         .load("s999", 2_000, usize::MAX)
         .await

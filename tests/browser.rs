@@ -87,6 +87,11 @@ async fn approvals_in_cards_and_command_output() {
 }
 
 #[tokio::test]
+async fn search_the_conversation_and_filter_sessions() {
+    scenario("search", Server::claude()).await;
+}
+
+#[tokio::test]
 async fn line_breaks_clear_and_plain_titles() {
     scenario("text", Server::claude()).await;
 }

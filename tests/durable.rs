@@ -191,6 +191,23 @@ async fn sessions_api_lists_renames_deletes_and_resumes_claude_sessions() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(renamed["title"], "Renamed");
+    // The list's filter (issue 14, point 17): by title, case-insensitive;
+    // LIKE's wildcards in it are literal.
+    for (q, n) in [
+        ("renam", 1),
+        ("BETA", 1),
+        ("e", 2),
+        ("%25", 0),
+        ("_", 0),
+        ("zzz", 0),
+    ] {
+        let (status, found) = server
+            .http("GET", &format!("/api/sessions?q={q}"), None)
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(found["total"], n, "q={q}: {found}");
+        assert_eq!(found["sessions"].as_array().unwrap().len(), n);
+    }
     assert_eq!(server.http("GET", "/api/sessions/nope", None).await.0, 404);
     assert_eq!(
         server.http("GET", "/api/sessions/..%2Fetc", None).await.0,

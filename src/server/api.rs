@@ -73,6 +73,8 @@ async fn agents(State(app): State<Arc<AppState>>) -> Json<Value> {
 struct Page {
     limit: Option<usize>,
     offset: Option<usize>,
+    /// Only sessions whose title contains this.
+    q: Option<String>,
 }
 
 async fn list(
@@ -89,7 +91,11 @@ async fn list(
             i64::MAX
         )));
     }
-    let (sessions, total) = app.store.sessions(limit, offset).await?;
+    let q = page.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    if q.is_some_and(|q| q.len() > 200) {
+        return Err(ApiError::BadRequest("q is longer than 200 bytes".into()));
+    }
+    let (sessions, total) = app.store.sessions(limit, offset, q).await?;
     let owned = app.store.owned_agent_sessions().await?;
     let (home, cwd) = (app.home.clone(), app.workdir.clone());
     let mut claude = tokio::task::spawn_blocking(move || transcripts::list(&home, &cwd))

@@ -384,20 +384,37 @@ impl Store {
         .await
     }
 
+    /// A page of sessions, newest first; with `title_has`, only those whose
+    /// title contains it (case-insensitive for ASCII), and `total` counts those.
     pub async fn sessions(
         &self,
         limit: usize,
         offset: usize,
+        title_has: Option<&str>,
     ) -> Result<(Vec<SessionRow>, i64), StoreError> {
+        // LIKE with the pattern's own wildcards escaped: `50%` finds "50%".
+        let pattern = title_has.map(|q| {
+            let escaped = q
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
         self.read(move |c| {
-            let total: i64 = c.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
-            let mut stmt = c.prepare_cached(
+            const FILTER: &str = "(?1 IS NULL OR title LIKE ?1 ESCAPE '\\')";
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM sessions WHERE {FILTER}"),
+                params![pattern],
+                |r| r.get(0),
+            )?;
+            let mut stmt = c.prepare_cached(&format!(
                 "SELECT id, title, agent, created_ms, updated_ms, status,
                    COALESCE((SELECT MAX(seq) FROM events e WHERE e.session = s.id), 0)
-                 FROM sessions s ORDER BY updated_ms DESC, id LIMIT ?1 OFFSET ?2",
-            )?;
+                 FROM sessions s WHERE {FILTER}
+                 ORDER BY updated_ms DESC, id LIMIT ?2 OFFSET ?3"
+            ))?;
             let rows = stmt
-                .query_map(params![limit as i64, offset as i64], session_row)?
+                .query_map(params![pattern, limit as i64, offset as i64], session_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((rows, total))
         })

@@ -826,6 +826,54 @@ const scenarios = {
     noErrors(page);
   },
 
+  /** Search in the conversation and the session list's filter (issue 14, point 17). */
+  async search(browser) {
+    const page = await open(browser);
+    await send(page, 'first apple');
+    await ended(page, 1);
+    await send(page, 'showcase');
+    await ended(page, 2);
+    await send(page, 'second APPLE pie');
+    await ended(page, 3);
+    await page.keyboard.press('Control+Shift+F');
+    await page.waitForSelector('#searchbar:not([hidden]) #search:focus');
+    await page.fill('#search', 'apple');
+    // Two messages and the two replies that repeat them.
+    await page.waitForFunction(() => document.getElementById('search-count').textContent === '4 of 4');
+    assert.equal(await page.evaluate(() => CSS.highlights.get('search-hit').size), 4);
+    await page.press('#search', 'Enter');
+    assert.equal(await text(page, '#search-count'), '1 of 4', 'after the last, the first');
+    await page.press('#search', 'Shift+Enter');
+    assert.equal(await text(page, '#search-count'), '4 of 4');
+    await page.click('#search-prev');
+    assert.equal(await text(page, '#search-count'), '3 of 4');
+    // A hit inside a folded thinking block unfolds it.
+    assert.equal(await page.evaluate(() => document.querySelector('details.thinking').open), false);
+    await page.fill('#search', 'wants a tour');
+    await page.waitForFunction(() => document.getElementById('search-count').textContent === '1 of 1');
+    assert.equal(await page.evaluate(() => document.querySelector('details.thinking').open), true);
+    await page.fill('#search', 'nothing like this');
+    await page.waitForFunction(() => document.getElementById('search-count').textContent === 'No matches');
+    await page.press('#search', 'Escape');
+    assert.equal(await page.isVisible('#searchbar'), false);
+    assert.equal(await page.evaluate(() => CSS.highlights.has('search-hit')), false);
+
+    // The session list's filter asks the server (every session, not a page).
+    await page.click('#new-session');
+    await send(page, 'banana bread');
+    await ended(page, 1);
+    await page.waitForFunction(() => document.querySelectorAll('#session-list li[data-id]').length === 2);
+    await page.fill('#session-filter', 'BAN');
+    await page.waitForFunction(() => document.querySelectorAll('#session-list li[data-id]').length === 1);
+    assert.match(await text(page, '#session-list'), /banana bread/);
+    await page.fill('#session-filter', 'zzz');
+    await page.waitForFunction(() => /No session titled “zzz”/.test(document.getElementById('session-list').textContent));
+    await page.fill('#session-filter', '');
+    await page.waitForFunction(() => document.querySelectorAll('#session-list li[data-id]').length === 2);
+    assert.equal(await text(page, '#title'), 'banana bread', 'the header keeps the title while filtering');
+    noErrors(page);
+  },
+
   async text(browser) {
     const page = await open(browser);
     await send(page, '## Fix the **login** bug\nin `auth.rs`');

@@ -6,6 +6,7 @@ import { Transcript } from './transcript.js';
 import { Composer } from './composer.js';
 import { Sessions } from './sessions.js';
 import { CLAUDE_BUILTINS, mergeCommands } from './commands.js';
+import { TranscriptSearch } from './search.js';
 
 const $ = (id) => document.getElementById(id);
 const THEME_KEY = 'swe-swe-theme';
@@ -210,8 +211,13 @@ function start() {
     if (!send({ type: 'set_permission_mode', mode: ui.mode.value })) ui.mode.value = state.mode;
   });
 
+  const search = new TranscriptSearch({
+    bar: $('searchbar'), input: $('search'), count: $('search-count'), prev: $('search-prev'),
+    next: $('search-next'), close: $('search-close'), open: $('find'), root: transcript.root,
+  });
+
   sessions = new Sessions({
-    list: $('session-list'), claudeList: $('claude-list'), claudeHead: $('claude-head'),
+    list: $('session-list'), claudeList: $('claude-list'), claudeHead: $('claude-head'), filter: $('session-filter'),
     current: () => session,
     onRendered: () => renderState(),
     onOpen: (id) => { openSession(id); closeSidebar(); },
@@ -253,7 +259,7 @@ function start() {
 
   window.addEventListener('online', () => conn.retryNow());
   // For tests and debugging: the live objects.
-  window.sweSwe = { conn, transcript, sessions, composer };
+  window.sweSwe = { conn, transcript, sessions, composer, search };
   sessions.refresh();
   conn.start(session);
   $('input').focus();

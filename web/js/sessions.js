@@ -3,8 +3,10 @@
 import { h, clear, when } from './dom.js';
 
 export class Sessions {
-  constructor({ list, claudeList, claudeHead, onOpen, current, onRendered }) {
+  constructor({ list, claudeList, claudeHead, filter, onOpen, current, onRendered }) {
     this.onRendered = onRendered;
+    this.filter = filter;
+    filter?.addEventListener('input', () => this.refresh());
     this.list = list;
     this.claudeList = claudeList;
     this.claudeHead = claudeHead;
@@ -32,7 +34,13 @@ export class Sessions {
       try {
         const data = await this.api('GET', 'api/sessions?limit=200');
         this.rows = data.sessions || [];
-        this.render(data);
+        // Filtered by title: the server searches every session, not only
+        // the newest 200 (`rows` stays whole: titles of the open session).
+        const q = this.filter?.value.trim();
+        if (q) {
+          const found = await this.api('GET', `api/sessions?limit=200&q=${encodeURIComponent(q)}`);
+          this.render({ ...data, sessions: found.sessions || [] }, q);
+        } else this.render(data);
         this.onRendered?.();
       } catch (e) { console.warn('session list', e); }
     })();
@@ -62,7 +70,7 @@ export class Sessions {
     li.classList.toggle('needs-you', Boolean(needsYou));
   }
 
-  render(data) {
+  render(data, filtered = '') {
     clear(this.list);
     const cur = this.current();
     for (const s of data.sessions || []) {
@@ -77,7 +85,7 @@ export class Sessions {
       const live = this.live.get(s.id);
       this.paint(li, live ? live.running : s.status === 'running', live?.needsYou);
     }
-    if (!(data.sessions || []).length) this.list.append(h('li', { class: 'notice' }, 'No sessions yet'));
+    if (!(data.sessions || []).length) this.list.append(h('li', { class: 'notice' }, filtered ? `No session titled “${filtered}”` : 'No sessions yet'));
     clear(this.claudeList);
     const past = data.claude || [];
     this.claudeHead.hidden = !past.length;
