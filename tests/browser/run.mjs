@@ -568,9 +568,28 @@ const scenarios = {
     await page.waitForFunction(() => document.getElementById('sidebar').getBoundingClientRect().left >= 0);
     await page.tap('#scrim', { position: { x: 360, y: 400 } }); // beside the drawer
     await page.waitForFunction(() => document.getElementById('sidebar').getBoundingClientRect().right <= 0);
+    // The placeholder fits on its line; the connection says what it is.
+    const fit = await page.evaluate(() => {
+      const i = document.getElementById('input');
+      const cs = getComputedStyle(i);
+      const ctx = document.createElement('canvas').getContext('2d');
+      ctx.font = `${cs.fontSize} ${cs.fontFamily}`;
+      return { text: ctx.measureText(i.placeholder).width, room: i.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) };
+    });
+    assert.ok(fit.text <= fit.room, `the placeholder fits: ${JSON.stringify(fit)}`);
+    const conn = await page.evaluate(() => { const c = document.getElementById('conn'); return { text: c.textContent, size: parseFloat(getComputedStyle(c).fontSize), w: c.getBoundingClientRect().width }; });
+    assert.ok(conn.text === 'Connected' && conn.size >= 10 && conn.w > 40, `the connection state is words, not a dot: ${JSON.stringify(conn)}`);
     await page.fill('#input', 'showcase');
     await page.tap('#send');
     await ended(page, 1);
+    // Every control one can tap is at least 44 px tall.
+    const small = await page.evaluate(() => [...document.querySelectorAll('button, select, summary, input, textarea, a[href]')]
+      .filter((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden' && e.type !== 'checkbox' && e.type !== 'radio'; })
+      // Links inside prose are exempt (WCAG 2.5.8: inline targets).
+      .filter((e) => !(e.tagName === 'A' && e.closest('.md')))
+      .filter((e) => e.getBoundingClientRect().height < 44)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}.${e.className} ${Math.round(e.getBoundingClientRect().height)}px "${(e.textContent || e.ariaLabel || '').slice(0, 20)}"`));
+    assert.deepEqual(small, [], 'controls under 44 px on a phone');
     await page.fill('#input', 'write phone.txt');
     await page.tap('#send');
     await page.waitForSelector('.approval:not(.done) button[data-decision="allow"]');
@@ -578,8 +597,14 @@ const scenarios = {
     assert.ok(overflow.doc <= overflow.width && overflow.scroller <= overflow.width, `no sideways scrolling: ${JSON.stringify(overflow)}`);
     for (const d of ['allow', 'allow_always', 'deny']) {
       const b = await page.locator(`.approval:not(.done) button[data-decision="${d}"]`).boundingBox();
-      assert.ok(b.x >= 0 && b.x + b.width <= 375 && b.height >= 32, `${d} is on screen and big enough: ${JSON.stringify(b)}`);
+      assert.ok(b.x >= 0 && b.x + b.width <= 375 && b.height >= 44, `${d} is on screen and big enough: ${JSON.stringify(b)}`);
     }
+    // The header fits while the agent waits: every control on screen.
+    const off = await page.evaluate(() => [...document.querySelectorAll('#topbar > *')]
+      .filter((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.left < 0 || r.right > window.innerWidth); })
+      .map((e) => e.id || e.className));
+    assert.deepEqual(off, [], 'header items off screen');
+    assert.equal(await text(page, '#conn'), 'Connected');
     await shot(page, 'phone');
     await page.tap('.approval:not(.done) button[data-decision="allow"]');
     await ended(page, 2);

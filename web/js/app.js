@@ -165,6 +165,7 @@ function start() {
       : !runStarted ? ''
       : waiting != null ? `Waiting for a free agent${waiting ? ` · ${waiting} ahead` : ''}`
       : secs < 1 ? 'Running' : `Running · ${secs} s`;
+    ui.running.title = ui.runningText.textContent; // whole, where it is cut
   }
   setInterval(() => { if (runStarted) showElapsed(); }, 1000);
   // "5 min ago" stays true.
@@ -200,6 +201,11 @@ function start() {
     onWaiting: (on) => { $('offline').hidden = !on; },
   });
   $('retry').addEventListener('click', () => conn.retryNow());
+  // A phone's box is narrow: a placeholder that fits on one line.
+  const narrow = matchMedia('(max-width: 760px)');
+  const placeholder = () => { $('input').placeholder = narrow.matches ? 'Message the agent' : 'Message the agent (@ files, / commands)'; };
+  narrow.addEventListener('change', placeholder);
+  placeholder();
 
   ui.mode.addEventListener('change', () => {
     const bypass = ui.mode.value === 'bypassPermissions';
