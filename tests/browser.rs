@@ -92,6 +92,11 @@ async fn search_the_conversation_and_filter_sessions() {
 }
 
 #[tokio::test]
+async fn accessibility_checked_by_axe() {
+    scenario("a11y", Server::claude()).await;
+}
+
+#[tokio::test]
 async fn line_breaks_clear_and_plain_titles() {
     scenario("text", Server::claude()).await;
 }

@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 const PLAYWRIGHT_VERSION: &str = "1.65.1";
+/// The accessibility checker the `a11y` scenario runs in the page.
+const AXE_VERSION: &str = "4.14.1";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(240);
 
@@ -22,12 +24,17 @@ pub fn playwright_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = repo().join(".cache/browser");
-        let manifest = dir.join("node_modules/playwright-core/package.json");
-        let installed = std::fs::read_to_string(&manifest)
-            .map(|s| s.contains(&format!("\"version\": \"{PLAYWRIGHT_VERSION}\"")))
-            .unwrap_or(false);
-        if !installed {
-            super::support::npm_install(&dir, &format!("playwright-core@{PLAYWRIGHT_VERSION}"));
+        for (package, version) in [
+            ("playwright-core", PLAYWRIGHT_VERSION),
+            ("axe-core", AXE_VERSION),
+        ] {
+            let manifest = dir.join(format!("node_modules/{package}/package.json"));
+            let installed = std::fs::read_to_string(&manifest)
+                .map(|s| s.contains(&format!("\"version\": \"{version}\"")))
+                .unwrap_or(false);
+            if !installed {
+                super::support::npm_install(&dir, &format!("{package}@{version}"));
+            }
         }
         dir
     })

@@ -82,7 +82,11 @@ function open(t, parent, next) {
     parent.append(span);
     return span;
   }
-  const el = document.createElement(tag);
+  // The page's outline is h1 (the session), h2 (the conversation): an
+  // agent's `#` is an h3, down to h6; its class keeps the level it wrote.
+  const level = /^h([1-6])$/.exec(tag)?.[1];
+  const el = document.createElement(level ? `h${Math.min(6, Number(level) + 2)}` : tag);
+  if (level) el.className = `md-h${level}`;
   if (tag === 'a') {
     const bare = t.markup === 'linkify' && !/^(https?:\/\/|www\.)/i.test(next?.content || '');
     const href = bare ? null : safeHref(t.attrGet('href'));

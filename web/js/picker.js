@@ -3,13 +3,18 @@
 import { h, clear } from './dom.js';
 
 export class Picker {
-  /** `input`: the box the list belongs to (its aria-expanded / -activedescendant follow the list). */
+  /** `input`: the box the list belongs to (its aria-activedescendant follows the list). */
   constructor(el, { onChoose, input }) {
     this.el = el;
     this.input = input;
+    // The box is a multi-line textarea: ARIA allows it neither the combobox
+    // role nor aria-expanded (axe: critical). It owns the list through
+    // aria-controls and aria-activedescendant; opening and closing are said
+    // by a live status instead of an expanded state.
     input?.setAttribute('aria-controls', el.id);
     input?.setAttribute('aria-autocomplete', 'list');
-    input?.setAttribute('aria-expanded', 'false');
+    this.status = h('div', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
+    el.after(this.status);
     this.onChoose = onChoose;
     this.items = [];
     this.index = 0;
@@ -35,14 +40,15 @@ export class Picker {
       this.el.append(opt);
     });
     this.el.hidden = false;
-    this.input?.setAttribute('aria-expanded', 'true');
+    this.el.setAttribute('aria-label', `Suggestions: ${items.length}`);
+    this.status.textContent = items.length ? `${items.length} suggestion${items.length === 1 ? '' : 's'}, up and down to choose, Enter to take` : (emptyText || 'No matches');
     this.sync();
   }
 
   hide() {
     this.el.hidden = true;
     this.items = [];
-    this.input?.setAttribute('aria-expanded', 'false');
+    this.status.textContent = '';
     this.input?.removeAttribute('aria-activedescendant');
   }
 
