@@ -97,6 +97,11 @@ async fn accessibility_checked_by_axe() {
 }
 
 #[tokio::test]
+async fn favicon_badge_and_notifications_when_hidden() {
+    scenario("notify", Server::claude()).await;
+}
+
+#[tokio::test]
 async fn line_breaks_clear_and_plain_titles() {
     scenario("text", Server::claude()).await;
 }

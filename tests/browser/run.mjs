@@ -928,6 +928,56 @@ const scenarios = {
     noErrors(page);
   },
 
+  /**
+   * Attention while away (issue 14, point 5): the favicon's badge, and a
+   * browser notification — while the tab is hidden — when an approval waits
+   * and when the turn finishes; none with the page's switch off. Before:
+   * waiting looked like working, and a hidden tab said nothing.
+   */
+  async notify(browser) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    await context.grantPermissions(['notifications']);
+    // Record what the page shows (the real Notification still runs).
+    await context.addInitScript(() => {
+      const Real = window.Notification;
+      window.shown = [];
+      window.Notification = class extends Real {
+        constructor(title, opts) { super(title, opts); window.shown.push({ title, body: opts?.body }); }
+        static get permission() { return Real.permission; }
+        static requestPermission() { return Real.requestPermission(); }
+      };
+    });
+    const page = await open(browser, URL_, { context });
+    const icon = () => page.getAttribute('link[rel="icon"]', 'data-badge');
+    await send(page, 'first');
+    await ended(page, 1);
+    assert.deepEqual(await page.evaluate(() => window.shown), [], 'nothing while the tab is seen');
+    // The tab goes to the background.
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await send(page, 'write away.txt');
+    await page.waitForSelector('.approval:not(.done) button[data-decision="allow"]');
+    await page.waitForFunction(() => window.shown.length === 1);
+    assert.equal(await icon(), 'needs', 'the favicon says it needs you');
+    assert.match(await page.getAttribute('link[rel="icon"]', 'href'), /^data:image\/svg\+xml,.*f97316/);
+    await page.click('.approval button[data-decision="allow"]');
+    await ended(page, 2);
+    await page.waitForFunction(() => window.shown.length === 2);
+    const shown = await page.evaluate(() => window.shown);
+    assert.deepEqual(shown.map((n) => n.title), ['The agent needs your answer', 'The turn finished']);
+    assert.equal(shown[0].body, 'first');
+    assert.equal(await icon(), 'idle');
+    // Off: the switch in the sidebar.
+    await page.uncheck('#notify');
+    await send(page, 'again');
+    await ended(page, 3);
+    assert.equal(await page.evaluate(() => window.shown.length), 2, 'no notification when turned off');
+    noErrors(page);
+  },
+
   async text(browser) {
     const page = await open(browser);
     await send(page, '## Fix the **login** bug\nin `auth.rs`');

@@ -7,6 +7,7 @@ import { Composer } from './composer.js';
 import { Sessions } from './sessions.js';
 import { CLAUDE_BUILTINS, mergeCommands } from './commands.js';
 import { TranscriptSearch } from './search.js';
+import { Attention } from './attention.js';
 
 const $ = (id) => document.getElementById(id);
 const THEME_KEY = 'swe-swe-theme';
@@ -25,6 +26,10 @@ function start() {
   let session = new URLSearchParams(location.search).get('s');
   let state = null;
   let runStarted = 0;
+  const attention = new Attention({ toggle: $('notify') });
+  // Events up to this seq were replayed, not live: they notify nobody.
+  let replayedUntil = 0;
+  let wasRunning = false, wasNeeding = false;
   // Assigned below; callbacks may fire while they are being built.
   let transcript = null, sessions = null, composer = null, conn = null;
 
@@ -75,6 +80,7 @@ function start() {
           if (!other) { conn.hello(); return; }
         }
         setUrl(session);
+        replayedUntil = f.lastSeq;
         transcript.state.mode = f.permissionMode || transcript.state.mode;
         // The session's cost so far, even when its turns are not replayed.
         if (typeof f.costUsd === 'number' && transcript.state.cost === null) transcript.state.cost = f.costUsd;
@@ -88,7 +94,13 @@ function start() {
         return;
       case 'fuzzy_search_results': composer.results(f); return;
       // Notices for every tab: other sessions' state, and the list itself.
-      case 'session_status': sessions.setStatus(f.session, f.running, f.needsYou); return;
+      case 'session_status':
+        // Another session waits for an answer: worth a notification too.
+        if (f.needsYou && f.session !== session && !sessions.live.get(f.session)?.needsYou) {
+          attention.notify('Another session needs your answer', sessions.title(f.session) || 'Untitled session', `needs-${f.session}`);
+        }
+        sessions.setStatus(f.session, f.running, f.needsYou);
+        return;
       case 'sessions_changed': sessions.refresh(); return;
       case 'session_deleted':
         if (f.session === session) showDeleted();
@@ -141,6 +153,14 @@ function start() {
     }
     // Waiting for the user is not "working": its own mark everywhere.
     document.title = (needsYou ? '❗ ' : running ? '● ' : '') + (sessions.title(session) || 'swe-swe');
+    attention.badge(needsYou ? 'needs' : running ? 'running' : 'idle');
+    if (transcript.lastSeq > replayedUntil) {
+      const name = sessions.title(session) || 'swe-swe';
+      if (needsYou && !wasNeeding) attention.notify('The agent needs your answer', name, `needs-${session}`);
+      else if (wasRunning && !running) attention.notify('The turn finished', name, `done-${session}`);
+    }
+    wasRunning = running;
+    wasNeeding = needsYou;
     if (session) sessions.setStatus(session, running, needsYou);
     renderQueue(s.queue);
     renderUsage(s);
@@ -198,6 +218,7 @@ function start() {
     slash: () => mergeCommands(agentName === 'claude' ? CLAUDE_BUILTINS : [], state?.slash || []),
     running: () => Boolean(state && state.running !== null),
     connected: () => Boolean(conn?.isOpen),
+    onSent: () => attention.ask(),
     onWaiting: (on) => { $('offline').hidden = !on; },
   });
   $('retry').addEventListener('click', () => conn.retryNow());

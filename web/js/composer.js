@@ -4,8 +4,9 @@ import { Picker } from './picker.js';
 import { filterCommands } from './commands.js';
 
 export class Composer {
-  constructor({ form, input, picker, send, stop, slash, running, connected, onWaiting }) {
+  constructor({ form, input, picker, send, stop, slash, running, connected, onWaiting, onSent }) {
     this.form = form;
+    this.onSent = onSent; // called in the user's gesture of sending
     this.connected = connected; // () → bool
     this.onWaiting = onWaiting; // (bool) → the "will send" note shown or not
     this.waiting = null; // a message typed while offline
@@ -49,6 +50,7 @@ export class Composer {
   submit() {
     const text = this.input.value;
     if (!text.trim()) return;
+    this.onSent?.();
     if (this.send({ type: 'message', content: text })) {
       this.sent();
     } else if (!this.connected()) {
