@@ -269,6 +269,7 @@ async fn concurrent_tool_use_keeps_every_cache_bounded() {
                     from: i,
                     content: "tools 1500".into(),
                     agent_session_hint: None,
+                    attachments: Vec::new(),
                 },
                 Some(private),
             )

@@ -3,6 +3,7 @@
 //! and classic), `template` runs any CLI from an argv template.
 
 pub mod acp;
+pub mod attachments;
 pub mod catalog;
 pub mod claude;
 pub mod template;

@@ -55,6 +55,8 @@ pub enum ClientMessage {
         content: String,
         session: Option<String>,
         agent_session: Option<String>,
+        /// Ids of files uploaded to the session for this message.
+        attachments: Vec<String>,
     },
     Stop {
         run_id: Option<u64>,
@@ -202,7 +204,35 @@ fn decode_chat(kind: &'static str, obj: &Map<String, Value>) -> Result<ClientMes
         content,
         session: opt_str(obj, kind, "sessionID")?.filter(|s| !s.is_empty()),
         agent_session: opt_str(obj, kind, "claudeSessionID")?.filter(|s| !s.is_empty()),
+        attachments: attachment_ids(kind, obj)?,
     })
+}
+
+/// `attachments`: at most `MAX_PER_MESSAGE` ids of uploaded files.
+fn attachment_ids(
+    kind: &'static str,
+    obj: &Map<String, Value>,
+) -> Result<Vec<String>, DecodeError> {
+    use crate::agent::attachments::MAX_PER_MESSAGE;
+    let bad = |problem| DecodeError::Field {
+        kind,
+        field: "attachments",
+        problem,
+    };
+    let list = match obj.get("attachments") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(bad("must be an array of attachment ids")),
+    };
+    if list.len() > MAX_PER_MESSAGE {
+        return Err(bad("at most 8 attachments per message"));
+    }
+    list.iter()
+        .map(|v| match v.as_str() {
+            Some(id) if crate::agent::valid_agent_session_id(id) => Ok(id.to_owned()),
+            _ => Err(bad("each must be an attachment id from an upload")),
+        })
+        .collect()
 }
 
 fn decode_permission(obj: &Map<String, Value>) -> Result<ClientMessage, DecodeError> {
@@ -342,7 +372,8 @@ mod tests {
             ClientMessage::UserMessage {
                 content: "hi".into(),
                 session: Some("tab-1".into()),
-                agent_session: None
+                agent_session: None,
+                attachments: Vec::new(),
             }
         );
     }

@@ -278,7 +278,7 @@ proptest! {
             stop_grace: std::time::Duration::from_secs(4),
             agent_start_timeout: std::time::Duration::from_secs(5),
         });
-        let fx = s.handle(Input::UserMessage { from: 1, content: "hi".into(), agent_session_hint: None });
+        let fx = s.handle(Input::UserMessage { from: 1, content: "hi".into(), agent_session_hint: None, attachments: Vec::new() });
         let proc = fx.iter().find_map(|e| match e { Effect::Spawn { proc, .. } => Some(*proc), _ => None });
         let proc = proc.expect("a turn starts an agent");
         let mut seqs = Vec::new();

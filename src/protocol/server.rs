@@ -80,6 +80,10 @@ pub enum SessionEvent {
         /// When it was sent, ms since the epoch (the page shows it).
         #[serde(skip_serializing_if = "Option::is_none")]
         at: Option<i64>,
+        /// Files attached to it (fetched by id from the session's
+        /// attachments).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<crate::agent::attachments::AttachmentMeta>,
     },
     Queued {
         queue_id: u64,

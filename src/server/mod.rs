@@ -1,6 +1,7 @@
 //! The HTTP edge: the page, `/ws`, and graceful shutdown.
 
 mod api;
+mod attachments;
 pub mod auth;
 mod conn;
 mod export;
@@ -228,7 +229,8 @@ fn router(prefix: &str, state: Arc<AppState>) -> Router {
         .route(&format!("{prefix}/ws"), get(ws_upgrade))
         .route(&format!("{prefix}/healthz"), get(|| async { "ok" }))
         .route(&format!("{prefix}/metrics"), get(metrics))
-        .merge(api::routes(prefix));
+        .merge(api::routes(prefix))
+        .merge(attachments::routes(prefix));
     if !prefix.is_empty() {
         let to = format!("{prefix}/");
         r = r.route(prefix, get(move || async move { Redirect::permanent(&to) }));

@@ -6,6 +6,7 @@
 //! actors). An event is sent to clients only after its batch committed.
 //! Reads (load, replay, the sessions API) use a second connection.
 
+mod attachments;
 mod checkpoint;
 mod schema;
 #[cfg(test)]
@@ -154,6 +155,11 @@ pub enum Cmd {
     Flush {
         reply: oneshot::Sender<()>,
     },
+    PutAttachment {
+        session: String,
+        attachment: crate::agent::attachments::Attachment,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// Cloneable handle to the store.
@@ -216,6 +222,7 @@ impl Store {
             other => corrupt(other),
         })?;
         schema::migrate(&write, &path)?;
+        attachments::forget_orphans(&write)?;
         // Checkpoints run on their own thread, never inside a commit.
         write.pragma_update(None, "wal_autocheckpoint", 0)?;
         // When the WAL starts over after a burst, its file shrinks back to

@@ -35,6 +35,17 @@ const MIGRATIONS: &[&str] = &[
     // gap-free from 1), no longer kept up to date in its row on every commit.
     "ALTER TABLE sessions DROP COLUMN event_count;
      ALTER TABLE sessions DROP COLUMN last_seq;",
+    // 3: files attached to messages, kept with their session (a rowid
+    // table: rows carry blobs of up to 10 MiB).
+    "CREATE TABLE attachments (
+        session    TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        mime       TEXT NOT NULL,
+        bytes      BLOB NOT NULL,
+        created_ms INTEGER NOT NULL,
+        UNIQUE (session, id)
+     );",
 ];
 
 pub(super) fn configure(c: &Connection) -> Result<(), rusqlite::Error> {

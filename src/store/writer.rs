@@ -215,8 +215,21 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                     .execute(params![session])?;
                 tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
                     .execute(params![session])?;
+                tx.prepare_cached("DELETE FROM attachments WHERE session = ?1")?
+                    .execute(params![session])?;
             }
             Cmd::Flush { .. } => {}
+            Cmd::PutAttachment {
+                session,
+                attachment: a,
+                ..
+            } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO attachments (session, id, name, mime, bytes, created_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![session, a.id, a.name, a.mime, &a.bytes[..], now])?;
+            }
         }
     }
     for session in appended {
@@ -263,9 +276,9 @@ fn notify(batch: Vec<Cmd>, result: Result<&(), String>, mem: &Memory) {
                     .entry(Arc::as_ptr(&commit))
                     .or_insert((commit.clone(), session));
             }
-            Cmd::Rename { reply, .. } | Cmd::Delete { reply, .. } => {
-                replies.push((reply, result.is_ok()))
-            }
+            Cmd::Rename { reply, .. }
+            | Cmd::Delete { reply, .. }
+            | Cmd::PutAttachment { reply, .. } => replies.push((reply, result.is_ok())),
             Cmd::Flush { reply } => {
                 let _ = reply.send(());
             }

@@ -39,15 +39,54 @@ pub async fn http_as(
 
 /// Sends `req` as written and reads the whole response (the server closes).
 async fn raw_request(addr: SocketAddr, req: &str) -> String {
+    String::from_utf8_lossy(&raw_bytes(addr, req.as_bytes()).await).into_owned()
+}
+
+async fn raw_bytes(addr: SocketAddr, req: &[u8]) -> Vec<u8> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(req.as_bytes()).await.unwrap();
+    // A server may answer (413) before reading a large body whole.
+    let _ = s.write_all(req).await;
     let mut resp = Vec::new();
     tokio::time::timeout(WAIT, s.read_to_end(&mut resp))
         .await
         .unwrap()
-        .unwrap();
-    String::from_utf8_lossy(&resp).into_owned()
+        .unwrap_or_default();
+    resp
+}
+
+/// A request with a raw body of type `ctype`: (status, response head in
+/// lower case, response body bytes).
+pub async fn http_bytes(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    ctype: &str,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    let resp = raw_bytes(addr, &req).await;
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(resp.len());
+    let head = String::from_utf8_lossy(&resp[..split]).to_ascii_lowercase();
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0);
+    (
+        status,
+        head,
+        resp.get(split + 4..).unwrap_or_default().to_vec(),
+    )
 }
 
 /// A GET whose body is text (chunked transfer decoded): (status, body).

@@ -8,11 +8,12 @@
 //! advertised `loadSession`) or `session/new`. A prompt asked for before the
 //! session is open waits here and goes out once it is.
 
+use crate::agent::attachments::Attachment;
 use crate::protocol::server::RawJson;
 use agent_client_protocol_schema::v1::{
-    CancelNotification, ClientCapabilities, ContentBlock, FileSystemCapabilities, Implementation,
-    InitializeRequest, LoadSessionRequest, NewSessionRequest, PermissionOption, PromptRequest,
-    ReadTextFileRequest, RequestPermissionOutcome, RequestPermissionResponse,
+    CancelNotification, ClientCapabilities, ContentBlock, FileSystemCapabilities, ImageContent,
+    Implementation, InitializeRequest, LoadSessionRequest, NewSessionRequest, PermissionOption,
+    PromptRequest, ReadTextFileRequest, RequestPermissionOutcome, RequestPermissionResponse,
     SelectedPermissionOutcome, TextContent, WriteTextFileRequest,
 };
 use agent_client_protocol_schema::ProtocolVersion;
@@ -76,6 +77,8 @@ pub enum AcpOut {
     FileCall(FileCall),
     /// A line that is not JSON-RPC (logs on stdout, garbage).
     NotJsonRpc(String),
+    /// Something the user should be told (an image the agent cannot take).
+    Note(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -121,8 +124,10 @@ pub struct AcpClient {
     calls: HashMap<u64, Call>,
     phase: Phase,
     session_id: Option<String>,
-    waiting_prompt: Option<String>,
+    waiting_prompt: Option<(String, Vec<Attachment>)>,
     prompt_in_flight: bool,
+    /// The agent takes image content (`promptCapabilities.image`).
+    takes_images: bool,
     /// Told with `Opened`: why the session is not the one asked for.
     pending_note: Option<String>,
 }
@@ -192,6 +197,14 @@ struct InitResult {
 struct Capabilities {
     #[serde(default)]
     load_session: bool,
+    #[serde(default)]
+    prompt_capabilities: PromptCaps,
+}
+
+#[derive(Deserialize, Default)]
+struct PromptCaps {
+    #[serde(default)]
+    image: bool,
 }
 
 #[derive(Serialize)]
@@ -230,6 +243,7 @@ impl AcpClient {
             phase: Phase::Initializing,
             session_id: None,
             waiting_prompt: None,
+            takes_images: false,
             prompt_in_flight: false,
             pending_note: None,
         }
@@ -260,13 +274,14 @@ impl AcpClient {
         AcpOut::Write(self.request(Call::Initialize, "initialize", params))
     }
 
-    /// The user's message: sent now, or once the session is open.
-    pub fn prompt(&mut self, text: &str) -> Vec<AcpOut> {
+    /// The user's message (and its images): sent now, or once the session
+    /// is open.
+    pub fn prompt(&mut self, text: &str, images: Vec<Attachment>) -> Vec<AcpOut> {
         if self.phase != Phase::Ready {
-            self.waiting_prompt = Some(text.to_owned());
+            self.waiting_prompt = Some((text.to_owned(), images));
             return Vec::new();
         }
-        vec![self.send_prompt(text)]
+        self.send_prompt(text, &images)
     }
 
     /// `session/cancel` for the prompt in flight; false when there is none
@@ -439,6 +454,7 @@ impl AcpClient {
                 init.protocol_version
             ));
         }
+        self.takes_images = init.agent_capabilities.prompt_capabilities.image;
         match self.resume.clone() {
             Some(id) if init.agent_capabilities.load_session => {
                 self.phase = Phase::Loading;
@@ -475,8 +491,8 @@ impl AcpClient {
         self.session_id = Some(session_id.clone());
         let note = note.or_else(|| self.pending_note.take());
         let mut out = vec![AcpOut::Opened { session_id, note }];
-        if let Some(text) = self.waiting_prompt.take() {
-            out.push(self.send_prompt(&text));
+        if let Some((text, images)) = self.waiting_prompt.take() {
+            out.extend(self.send_prompt(&text, &images));
         }
         out
     }
@@ -487,11 +503,33 @@ impl AcpClient {
         vec![AcpOut::Failed(message)]
     }
 
-    fn send_prompt(&mut self, text: &str) -> AcpOut {
+    /// `session/prompt`: the text, then each image as image content when
+    /// the agent takes images; otherwise a note names the images left out.
+    fn send_prompt(&mut self, text: &str, images: &[Attachment]) -> Vec<AcpOut> {
         self.prompt_in_flight = true;
         let session = self.session_id.clone().unwrap_or_default();
-        let params = PromptRequest::new(session, vec![ContentBlock::Text(TextContent::new(text))]);
-        AcpOut::Write(self.request(Call::Prompt, "session/prompt", params))
+        let mut blocks = vec![ContentBlock::Text(TextContent::new(text))];
+        let mut out = Vec::new();
+        if self.takes_images {
+            blocks.extend(
+                images
+                    .iter()
+                    .map(|a| ContentBlock::Image(ImageContent::new(a.base64(), a.mime.clone()))),
+            );
+        } else if !images.is_empty() {
+            let names: Vec<&str> = images.iter().map(|a| a.name.as_str()).collect();
+            out.push(AcpOut::Note(format!(
+                "Not sent to the agent: {} (it does not take images).",
+                names.join(", ")
+            )));
+        }
+        let params = PromptRequest::new(session, blocks);
+        out.push(AcpOut::Write(self.request(
+            Call::Prompt,
+            "session/prompt",
+            params,
+        )));
+        out
     }
 
     fn request(&mut self, call: Call, method: &str, params: impl Serialize) -> String {

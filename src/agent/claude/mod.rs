@@ -5,6 +5,7 @@ pub mod lines;
 pub mod past;
 pub mod transcripts;
 
+use super::attachments::Attachment;
 use super::{SpawnSpec, StdinMode};
 use crate::session::permissions::{PermissionMode, Permissions};
 use serde_json::{json, Value};
@@ -86,6 +87,19 @@ fn mode_flag(mode: Option<PermissionMode>) -> Option<String> {
 /// A user turn written to the duplex process's stdin.
 pub fn user_turn(content: &str) -> String {
     json!({"type": "user", "message": {"role": "user", "content": content}}).to_string()
+}
+
+/// A user turn with images: content blocks, the text first (the Messages
+/// API's image block, base64).
+pub fn user_turn_with(content: &str, images: &[Attachment]) -> String {
+    if images.is_empty() {
+        return user_turn(content);
+    }
+    let mut blocks = vec![json!({"type": "text", "text": content})];
+    blocks.extend(images.iter().map(|a| {
+        json!({"type": "image", "source": {"type": "base64", "media_type": a.mime, "data": a.base64()}})
+    }));
+    json!({"type": "user", "message": {"role": "user", "content": blocks}}).to_string()
 }
 
 /// Answer to a `can_use_tool` request: run the tool with its input unchanged.

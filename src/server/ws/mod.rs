@@ -180,6 +180,12 @@ impl Conn {
                 }
             }
             Route::Input(input) => self.input(input).await,
+            Route::WithFiles { join, input, ids } => {
+                if join.is_some() && !self.join(join, None, None).await {
+                    return;
+                }
+                self.with_files(input, ids).await;
+            }
             Route::Reply(frame) => {
                 let _ = self.private.try_send(frame);
             }
@@ -204,6 +210,27 @@ impl Conn {
                     .private
                     .try_send(index_status(&self.app.files.snapshot(), true));
             }
+        }
+    }
+
+    /// A message whose attached files are read from the store first; one
+    /// that names a file the session does not have is refused, whole.
+    async fn with_files(&mut self, mut input: Input, ids: Vec<String>) {
+        let Some(session) = self.session.as_ref().map(|h| h.id().to_owned()) else {
+            return self.send_error("no_session", "send a hello first");
+        };
+        match self.app.store.attachments(&session, ids).await {
+            Ok(Ok(files)) => {
+                if let Input::UserMessage { attachments, .. } = &mut input {
+                    *attachments = files;
+                }
+                self.input(input).await;
+            }
+            Ok(Err(id)) => self.send_error(
+                "unknown_attachment",
+                format!("no attachment {id:?} in this session; upload it again (the message was not sent)"),
+            ),
+            Err(e) => self.send_error("store_unavailable", e.to_string()),
         }
     }
 

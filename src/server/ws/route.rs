@@ -23,6 +23,13 @@ pub(super) enum Route {
     },
     /// Feed the current session.
     Input(Input),
+    /// A message with attached files: join `join` if given, read the files
+    /// `ids` of the session from the store into the message, then feed it.
+    WithFiles {
+        join: Option<String>,
+        input: Input,
+        ids: Vec<String>,
+    },
     /// Answer this connection only.
     Reply(Frame),
     Search {
@@ -49,12 +56,25 @@ pub(super) fn route(msg: ClientMessage, conn: ConnId, current: Option<&str>) -> 
             content,
             session,
             agent_session,
+            attachments,
         } => {
             let input = Input::UserMessage {
                 from: conn,
                 content,
                 agent_session_hint: agent_session,
+                attachments: Vec::new(),
             };
+            if !attachments.is_empty() {
+                let join = session.filter(|s| current != Some(s.as_str()));
+                if join.is_none() && current.is_none() {
+                    return no_session("send a hello (or a sessionID) first");
+                }
+                return Route::WithFiles {
+                    join,
+                    input,
+                    ids: attachments,
+                };
+            }
             match (session, current) {
                 (Some(s), cur) if cur != Some(s.as_str()) => Route::JoinThen { session: s, input },
                 (_, Some(_)) => Route::Input(input),

@@ -14,14 +14,18 @@ impl SessionState {
         let AgentSpec::Acp(spec) = self.cfg.agent.clone() else {
             return;
         };
-        let Some(prompt) = self.turn.as_ref().map(|t| t.prompt.clone()) else {
+        let Some((prompt, images)) = self
+            .turn
+            .as_ref()
+            .map(|t| (t.prompt.clone(), t.images.clone()))
+        else {
             return;
         };
         let resume = self.history.newest_first().first().cloned();
         self.spawn(spec.spawn_spec(), resume.clone());
         let mut client = AcpClient::new(spec.cwd.clone(), resume);
         let first = client.start();
-        let queued = client.prompt(&prompt);
+        let queued = client.prompt(&prompt, images);
         let Some(p) = self.proc.as_mut() else { return };
         p.acp = Some(client);
         let proc = p.id;
@@ -35,8 +39,13 @@ impl SessionState {
 
     /// The next turn on a live process.
     pub(super) fn acp_prompt(&mut self, text: &str) {
+        let images = self
+            .turn
+            .as_ref()
+            .map(|t| t.images.clone())
+            .unwrap_or_default();
         let outs = match self.proc.as_mut().and_then(|p| p.acp.as_mut()) {
-            Some(c) => c.prompt(text),
+            Some(c) => c.prompt(text, images),
             None => return,
         };
         self.on_acp(outs);
@@ -80,6 +89,7 @@ impl SessionState {
                     }
                 }
                 AcpOut::NotJsonRpc(line) => self.on_acp_garbage(line),
+                AcpOut::Note(note) => self.info(note),
             }
         }
     }

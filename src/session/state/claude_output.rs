@@ -13,7 +13,12 @@ impl SessionState {
         // new one starts, and the old one's events are ignored from now on
         // (they carry its ProcId).
         if self.cfg.agent.is_duplex() && self.proc.as_ref().is_some_and(|p| !p.terminating) {
-            self.write(claude::user_turn(content));
+            let images = self
+                .turn
+                .as_ref()
+                .map(|t| t.images.clone())
+                .unwrap_or_default();
+            self.write(claude::user_turn_with(content, &images));
         } else {
             self.spawn_claude_for_turn();
         }
@@ -305,11 +310,12 @@ impl SessionState {
         };
         let resume = turn.fallback.pop_front();
         let prompt = turn.prompt.clone();
+        let images = turn.images.clone();
         match mode {
             ClaudeMode::Duplex => {
                 let mode = self.permissions.cli_mode();
                 self.spawn(claude::duplex_spec(&bin, resume.as_deref(), mode), resume);
-                self.write(claude::user_turn(&prompt));
+                self.write(claude::user_turn_with(&prompt, &images));
             }
             ClaudeMode::Classic => {
                 let once = turn.once_allowed.clone();

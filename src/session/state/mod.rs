@@ -9,6 +9,7 @@ use super::history::History;
 use super::permissions::{PermissionMode, Permissions};
 use super::tool_cache::{ToolCache, ToolUse};
 use crate::agent::acp::client::{AcpClient, FileCall};
+use crate::agent::attachments::{self, Attachment};
 use crate::agent::claude::past::PastConversation;
 use crate::agent::claude::{self, lines};
 use crate::agent::{valid_agent_session_id, AgentSpec, ClaudeMode, SpawnSpec};
@@ -45,6 +46,8 @@ pub enum Input {
         from: ConnId,
         content: String,
         agent_session_hint: Option<String>,
+        /// Files attached to it (read from the store by the connection).
+        attachments: Vec<Attachment>,
     },
     Stop {
         from: ConnId,
@@ -241,7 +244,10 @@ struct Prompt {
 #[derive(Debug)]
 struct Turn {
     run_id: u64,
+    /// What the agent is sent: the message with its text files inlined.
     prompt: String,
+    /// Attached images, for agents that take them.
+    images: Vec<Attachment>,
     stopping: bool,
     result: Option<lines::TurnResult>,
     /// Resume candidates not tried yet, newest first (a snapshot taken when
@@ -256,6 +262,20 @@ struct Turn {
 
 const STDERR_TAIL: usize = 20;
 
+/// A message waiting for the running turn to end.
+#[derive(Debug, Clone)]
+struct Waiting {
+    id: u64,
+    content: String,
+    attachments: Vec<Attachment>,
+}
+
+impl Waiting {
+    fn listed(&self) -> (u64, String) {
+        (self.id, self.content.clone())
+    }
+}
+
 pub struct SessionState {
     cfg: SessionConfig,
     history: History,
@@ -267,7 +287,7 @@ pub struct SessionState {
     dirty: bool,
     proc: Option<Proc>,
     turn: Option<Turn>,
-    queue: VecDeque<(u64, String)>,
+    queue: VecDeque<Waiting>,
     next_proc: u64,
     next_run: u64,
     next_queue: u64,
@@ -314,7 +334,8 @@ impl SessionState {
                 from,
                 content,
                 agent_session_hint,
-            } => self.on_user_message(from, content, agent_session_hint),
+                attachments,
+            } => self.on_user_message(from, content, agent_session_hint, attachments),
             Input::Stop { from, run_id } => self.on_stop(from, run_id),
             Input::PermissionAnswer {
                 from,
@@ -363,7 +384,7 @@ impl SessionState {
             permissions: self.permissions.clone(),
             tool_cache_len: self.tool_cache.len(),
             running: self.turn.as_ref().map(|t| t.run_id),
-            queue: self.queue.iter().cloned().collect(),
+            queue: self.queue.iter().map(Waiting::listed).collect(),
             last_seq: self.next_seq - 1,
         }
     }
@@ -432,7 +453,9 @@ impl SessionState {
             permission_mode: Some(self.permissions.mode)
                 .filter(|m| *m != PermissionMode::Default)
                 .map(|m| m.as_str().to_owned()),
-            queue: self.queue.iter().cloned().collect(),
+            // Only the text survives a restart: queued messages are then
+            // cancelled, visibly, not sent.
+            queue: self.queue.iter().map(Waiting::listed).collect(),
             next_queue: self.next_queue,
             cost_usd: self.cost_usd,
         }

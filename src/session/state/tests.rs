@@ -58,6 +58,7 @@ fn msg(content: &str) -> Input {
         from: 1,
         content: content.into(),
         agent_session_hint: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -5,7 +5,12 @@
 use super::*;
 
 impl SessionState {
-    pub(super) fn start_turn(&mut self, content: String, queue_id: Option<u64>) {
+    pub(super) fn start_turn(
+        &mut self,
+        content: String,
+        files: Vec<Attachment>,
+        queue_id: Option<u64>,
+    ) {
         let run_id = self.next_run;
         self.next_run += 1;
         let first_turn = run_id == 1;
@@ -18,11 +23,23 @@ impl SessionState {
             run_id,
             queue_id,
             at: self.now_ms,
+            attachments: files.iter().map(Attachment::meta).collect(),
         });
         self.emit(SessionEvent::ExecStart { run_id });
+        // Images go as images to agents that take them (Claude Code in
+        // duplex mode; an ACP agent decides when its session is open); text
+        // files are inlined for every agent; the rest is named, not sent.
+        let images_ok = self.cfg.agent.is_duplex() || matches!(self.cfg.agent, AgentSpec::Acp(_));
+        let ready = attachments::prepare(&content, &files, images_ok);
+        for what in &ready.left_out {
+            self.info(format!("Not sent to the agent: {what}."));
+        }
+        let images: Vec<Attachment> = ready.images.into_iter().cloned().collect();
+        let content = ready.text;
         self.turn = Some(Turn {
             run_id,
             prompt: content.clone(),
+            images,
             stopping: false,
             result: None,
             fallback: self.history.newest_first().into(),
@@ -109,8 +126,8 @@ impl SessionState {
             at: self.now_ms,
         });
         if !self.shutting_down {
-            if let Some((queue_id, content)) = self.queue.pop_front() {
-                self.start_turn(content, Some(queue_id));
+            if let Some(next) = self.queue.pop_front() {
+                self.start_turn(next.content, next.attachments, Some(next.id));
             }
         }
     }

@@ -5,8 +5,14 @@ use super::*;
 use crate::agent::acp::client::AcpOut;
 
 impl SessionState {
-    pub(super) fn on_user_message(&mut self, from: ConnId, content: String, hint: Option<String>) {
-        if content.trim().is_empty() {
+    pub(super) fn on_user_message(
+        &mut self,
+        from: ConnId,
+        content: String,
+        hint: Option<String>,
+        attachments: Vec<Attachment>,
+    ) {
+        if content.trim().is_empty() && attachments.is_empty() {
             return self.reply(from, Reply::error("empty_message", "the message is empty"));
         }
         if let Some(hint) = hint {
@@ -29,7 +35,7 @@ impl SessionState {
             );
         }
         if self.turn.is_none() {
-            return self.start_turn(content, None);
+            return self.start_turn(content, attachments, None);
         }
         if self.queue.len() >= self.cfg.queue_cap {
             return self.reply(
@@ -45,12 +51,16 @@ impl SessionState {
         }
         let queue_id = self.next_queue;
         self.next_queue += 1;
-        self.queue.push_back((queue_id, content.clone()));
+        self.queue.push_back(Waiting {
+            id: queue_id,
+            content: content.clone(),
+            attachments,
+        });
         self.emit(SessionEvent::Queued { queue_id, content });
     }
 
     pub(super) fn on_cancel_queued(&mut self, from: ConnId, queue_id: u64) {
-        match self.queue.iter().position(|(id, _)| *id == queue_id) {
+        match self.queue.iter().position(|w| w.id == queue_id) {
             Some(i) => {
                 self.queue.remove(i);
                 self.emit(SessionEvent::QueueCancelled { queue_id });
@@ -92,6 +102,7 @@ impl SessionState {
                 run_id,
                 queue_id: None,
                 at: turn.at_ms,
+                attachments: Vec::new(),
             });
             self.emit(SessionEvent::ExecStart { run_id });
             for content in turn.lines {
@@ -204,8 +215,8 @@ impl SessionState {
 
     pub(super) fn on_shutdown(&mut self) {
         self.shutting_down = true;
-        for (queue_id, _) in std::mem::take(&mut self.queue) {
-            self.emit(SessionEvent::QueueCancelled { queue_id });
+        for w in std::mem::take(&mut self.queue) {
+            self.emit(SessionEvent::QueueCancelled { queue_id: w.id });
         }
         if self.turn.is_some() {
             self.stop_turn(self.cfg.stop_grace, "the server is shutting down");

@@ -18,7 +18,8 @@
 //!   fail             answers the prompt with a JSON-RPC error
 //!   deaf             ignores session/cancel (and SIGINT/SIGTERM)
 //! Flags: --hang-init (never answers initialize), --no-load (no loadSession),
-//! --init-error (initialize fails), --load-error (session/load fails).
+//! --init-error (initialize fails), --load-error (session/load fails),
+//! --images (takes image content: each image is named in the reply).
 //! Sessions are remembered in FAKE_AGENT_STATE_DIR as `acp-ID`.
 
 use crate::{emit, emit_raw, hold_forever, recall, remember, STUBBORN};
@@ -106,7 +107,8 @@ impl Agent {
                     respond(
                         &id,
                         json!({"protocolVersion":1,"agentInfo":{"name":"fake-acp","version":"1"},
-                        "agentCapabilities":{"loadSession":!self.flag("--no-load")},"authMethods":[]}),
+                        "agentCapabilities":{"loadSession":!self.flag("--no-load"),
+                            "promptCapabilities":{"image":self.flag("--images")}},"authMethods":[]}),
                     );
                 }
                 Some("session/new") => {
@@ -297,6 +299,14 @@ impl Agent {
             _ => {
                 chunk(&session, "You said: ");
                 chunk(&session, &text);
+                for b in params["prompt"].as_array().into_iter().flatten() {
+                    if b["type"] == "image" {
+                        chunk(
+                            &session,
+                            &format!(" [image {}]", b["mimeType"].as_str().unwrap_or("?")),
+                        );
+                    }
+                }
                 stop("end_turn");
             }
         }

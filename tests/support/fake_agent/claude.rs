@@ -32,6 +32,21 @@ pub fn duplex(o: &Opts, session: &str) {
             let msg = match v["type"].as_str() {
                 Some("user") => Msg::User(match &v["message"]["content"] {
                     Value::String(s) => s.clone(),
+                    // Content blocks: the text, and what the images were
+                    // (as a model would see them).
+                    Value::Array(blocks) => blocks
+                        .iter()
+                        .map(|b| match b["type"].as_str() {
+                            Some("text") => b["text"].as_str().unwrap_or("").to_owned(),
+                            Some("image") => format!(
+                                "[image {} {} bytes]",
+                                b["source"]["media_type"].as_str().unwrap_or("?"),
+                                b["source"]["data"].as_str().map_or(0, |d| d.len() / 4 * 3)
+                            ),
+                            _ => String::new(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" "),
                     other => other.to_string(),
                 }),
                 Some("control_request") if v["request"]["subtype"] == "interrupt" => {

@@ -52,7 +52,7 @@ fn initialize_offers_writes_but_not_reads_or_terminals() {
 fn a_prompt_before_the_session_is_open_waits_for_it() {
     let mut c = AcpClient::new("/work".into(), None);
     c.start();
-    assert!(c.prompt("hello").is_empty());
+    assert!(c.prompt("hello", Vec::new()).is_empty());
     c.on_line(r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":1}}"#);
     let out = c.on_line(r#"{"jsonrpc":"2.0","id":2,"result":{"sessionId":"abc"}}"#);
     let sent = writes(&out);
@@ -68,7 +68,7 @@ fn a_prompt_before_the_session_is_open_waits_for_it() {
 #[test]
 fn updates_pass_through_unchanged_and_the_response_ends_the_turn() {
     let mut c = ready(false);
-    c.prompt("hi");
+    c.prompt("hi", Vec::new());
     let update = r#"{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"Hi"},"_meta":{"x":[1,2]}}"#;
     let line = format!(
         r#"{{"jsonrpc":"2.0","method":"session/update","params":{{"sessionId":"s-1","update":{update}}}}}"#
@@ -86,7 +86,7 @@ fn updates_pass_through_unchanged_and_the_response_ends_the_turn() {
     );
     assert!(!c.prompt_in_flight());
     // A reason newer than the schema still ends the turn.
-    c.prompt("again");
+    c.prompt("again", Vec::new());
     let out = c.on_line(r#"{"jsonrpc":"2.0","id":4,"result":{"stopReason":"taking_a_nap"}}"#);
     assert!(matches!(&out[0], AcpOut::TurnEnded { stop_reason } if stop_reason == "taking_a_nap"));
 }
@@ -95,7 +95,7 @@ fn updates_pass_through_unchanged_and_the_response_ends_the_turn() {
 fn a_resumed_session_is_loaded_and_its_replay_is_not_repeated() {
     let mut c = AcpClient::new("/work".into(), Some("old-1".into()));
     c.start();
-    c.prompt("continue");
+    c.prompt("continue", Vec::new());
     let out = c.on_line(
         r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":1,"agentCapabilities":{"loadSession":true}}}"#,
     );
@@ -144,7 +144,7 @@ fn a_failed_load_or_no_load_capability_opens_a_new_session_with_a_note() {
 fn handshake_errors_break_the_client_with_the_agents_words() {
     let mut c = AcpClient::new("/work".into(), None);
     c.start();
-    c.prompt("hi");
+    c.prompt("hi", Vec::new());
     let out = c.on_line(
         r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"Authentication required"}}"#,
     );
@@ -160,7 +160,7 @@ fn handshake_errors_break_the_client_with_the_agents_words() {
 #[test]
 fn a_prompt_error_fails_the_turn_not_the_process() {
     let mut c = ready(false);
-    c.prompt("hi");
+    c.prompt("hi", Vec::new());
     let out = c.on_line(
         r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32603,"message":"model overloaded"}}"#,
     );
@@ -171,7 +171,7 @@ fn a_prompt_error_fails_the_turn_not_the_process() {
 #[test]
 fn permission_requests_keep_the_agents_id_and_answers_echo_it() {
     let mut c = ready(false);
-    c.prompt("write");
+    c.prompt("write", Vec::new());
     let out = c.on_line(
         r#"{"jsonrpc":"2.0","id":"7f3a-uuid","method":"session/request_permission","params":{"sessionId":"s-1","toolCall":{"toolCallId":"t1","title":"Write out.txt","kind":"edit"},"options":[{"optionId":"once","name":"Allow","kind":"allow_once"}]}}"#,
     );
@@ -201,10 +201,10 @@ fn permission_requests_keep_the_agents_id_and_answers_echo_it() {
 fn cancel_goes_out_only_for_a_prompt_in_flight() {
     let mut c = AcpClient::new("/work".into(), None);
     c.start();
-    c.prompt("hi");
+    c.prompt("hi", Vec::new());
     assert_eq!(c.cancel(), None, "nothing was sent yet: end the process");
     let mut c = ready(false);
-    c.prompt("hi");
+    c.prompt("hi", Vec::new());
     let cancel = written(c.cancel().unwrap());
     assert_eq!(cancel["method"], "session/cancel");
     assert_eq!(cancel["params"]["sessionId"], "s-1");

@@ -1,0 +1,76 @@
+//! Attached files, stored with their session (deleted with it).
+
+use super::{Cmd, Store, StoreError};
+use crate::agent::attachments::Attachment;
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+/// An upload whose session never got a row (the page attached a file and
+/// never sent it) is forgotten after this long, at the next start.
+const ORPHAN_AFTER_MS: i64 = 24 * 3600 * 1000;
+
+impl Store {
+    /// Stores `attachment` for `session`; true once committed.
+    pub async fn put_attachment(
+        &self,
+        session: &str,
+        attachment: Attachment,
+    ) -> Result<bool, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::PutAttachment {
+            session: session.to_owned(),
+            attachment,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| StoreError::Stopped)
+    }
+
+    /// The attachments `ids` of `session`, in that order; `Ok(Err(id))`
+    /// names the first that does not exist.
+    pub async fn attachments(
+        &self,
+        session: &str,
+        ids: Vec<String>,
+    ) -> Result<Result<Vec<Attachment>, String>, StoreError> {
+        let session = session.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT name, mime, bytes FROM attachments WHERE session = ?1 AND id = ?2",
+            )?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let row = stmt
+                    .query_row(params![session, id], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                        ))
+                    })
+                    .optional()?;
+                match row {
+                    Some((name, mime, bytes)) => out.push(Attachment {
+                        id,
+                        name,
+                        mime,
+                        bytes: bytes.into(),
+                    }),
+                    None => return Ok(Err(id)),
+                }
+            }
+            Ok(Ok(out))
+        })
+        .await
+    }
+}
+
+/// At start: uploads of sessions that never came to be.
+pub(super) fn forget_orphans(c: &Connection) -> Result<(), rusqlite::Error> {
+    c.execute(
+        "DELETE FROM attachments WHERE created_ms < ?1
+         AND session NOT IN (SELECT id FROM sessions)",
+        params![super::now_ms() - ORPHAN_AFTER_MS],
+    )?;
+    Ok(())
+}

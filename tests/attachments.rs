@@ -1,0 +1,241 @@
+//! Files attached to messages (issue 14, point 18), against a real server
+//! with the fake `claude`: uploaded over HTTP, named by the message, sent as
+//! image content (duplex) or inlined text, shown back, deleted with the
+//! session; and what is refused, with what was tried.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::*;
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n fake image bytes";
+
+async fn upload(
+    server: &Server,
+    session: &str,
+    name: &str,
+    ctype: &str,
+    body: &[u8],
+) -> (u16, Value) {
+    let path = format!(
+        "/api/sessions/{session}/attachments?name={}",
+        name.replace(' ', "%20").replace('/', "%2F")
+    );
+    let (status, _, body) = http_bytes(server.addr, "POST", &path, ctype, body).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn images_and_text_files_reach_claude_and_come_back_for_the_page() {
+    let server = Server::claude().start().await;
+    let mut c = server.joined("files").await;
+    let (status, img) = upload(&server, "files", "shot.png", "image/png", PNG).await;
+    assert_eq!(status, 201, "{img}");
+    assert_eq!(img["name"], "shot.png");
+    assert_eq!(img["mime"], "image/png");
+    assert_eq!(img["size"], PNG.len());
+    // Tried: a path in the name, a type with parameters.
+    let (status, txt) = upload(
+        &server,
+        "files",
+        "../../etc/notes.md",
+        "Text/Markdown; charset=utf-8",
+        b"# Notes\nfirst line\n",
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(txt["name"], "notes.md");
+    assert_eq!(txt["mime"], "text/markdown");
+
+    c.send(
+        json!({"type":"message","content":"look at these","attachments":[img["id"], txt["id"]]}),
+    )
+    .await;
+    let frames = c.until_type("exec_end").await;
+    let user = frames.iter().find(|f| f["type"] == "user_message").unwrap();
+    assert_eq!(
+        user["content"], "look at these",
+        "the event keeps what the user typed"
+    );
+    let names: Vec<&str> = user["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["shot.png", "notes.md"]);
+    // The agent got the image as image content and the text file inlined.
+    let said = claude_lines(&frames)
+        .into_iter()
+        .filter(|l| l["type"] == "result")
+        .map(|l| l["result"].as_str().unwrap().to_owned())
+        .next()
+        .unwrap();
+    assert!(said.contains("look at these"), "{said}");
+    assert!(said.contains("Attached file `notes.md`:"), "{said}");
+    assert!(said.contains("first line"), "{said}");
+    assert!(said.contains("[image image/png "), "{said}");
+
+    // The page fetches it back: inline for an image, never sniffed.
+    let (status, head, body) = http_bytes(
+        server.addr,
+        "GET",
+        &format!(
+            "/api/sessions/files/attachments/{}",
+            img["id"].as_str().unwrap()
+        ),
+        "text/plain",
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, PNG);
+    assert!(head.contains("content-type: image/png"), "{head}");
+    assert!(head.contains("x-content-type-options: nosniff"));
+    assert!(head.contains("content-security-policy: sandbox"));
+    // A text file is a download, not a page.
+    let (_, head, _) = http_bytes(
+        server.addr,
+        "GET",
+        &format!(
+            "/api/sessions/files/attachments/{}",
+            txt["id"].as_str().unwrap()
+        ),
+        "text/plain",
+        b"",
+    )
+    .await;
+    assert!(
+        head.contains("content-type: application/octet-stream"),
+        "{head}"
+    );
+    assert!(
+        head.contains("content-disposition: attachment; filename=\"notes.md\""),
+        "{head}"
+    );
+
+    // Deleted with its session.
+    assert_eq!(
+        server.http("DELETE", "/api/sessions/files", None).await.0,
+        204
+    );
+    let (status, _, _) = http_bytes(
+        server.addr,
+        "GET",
+        &format!(
+            "/api/sessions/files/attachments/{}",
+            img["id"].as_str().unwrap()
+        ),
+        "text/plain",
+        b"",
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn what_is_refused_is_said_and_loses_nothing() {
+    let server = Server::claude().start().await;
+    let mut c = server.joined("bad").await;
+    // Tried: an empty file, one over 10 MiB, a hostile session id.
+    assert_eq!(
+        upload(&server, "bad", "e.txt", "text/plain", b"").await.0,
+        400
+    );
+    let big = vec![b'x'; 10 * 1024 * 1024 + 1];
+    assert_eq!(
+        upload(&server, "bad", "big.txt", "text/plain", &big)
+            .await
+            .0,
+        413
+    );
+    assert_eq!(
+        upload(&server, "..%2Fx", "a.txt", "text/plain", b"a")
+            .await
+            .0,
+        400
+    );
+    // An id this session never got (another session's, or made up): the
+    // message is refused whole, with a reason, and the next one works.
+    let (_, other) = upload(&server, "someone-else", "s.png", "image/png", PNG).await;
+    c.send(json!({"type":"message","content":"steal","attachments":[other["id"]]}))
+        .await;
+    let err = c.until_type("error").await.pop().unwrap();
+    assert_eq!(err["code"], "unknown_attachment");
+    // Not an array of ids, and more than 8.
+    c.send(json!({"type":"message","content":"x","attachments":"nope"}))
+        .await;
+    assert_eq!(
+        c.until_type("error").await.pop().unwrap()["code"],
+        "bad_field"
+    );
+    c.send(json!({"type":"message","content":"x","attachments":vec!["a"; 9]}))
+        .await;
+    assert_eq!(
+        c.until_type("error").await.pop().unwrap()["code"],
+        "bad_field"
+    );
+    // A binary file that is no image is named, not sent; the text goes.
+    let (_, bin) = upload(
+        &server,
+        "bad",
+        "data.bin",
+        "application/octet-stream",
+        &[0xff, 0xfe, 0, 1],
+    )
+    .await;
+    c.send(json!({"type":"message","content":"with a blob","attachments":[bin["id"]]}))
+        .await;
+    let frames = c.until_type("exec_end").await;
+    assert!(frames.iter().any(|f| f["type"] == "info"
+        && f["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Not sent to the agent: data.bin")));
+    assert_eq!(frames.last().unwrap()["status"], "success");
+}
+
+#[tokio::test]
+async fn classic_mode_says_it_cannot_send_images() {
+    let server = Server::claude()
+        .args(["--claude-mode", "classic"])
+        .start()
+        .await;
+    let mut c = server.joined("classic").await;
+    let (_, img) = upload(&server, "classic", "shot.png", "image/png", PNG).await;
+    c.send(json!({"type":"message","content":"see","attachments":[img["id"]]}))
+        .await;
+    let frames = c.until_type("exec_end").await;
+    let info = frames.iter().find(|f| f["type"] == "info").expect("a note");
+    assert_eq!(
+        info["message"],
+        "Not sent to the agent: shot.png (this agent takes no images)."
+    );
+    assert_eq!(frames.last().unwrap()["status"], "success");
+}
+
+/// ACP: image content goes only to an agent that advertises
+/// `promptCapabilities.image`; another is told nothing of it, and the user
+/// is told it was not sent.
+#[tokio::test]
+async fn acp_agents_get_images_only_when_they_take_them() {
+    for (flags, expect_image) in [(&["--images"][..], true), (&[][..], false)] {
+        let server = Server::acp(flags).start().await;
+        let mut c = server.joined("acp").await;
+        let (_, img) = upload(&server, "acp", "shot.png", "image/png", PNG).await;
+        c.send(json!({"type":"message","content":"see","attachments":[img["id"]]}))
+            .await;
+        let frames = c.until_type("exec_end").await;
+        let said = agent_said(&frames);
+        assert_eq!(said.contains("[image image/png]"), expect_image, "{said}");
+        let told = frames.iter().any(|f| {
+            f["type"] == "info"
+                && f["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("shot.png (it does not take images)")
+        });
+        assert_eq!(told, !expect_image, "{frames:?}");
+        assert_eq!(frames.last().unwrap()["status"], "success");
+    }
+}
