@@ -102,6 +102,11 @@ async fn favicon_badge_and_notifications_when_hidden() {
 }
 
 #[tokio::test]
+async fn attach_paste_and_drop_files() {
+    scenario("attach", Server::claude()).await;
+}
+
+#[tokio::test]
 async fn line_breaks_clear_and_plain_titles() {
     scenario("text", Server::claude()).await;
 }

@@ -233,6 +233,9 @@ pub enum Reply {
         /// What the session's turns have cost so far, where the agent says.
         #[serde(skip_serializing_if = "Option::is_none")]
         cost_usd: Option<f64>,
+        /// Whether attached images reach the agent: `null` when only the
+        /// agent can say (ACP: once its session is open).
+        takes_images: Option<bool>,
     },
     Error {
         message: String,

@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
 /// Agent output is rendered with DOM text nodes only; this policy is the
-/// second wall: no inline script, no other host, no framing.
+/// second wall: no inline script, no other host, no framing. (`blob:`
+/// images: thumbnails of files the user picked, made by the page itself.)
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+    img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
     frame-ancestors 'none'";
 
 pub(super) async fn index() -> Response {

@@ -2,8 +2,28 @@
 // Usage (tests/browser.rs does this): node tests/browser/run.mjs SCENARIO
 // with SWE_URL, PW_DIR, CHROMIUM, WORKDIR and SHOTS in the environment.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
 import path from 'node:path';
 import { chromium, control, launch, open, connected, noErrors, send, ended, running, sessionOf, text, count, shot, assert, URL_, WORKDIR, WAIT } from './lib.mjs';
+
+/** A w×h PNG of one colour (for thumbnails that must really decode). */
+function solidPng(w, h, [r, g, b]) {
+  const zlib = require('node:zlib');
+  const crcTable = Array.from({ length: 256 }, (_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
+  const crc = (buf) => { let c = 0xffffffff; for (const x of buf) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: w }, () => [r, g, b]).flat())]);
+  const raw = Buffer.concat(Array.from({ length: h }, () => row));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
 
 const scenarios = {
   /**
@@ -975,6 +995,51 @@ const scenarios = {
     await send(page, 'again');
     await ended(page, 3);
     assert.equal(await page.evaluate(() => window.shown.length), 2, 'no notification when turned off');
+    noErrors(page);
+  },
+
+  /**
+   * Attachments (issue 14, point 18): chosen, pasted and dropped files are
+   * uploaded as chips; the message carries them; the agent (fake claude,
+   * duplex) gets the image as image content and the text file inlined; the
+   * sent message shows a thumbnail. Too big a file is refused on its chip.
+   */
+  async attach(browser) {
+    const page = await open(browser);
+    const png = solidPng(48, 32, [37, 99, 235]);
+    await page.setInputFiles('#attach-input', [
+      { name: 'shot.png', mimeType: 'image/png', buffer: png },
+      { name: 'notes.md', mimeType: 'text/markdown', buffer: Buffer.from('# Notes\nthe first note\n') },
+    ]);
+    await page.waitForFunction(() => document.querySelectorAll('#tray .chip[data-state="ok"]').length === 2);
+    // Pasted (a screenshot from the clipboard) and dropped on the page.
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['pasted words'], 'pasted.txt', { type: 'text/plain' }));
+      document.getElementById('input').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+      const drop = new DataTransfer();
+      drop.items.add(new File(['dropped'], 'dropped.txt', { type: 'text/plain' }));
+      document.getElementById('main').dispatchEvent(new DragEvent('drop', { dataTransfer: drop, bubbles: true, cancelable: true }));
+    });
+    await page.waitForFunction(() => document.querySelectorAll('#tray .chip[data-state="ok"]').length === 4);
+    await page.click('#tray .chip:has-text("dropped.txt") .remove');
+    await page.waitForFunction(() => document.querySelectorAll('#tray .chip').length === 3);
+    // Over the limit: refused on its chip, before any upload.
+    await page.setInputFiles('#attach-input', [{ name: 'huge.log', mimeType: 'text/plain', buffer: Buffer.alloc(10 * 1024 * 1024 + 1, 120) }]);
+    await page.waitForSelector('#tray .chip[data-state="err"]:has-text("over 10.0 MB")');
+    await page.click('#tray .chip[data-state="err"] .remove');
+    await shot(page, 'attachments');
+    await send(page, 'what is in these');
+    await ended(page, 1);
+    assert.equal(await count(page, '#tray .chip'), 0, 'the tray is empty once sent');
+    const thumb = page.locator('#transcript .item.user .sent-files img');
+    await thumb.waitFor();
+    assert.equal(await thumb.evaluate((i) => i.complete && i.naturalWidth), 48, 'the thumbnail is the image, served back');
+    assert.match(await text(page, '#transcript .item.user .sent-files'), /notes\.md/);
+    const said = await text(page, '#transcript .assistant');
+    assert.match(said, /\[image image\/png/, 'the agent got the image');
+    assert.match(said, /the first note/, 'and the text file, inlined');
+    assert.match(said, /pasted words/);
     noErrors(page);
   },
 

@@ -1,6 +1,6 @@
 // Wires the page together: connection, transcript, composer, sessions,
 // header state and theme. The URL (?s=ID) names the session.
-import { h, clear, kTokens, money, refreshTimes } from './dom.js';
+import { h, clear, icon, kTokens, money, refreshTimes } from './dom.js';
 import { Connection } from './conn.js';
 import { Transcript } from './transcript.js';
 import { Composer } from './composer.js';
@@ -8,6 +8,7 @@ import { Sessions } from './sessions.js';
 import { CLAUDE_BUILTINS, mergeCommands } from './commands.js';
 import { TranscriptSearch } from './search.js';
 import { Attention } from './attention.js';
+import { AttachTray } from './attach.js';
 
 const $ = (id) => document.getElementById(id);
 const THEME_KEY = 'swe-swe-theme';
@@ -50,6 +51,7 @@ function start() {
   }
   transcript = new Transcript($('transcript'), $('scroller'), {
     send,
+    attachmentUrl: (id) => new URL(`api/sessions/${encodeURIComponent(session)}/attachments/${encodeURIComponent(id)}`, document.baseURI).href,
     onState: (s) => { state = s; renderState(); },
     onStick: (stuck) => { ui.jump.hidden = stuck; },
     onEdit: (text) => { const input = $('input'); input.value = text; input.focus(); input.dispatchEvent(new Event('input')); },
@@ -81,6 +83,8 @@ function start() {
         }
         setUrl(session);
         replayedUntil = f.lastSeq;
+        takesImages = f.takesImages ?? null;
+        tray.render();
         transcript.state.mode = f.permissionMode || transcript.state.mode;
         // The session's cost so far, even when its turns are not replayed.
         if (typeof f.costUsd === 'number' && transcript.state.cost === null) transcript.state.cost = f.costUsd;
@@ -212,7 +216,13 @@ function start() {
     if (e.key === 'Escape' && state && state.running !== null && !e.defaultPrevented && document.activeElement?.id !== 'input') stop();
   });
 
+  let takesImages = null;
+  const tray = new AttachTray({
+    tray: $('tray'), button: $('attach'), picker: $('attach-input'), drop: $('main'),
+    session: () => session, takesImages: () => takesImages,
+  });
   composer = new Composer({
+    tray,
     form: $('composer'), input: $('input'), picker: $('picker'), send, stop,
     // Claude Code's built-ins from the start, the agent's own merged in.
     slash: () => mergeCommands(agentName === 'claude' ? CLAUDE_BUILTINS : [], state?.slash || []),
@@ -238,6 +248,7 @@ function start() {
     if (!send({ type: 'set_permission_mode', mode: ui.mode.value })) ui.mode.value = state.mode;
   });
 
+  $('find').replaceChildren(icon('search'));
   const search = new TranscriptSearch({
     bar: $('searchbar'), input: $('search'), count: $('search-count'), prev: $('search-prev'),
     next: $('search-next'), close: $('search-close'), open: $('find'), root: transcript.root,

@@ -4,8 +4,9 @@ import { Picker } from './picker.js';
 import { filterCommands } from './commands.js';
 
 export class Composer {
-  constructor({ form, input, picker, send, stop, slash, running, connected, onWaiting, onSent }) {
+  constructor({ form, input, picker, send, stop, slash, running, connected, onWaiting, onSent, tray }) {
     this.form = form;
+    this.tray = tray; // files for the next message (AttachTray)
     this.onSent = onSent; // called in the user's gesture of sending
     this.connected = connected; // () → bool
     this.onWaiting = onWaiting; // (bool) → the "will send" note shown or not
@@ -22,6 +23,7 @@ export class Composer {
     input.addEventListener('keydown', (e) => this.key(e));
     input.addEventListener('input', () => { this.autosize(); this.lookup(); });
     input.addEventListener('click', () => this.lookup());
+    input.addEventListener('paste', (e) => this.tray?.paste(e));
     // Clicking an option keeps the focus here (the picker cancels mousedown),
     // so a blur means the user really left the input.
     input.addEventListener('blur', () => this.picker.hide());
@@ -47,11 +49,18 @@ export class Composer {
     if (e.key === 'Escape' && this.running()) { e.preventDefault(); this.stop(); }
   }
 
+  /** The message frame: the text and the files uploaded for it. */
+  frame(text) {
+    const ids = this.tray?.ids() || [];
+    return ids.length ? { type: 'message', content: text, attachments: ids } : { type: 'message', content: text };
+  }
+
   submit() {
     const text = this.input.value;
-    if (!text.trim()) return;
+    if (!text.trim() && !this.tray?.ids().length) return;
+    if (this.tray?.busy) { this.tray.flash('Still uploading: send when the files are ready.'); return; }
     this.onSent?.();
-    if (this.send({ type: 'message', content: text })) {
+    if (this.send(this.frame(text))) {
       this.sent();
     } else if (!this.connected()) {
       // Offline: kept in the box, sent (once) when the connection is back.
@@ -62,6 +71,7 @@ export class Composer {
 
   sent() {
     this.input.value = '';
+    this.tray?.clear();
     this.waiting = null;
     this.onWaiting?.(false);
     this.picker.hide();
@@ -75,7 +85,7 @@ export class Composer {
     this.waiting = null;
     this.onWaiting?.(false);
     // Unless the user changed it meanwhile: then it is theirs to send.
-    if (this.input.value === text && this.send({ type: 'message', content: text })) this.sent();
+    if (this.input.value === text && this.send(this.frame(text))) this.sent();
   }
 
   /** The `@word` or leading `/word` the cursor is in, if any. */

@@ -73,6 +73,26 @@ export function kTokens(n) {
   return n >= 10000 ? `${Math.round(n / 1000)}k` : n.toLocaleString();
 }
 
+const ICONS = {
+  // A paper clip and a page, drawn as strokes (no emoji font needed).
+  clip: 'M16.5 6.5 8.9 14.1a2 2 0 0 0 2.8 2.8l7.6-7.6a4 4 0 0 0-5.6-5.6l-7.8 7.8a6 6 0 0 0 8.5 8.5l6.4-6.4',
+  file: 'M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zM14 3v5h5',
+  search: 'M10.5 4a6.5 6.5 0 1 0 0 13 6.5 6.5 0 0 0 0-13zM20 20l-4.8-4.8',
+};
+
+/** A small stroked icon (`clip`, `file`), hidden from assistive technology. */
+export function icon(name) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', `icon-svg icon-${name}`);
+  svg.setAttribute('aria-hidden', 'true');
+  const p = document.createElementNS(ns, 'path');
+  p.setAttribute('d', ICONS[name]);
+  svg.append(p);
+  return svg;
+}
+
 export function truncate(s, n) {
   s = String(s ?? '');
   return s.length > n ? s.slice(0, n - 1) + '…' : s;

@@ -6,6 +6,7 @@ import { actionButton, copyButton, h, money, timeAgo } from './dom.js';
 import { renderMarkdown } from './markdown.js';
 import { appendAnsi } from './ansi.js';
 import { Approval } from './approvals.js';
+import { sentFiles } from './attach.js';
 import { answered, attachApproval } from './tools.js';
 import { AcpView } from './acp.js';
 import { ClaudeView } from './claude.js';
@@ -13,8 +14,9 @@ import { ClaudeView } from './claude.js';
 const BUDGET_MS = 10;
 
 export class Transcript {
-  constructor(root, scroller, { send, onState, onStick, onEdit }) {
+  constructor(root, scroller, { send, onState, onStick, onEdit, attachmentUrl }) {
     this.root = root;
+    this.attachmentUrl = attachmentUrl; // (id) → the URL of a sent file
     this.onEdit = onEdit; // (text) → put a sent message back in the box
     this.scroller = scroller;
     this.send = send;
@@ -164,7 +166,9 @@ export class Transcript {
           actionButton('edit', 'Edit and send again', 'Edit', () => this.onEdit?.(ev.content)),
           actionButton('retry', 'Send again', 'Retry', () => this.send({ type: 'message', content: ev.content })));
         this.add(h('div', { class: 'item user', dataset: { run: ev.runId } }, actions,
-          h('div', { class: 'bubble' }, ev.content, ev.at ? h('div', { class: 'stamp' }, timeAgo(ev.at)) : null)));
+          h('div', { class: 'bubble' }, ev.content,
+            Array.isArray(ev.attachments) && ev.attachments.length && this.attachmentUrl ? sentFiles(ev.attachments, this.attachmentUrl) : null,
+            ev.at ? h('div', { class: 'stamp' }, timeAgo(ev.at)) : null)));
         // `/clear` starts the agent's context afresh: a divider says so when the turn ends.
         this.clearing = String(ev.content).trim() === '/clear' ? ev.runId : null;
         break;

@@ -568,6 +568,7 @@ impl Actor {
                     permission_mode: self.state.permission_mode().as_str(),
                     agent: self.agent.to_string(),
                     cost_usd: Some(self.state.cost_usd()).filter(|c| *c > 0.0),
+                    takes_images: self.state.config().agent.takes_images(),
                 }
                 .to_frame();
                 // Invariant: registration and replay happen in this one step;
