@@ -425,6 +425,76 @@ fn real_bash_rounds_and_an_approved_edit_duplex() {
             let frames = c.until_type("exec_end").await;
             assert_eq!(status(&frames), "success", "{frames:?}");
             assert_eq!(read(&file), "omega beta\n");
+
+            // The real CLI's own transcript of this conversation, read back
+            // (issue 14, point 1): a session resumed from it opens with both
+            // turns, their Bash rounds and the Edit, as live ones render.
+            let snap = c.hello("tools", 0).await;
+            let mut replay = Vec::new();
+            while replay.len() < snap["lastSeq"].as_u64().unwrap() as usize {
+                replay.push(c.recv().await);
+            }
+            let conversation = replay
+                .iter()
+                .find(|f| f["type"] == "agent_session")
+                .expect("agent_session")["agentSessionId"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let (_, list) = server.http("GET", "/api/sessions", None).await;
+            assert!(
+                list["claude"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|t| t["id"] != conversation.as_str()),
+                "a conversation our session holds is not listed as history: {list}"
+            );
+            // The CLI writes its transcript behind the stream; it is whole
+            // once the process ended (as a conversation of the history is).
+            let server = server.restart().await;
+            let (code, created) = server
+                .http(
+                    "POST",
+                    "/api/sessions",
+                    Some(json!({"resume": conversation})),
+                )
+                .await;
+            assert_eq!(code, 201);
+            let mut r = server.client().await;
+            r.hello(created["id"].as_str().unwrap(), 0).await;
+            // Up to the note that ends the import (stored or still live).
+            let past = r
+                .recv_until(|f| {
+                    f["type"] == "info"
+                        && f["message"].as_str().unwrap_or("").contains("earlier turn")
+                })
+                .await;
+            let prompts: Vec<&str> = past
+                .iter()
+                .filter(|f| f["type"] == "user_message")
+                .map(|f| f["content"].as_str().unwrap())
+                .collect();
+            assert_eq!(prompts.len(), 2, "{past:#?}");
+            assert_eq!(prompts[0], "turns 3");
+            assert!(prompts[1].starts_with("edit file "));
+            let tools = |frames: &[Value]| -> Vec<String> {
+                assistant_blocks(frames)
+                    .iter()
+                    .filter(|b| b["type"] == "tool_use")
+                    .map(|b| b["name"].as_str().unwrap().to_owned())
+                    .collect()
+            };
+            // The same calls as the live turns made (the CLI reads before it edits).
+            assert_eq!(tools(&past), tools(&replay), "{past:#?}");
+            assert_eq!(tools(&past), ["Bash", "Bash", "Bash", "Read", "Edit"]);
+            assert!(assistant_text(&past).contains("round 1"));
+            let ends: Vec<&str> = past
+                .iter()
+                .filter(|f| f["type"] == "exec_end")
+                .map(|f| f["status"].as_str().unwrap())
+                .collect();
+            assert_eq!(ends, ["success", "success"]);
             assert!(server.terminate().await.success());
         },
     );
