@@ -763,8 +763,9 @@ const scenarios = {
     const file = path.join(WORKDIR, 'real.txt');
     await send(page, `write file ${file}`);
     await page.waitForSelector('.approval[data-tool="Write"]:not(.done) button[data-decision="allow"]', { timeout: 60_000 });
-    assert.match(await text(page, '.approval'), /real\.txt/);
-    assert.ok(await count(page, '.approval .diff .ln.add') > 0, 'the Write shows what it writes');
+    // The approval is in the Write's own card, which shows the path and diff.
+    assert.match(await text(page, '.card.asking'), /real\.txt/);
+    assert.ok(await count(page, '.card.asking .diff .ln.add') > 0, 'the Write shows what it writes');
     await page.click('.approval:not(.done) button[data-decision="allow"]');
     await ended(page, 1, 60_000);
     assert.equal(fs.readFileSync(file, 'utf8'), 'written by mock\n');
