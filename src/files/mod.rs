@@ -6,6 +6,7 @@
 //! a `watch` channel; searches run on the blocking pool over a snapshot, so a
 //! search never waits for the indexer and never blocks the async runtime.
 
+pub mod charset;
 pub mod recent;
 pub mod search;
 pub mod walk;
@@ -33,6 +34,10 @@ pub struct Entry {
     /// Byte offset of the file name in `rel`.
     pub name_start: usize,
     pub is_dir: bool,
+    /// The characters `rel` holds (`charset`), for the search's first test,
+    /// and those of its file name alone.
+    pub chars: u64,
+    pub name_chars: u64,
 }
 
 impl Entry {
@@ -40,6 +45,8 @@ impl Entry {
         let rel = rel.trim_end_matches('/');
         Entry {
             name_start: rel.rfind('/').map_or(0, |i| i + 1),
+            chars: charset::of(rel),
+            name_chars: charset::of(&rel[rel.rfind('/').map_or(0, |i| i + 1)..]),
             rel: rel.into(),
             is_dir,
         }

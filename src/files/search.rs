@@ -3,7 +3,7 @@
 //! highlighting. A match whose characters all fall in the file name ranks
 //! above one spread over directories.
 
-use super::Entry;
+use super::{charset, Entry};
 use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config, Matcher, Utf32Str};
 use serde::Serialize;
@@ -181,10 +181,13 @@ fn best_of(
 struct Scorer {
     matcher: Matcher,
     buf: Vec<char>,
-    /// Per atom: its needle lowercased when ASCII (the cheap name test), and
-    /// whether it ignores case (smart case: no capital in it).
-    needles: Vec<Option<Vec<u8>>>,
+    /// Per atom: whether it ignores case (smart case: no capital in it).
     ignore_case: Vec<bool>,
+    /// Every atom is plain fuzzy (not negated, not anchored, not exact):
+    /// a match in the file name is then a match of the whole path.
+    name_implies_path: bool,
+    /// Characters a path must hold to match (`charset`); 0: no test.
+    need: u64,
 }
 
 impl Scorer {
@@ -197,29 +200,47 @@ impl Scorer {
         Scorer {
             matcher: Matcher::new(Config::DEFAULT.match_paths()),
             buf: Vec::new(),
-            needles: pattern
-                .atoms
-                .iter()
-                .zip(&texts)
-                .filter(|(a, _)| !a.negative)
-                .map(|(_, t)| t.is_ascii().then(|| t.to_ascii_lowercase().into_bytes()))
-                .collect(),
             ignore_case: texts
                 .iter()
                 .map(|t| !t.chars().any(char::is_uppercase))
                 .collect(),
+            name_implies_path: pattern
+                .atoms
+                .iter()
+                .all(|a| a.kind == AtomKind::Fuzzy && !a.negative),
+            need: charset::needed(
+                pattern
+                    .atoms
+                    .iter()
+                    .zip(&texts)
+                    .filter(|(a, _)| !a.negative)
+                    .map(|(_, t)| t.as_str()),
+            )
+            .unwrap_or(0),
         }
     }
 
     /// The rank of entry `e` (number `index`), or `None` if it does not
-    /// match. The whole path is scored first (the matcher's prefilter turns
-    /// most paths away at once); a match that also fits inside the file
-    /// name is scored on the name alone and ranks above every other (a
-    /// cheap in-order character test saves scoring names that cannot).
+    /// match. A path without every character of the query is turned away
+    /// first (`charset`, one AND); a match that fits inside the file name
+    /// is scored on the name alone and ranks above every other.
     fn key(&mut self, e: &Entry, index: usize, pattern: &Pattern, greedy: bool) -> Option<RankKey> {
-        let in_path = self.score(&e.rel, pattern, greedy)?;
+        if !charset::may_match(e.chars, self.need) {
+            return None;
+        }
         let name = &e.rel[e.name_start..];
-        let total = if e.name_start > 0 && name_may_match(name, &self.needles) {
+        // Plain fuzzy atoms that match the name match the path (the name is
+        // its tail), and the name's score is the one that counts: the path
+        // need not be scored at all (most paths of `rs` or `s`). The name's
+        // character set first: one AND turns most names that cannot match away.
+        let name_may = charset::may_match(e.name_chars, self.need);
+        if self.name_implies_path && e.name_start > 0 && name_may {
+            if let Some(s) = self.score(name, pattern, greedy) {
+                return Some((s + NAME_BONUS, !e.is_dir, Reverse(e.rel.len()), index));
+            }
+        }
+        let in_path = self.score(&e.rel, pattern, greedy)?;
+        let total = if e.name_start > 0 && !self.name_implies_path && name_may {
             self.score(name, pattern, greedy)
                 .map_or(in_path, |s| s + NAME_BONUS)
         } else if e.name_start == 0 {
@@ -252,25 +273,6 @@ impl Scorer {
         }
         Some(total)
     }
-}
-
-/// Whether every needle's characters occur in `name` in order, ignoring
-/// ASCII case: necessary for the pattern to match the name, and far cheaper
-/// than scoring it. `None` needles (not ASCII) are left to the matcher.
-fn name_may_match(name: &str, needles: &[Option<Vec<u8>>]) -> bool {
-    needles.iter().all(|needle| {
-        let Some(needle) = needle else { return true };
-        let mut want = needle.iter();
-        let mut next = want.next();
-        for b in name.bytes() {
-            match next {
-                None => break,
-                Some(w) if b.to_ascii_lowercase() == *w => next = want.next(),
-                Some(_) => {}
-            }
-        }
-        next.is_none()
-    })
 }
 
 #[cfg(test)]
