@@ -10,6 +10,15 @@ use support::*;
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n fake image bytes";
 
+/// GET of an uploaded file: (status, response head, body).
+async fn fetch(server: &Server, session: &str, file: &Value) -> (u16, String, Vec<u8>) {
+    let path = format!(
+        "/api/sessions/{session}/attachments/{}",
+        file["id"].as_str().unwrap()
+    );
+    http_bytes(server.addr, "GET", &path, "text/plain", b"").await
+}
+
 async fn upload(
     server: &Server,
     session: &str,
@@ -77,34 +86,14 @@ async fn images_and_text_files_reach_claude_and_come_back_for_the_page() {
     assert!(said.contains("[image image/png "), "{said}");
 
     // The page fetches it back: inline for an image, never sniffed.
-    let (status, head, body) = http_bytes(
-        server.addr,
-        "GET",
-        &format!(
-            "/api/sessions/files/attachments/{}",
-            img["id"].as_str().unwrap()
-        ),
-        "text/plain",
-        b"",
-    )
-    .await;
+    let (status, head, body) = fetch(&server, "files", &img).await;
     assert_eq!(status, 200);
     assert_eq!(body, PNG);
     assert!(head.contains("content-type: image/png"), "{head}");
     assert!(head.contains("x-content-type-options: nosniff"));
     assert!(head.contains("content-security-policy: sandbox"));
     // A text file is a download, not a page.
-    let (_, head, _) = http_bytes(
-        server.addr,
-        "GET",
-        &format!(
-            "/api/sessions/files/attachments/{}",
-            txt["id"].as_str().unwrap()
-        ),
-        "text/plain",
-        b"",
-    )
-    .await;
+    let (_, head, _) = fetch(&server, "files", &txt).await;
     assert!(
         head.contains("content-type: application/octet-stream"),
         "{head}"
@@ -119,17 +108,7 @@ async fn images_and_text_files_reach_claude_and_come_back_for_the_page() {
         server.http("DELETE", "/api/sessions/files", None).await.0,
         204
     );
-    let (status, _, _) = http_bytes(
-        server.addr,
-        "GET",
-        &format!(
-            "/api/sessions/files/attachments/{}",
-            img["id"].as_str().unwrap()
-        ),
-        "text/plain",
-        b"",
-    )
-    .await;
+    let (status, _, _) = fetch(&server, "files", &img).await;
     assert_eq!(status, 404);
 }
 

@@ -292,18 +292,8 @@ async fn a_resumed_conversation_opens_with_its_turns_and_owned_ones_are_not_hist
     let session = created["id"].as_str().unwrap().to_owned();
     let mut c = server.client().await;
     c.hello(&session, 0).await;
-    // Up to the note that ends the import, whether it was stored before the
-    // hello (replayed) or arrives live after it.
-    let frames = c
-        .recv_until(|f| {
-            f["type"] == "info" && f["message"].as_str().unwrap_or("").contains("earlier turn")
-        })
-        .await;
-    let users: Vec<&str> = frames
-        .iter()
-        .filter(|f| f["type"] == "user_message")
-        .map(|f| f["content"].as_str().unwrap())
-        .collect();
+    let frames = c.until_imported().await;
+    let users = user_messages(&frames);
     assert_eq!(users.len(), 2, "{frames:#?}");
     assert!(users[0].starts_with("Create a file called test.txt"));
     assert!(users[1].starts_with("Edit test.txt"));

@@ -463,18 +463,8 @@ fn real_bash_rounds_and_an_approved_edit_duplex() {
             assert_eq!(code, 201);
             let mut r = server.client().await;
             r.hello(created["id"].as_str().unwrap(), 0).await;
-            // Up to the note that ends the import (stored or still live).
-            let past = r
-                .recv_until(|f| {
-                    f["type"] == "info"
-                        && f["message"].as_str().unwrap_or("").contains("earlier turn")
-                })
-                .await;
-            let prompts: Vec<&str> = past
-                .iter()
-                .filter(|f| f["type"] == "user_message")
-                .map(|f| f["content"].as_str().unwrap())
-                .collect();
+            let past = r.until_imported().await;
+            let prompts = user_messages(&past);
             assert_eq!(prompts.len(), 2, "{past:#?}");
             assert_eq!(prompts[0], "turns 3");
             assert!(prompts[1].starts_with("edit file "));

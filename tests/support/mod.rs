@@ -399,6 +399,15 @@ impl Client {
         }
     }
 
+    /// Frames up to the `info` that ends a resumed conversation's import,
+    /// whether it was stored before the hello (replayed) or arrives live.
+    pub async fn until_imported(&mut self) -> Vec<Value> {
+        self.recv_until(|f| {
+            f["type"] == "info" && f["message"].as_str().unwrap_or("").contains("earlier turn")
+        })
+        .await
+    }
+
     pub async fn until_type(&mut self, t: &str) -> Vec<Value> {
         self.recv_until(|v| v["type"] == t).await
     }
@@ -472,6 +481,14 @@ pub fn of_type<'a>(frames: &'a [Value], t: &str) -> Vec<&'a Value> {
 }
 
 /// Raw agent lines forwarded as `claudejson`, parsed.
+/// What the user sent, turn by turn (`user_message` contents).
+pub fn user_messages(frames: &[Value]) -> Vec<&str> {
+    of_type(frames, "user_message")
+        .into_iter()
+        .map(|f| f["content"].as_str().unwrap())
+        .collect()
+}
+
 pub fn claude_lines(frames: &[Value]) -> Vec<Value> {
     frames
         .iter()
