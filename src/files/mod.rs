@@ -43,10 +43,11 @@ pub struct Entry {
 impl Entry {
     pub fn new(rel: &str, is_dir: bool) -> Self {
         let rel = rel.trim_end_matches('/');
+        let name_start = rel.rfind('/').map_or(0, |i| i + 1);
         Entry {
-            name_start: rel.rfind('/').map_or(0, |i| i + 1),
+            name_start,
             chars: charset::of(rel),
-            name_chars: charset::of(&rel[rel.rfind('/').map_or(0, |i| i + 1)..]),
+            name_chars: charset::of(&rel[name_start..]),
             rel: rel.into(),
             is_dir,
         }
