@@ -218,3 +218,45 @@ async fn acp_agents_get_images_only_when_they_take_them() {
         assert_eq!(frames.last().unwrap()["status"], "success");
     }
 }
+
+/// Big files: two 9.5 MiB images reach the agent (as one 25 MB line of
+/// base64) within a bounded memory; three 8 MiB files are over what one
+/// message may carry (20 MiB), refused before any of them is read.
+#[tokio::test]
+async fn big_attachments_stay_within_bytes() {
+    let server = Server::claude().start().await;
+    let mut c = server.joined("big").await;
+    let nine = vec![7u8; 19 << 19];
+    let mut ids = Vec::new();
+    for name in ["a.png", "b.png"] {
+        let (status, meta) = upload(&server, "big", name, "image/png", &nine).await;
+        assert_eq!(status, 201, "{meta}");
+        ids.push(meta["id"].clone());
+    }
+    c.send(json!({"type":"message","content":"two big images","attachments":ids}))
+        .await;
+    let frames = c.until_type("exec_end").await;
+    assert_eq!(frames.last().unwrap()["status"], "success", "{frames:?}");
+    let said = assistant_text(&frames);
+    assert_eq!(said.matches("[image image/png").count(), 2, "{said}");
+    let (peak_kib, _) = rss_kib(server.pid());
+    eprintln!(
+        "peak RSS with two 9.5 MiB images sent: {} MiB",
+        peak_kib >> 10
+    );
+    assert!(peak_kib < 400 << 10, "peak RSS {} MiB", peak_kib >> 10);
+
+    let eight = vec![b'x'; 8 << 20];
+    let mut ids = Vec::new();
+    for name in ["1.txt", "2.txt", "3.txt"] {
+        ids.push(upload(&server, "big", name, "text/plain", &eight).await.1["id"].clone());
+    }
+    c.send(json!({"type":"message","content":"too much","attachments":ids}))
+        .await;
+    let err = c.until_type("error").await.pop().unwrap();
+    assert_eq!(err["code"], "attachments_too_large");
+    assert!(err["message"].as_str().unwrap().contains("24 MiB"), "{err}");
+    // The session goes on.
+    let frames = c.turn("still here").await;
+    assert_eq!(frames.last().unwrap()["status"], "success");
+}

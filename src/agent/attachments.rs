@@ -13,6 +13,10 @@ use std::sync::Arc;
 pub const MAX_BYTES: usize = 10 * 1024 * 1024;
 /// Attachments one message may carry.
 pub const MAX_PER_MESSAGE: usize = 8;
+/// Bytes of attachments one message may carry: images go to the agent as
+/// base64 on one line (a third larger), and a model request holds about
+/// this much at most.
+pub const MAX_MESSAGE_BYTES: usize = 20 * 1024 * 1024;
 /// Image types the agents take (the Messages API's list); SVG is text.
 pub const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 

@@ -101,7 +101,10 @@ async fn download(
     if !valid_session_id(&session) || !valid_agent_session_id(&file) {
         return Err(ApiError::BadRequest("invalid id".into()));
     }
-    let found = app.store.attachments(&session, vec![file.clone()]).await?;
+    let found = app
+        .store
+        .attachments(&session, vec![file.clone()], usize::MAX)
+        .await?;
     let Some(a) = found.ok().and_then(|mut v| v.pop()) else {
         return Err(ApiError::NotFound(file));
     };

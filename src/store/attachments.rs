@@ -26,15 +26,32 @@ impl Store {
         rx.await.map_err(|_| StoreError::Stopped)
     }
 
-    /// The attachments `ids` of `session`, in that order; `Ok(Err(id))`
-    /// names the first that does not exist.
+    /// The attachments `ids` of `session`, in that order, if they exist and
+    /// come to at most `max_total` bytes (sizes are read before any file).
     pub async fn attachments(
         &self,
         session: &str,
         ids: Vec<String>,
-    ) -> Result<Result<Vec<Attachment>, String>, StoreError> {
+        max_total: usize,
+    ) -> Result<Result<Vec<Attachment>, Refused>, StoreError> {
         let session = session.to_owned();
         self.read(move |c| {
+            let mut sizes = c.prepare_cached(
+                "SELECT length(bytes) FROM attachments WHERE session = ?1 AND id = ?2",
+            )?;
+            let mut total = 0usize;
+            for id in &ids {
+                match sizes
+                    .query_row(params![session, id], |r| r.get::<_, i64>(0))
+                    .optional()?
+                {
+                    Some(n) => total = total.saturating_add(n.max(0) as usize),
+                    None => return Ok(Err(Refused::Unknown(id.clone()))),
+                }
+            }
+            if total > max_total {
+                return Ok(Err(Refused::TooLarge(total)));
+            }
             let mut stmt = c.prepare_cached(
                 "SELECT name, mime, bytes FROM attachments WHERE session = ?1 AND id = ?2",
             )?;
@@ -56,13 +73,22 @@ impl Store {
                         mime,
                         bytes: bytes.into(),
                     }),
-                    None => return Ok(Err(id)),
+                    None => return Ok(Err(Refused::Unknown(id))),
                 }
             }
             Ok(Ok(out))
         })
         .await
     }
+}
+
+/// Why a message's attachments were not read.
+#[derive(Debug, PartialEq)]
+pub enum Refused {
+    /// The session has no attachment with this id.
+    Unknown(String),
+    /// They come to this many bytes, over the limit.
+    TooLarge(usize),
 }
 
 /// At start: uploads of sessions that never came to be.

@@ -7,6 +7,7 @@
 //! Reads (load, replay, the sessions API) use a second connection.
 
 mod attachments;
+pub use attachments::Refused;
 mod checkpoint;
 mod schema;
 #[cfg(test)]

@@ -219,16 +219,26 @@ impl Conn {
         let Some(session) = self.session.as_ref().map(|h| h.id().to_owned()) else {
             return self.send_error("no_session", "send a hello first");
         };
-        match self.app.store.attachments(&session, ids).await {
+        use crate::agent::attachments::MAX_MESSAGE_BYTES;
+        use crate::store::Refused;
+        match self.app.store.attachments(&session, ids, MAX_MESSAGE_BYTES).await {
             Ok(Ok(files)) => {
                 if let Input::UserMessage { attachments, .. } = &mut input {
                     *attachments = files;
                 }
                 self.input(input).await;
             }
-            Ok(Err(id)) => self.send_error(
+            Ok(Err(Refused::Unknown(id))) => self.send_error(
                 "unknown_attachment",
                 format!("no attachment {id:?} in this session; upload it again (the message was not sent)"),
+            ),
+            Ok(Err(Refused::TooLarge(total))) => self.send_error(
+                "attachments_too_large",
+                format!(
+                    "the attached files come to {} MiB, over the {} MiB one message may carry (the message was not sent)",
+                    total.div_ceil(1 << 20),
+                    MAX_MESSAGE_BYTES >> 20
+                ),
             ),
             Err(e) => self.send_error("store_unavailable", e.to_string()),
         }
