@@ -6,6 +6,7 @@ import { h, icon } from './dom.js';
 
 export const MAX_BYTES = 10 * 1024 * 1024;
 export const MAX_FILES = 8;
+export const MAX_MESSAGE_BYTES = 20 * 1024 * 1024;
 const IMAGES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
 
 export function isImage(mime) { return IMAGES.includes(mime); }
@@ -76,6 +77,8 @@ export class AttachTray {
   /** Ids of the uploaded files; `busy` while any is still uploading. */
   ids() { return this.items.filter((i) => i.state === 'ok').map((i) => i.id); }
   get busy() { return this.items.some((i) => i.state === 'up'); }
+  /** The uploaded files are more than one message may carry. */
+  get tooMuch() { return this.items.filter((i) => i.state === 'ok').reduce((n, i) => n + i.file.size, 0) > MAX_MESSAGE_BYTES; }
   get count() { return this.items.length; }
 
   clear() {

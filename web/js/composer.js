@@ -59,6 +59,7 @@ export class Composer {
     const text = this.input.value;
     if (!text.trim() && !this.tray?.ids().length) return;
     if (this.tray?.busy) { this.tray.flash('Still uploading: send when the files are ready.'); return; }
+    if (this.tray?.tooMuch) { this.tray.flash('Over 20 MB of files together: remove some (one message carries at most 20 MB).'); return; }
     this.onSent?.();
     if (this.send(this.frame(text))) {
       this.sent();
