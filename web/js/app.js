@@ -266,6 +266,7 @@ function start() {
     deleted = false;
     session = id;
     transcript.reset();
+    tray.clear(); // uploaded to the session being left
     const url = new URL(location.href);
     if (id) url.searchParams.set('s', id); else url.searchParams.delete('s');
     history.pushState(null, '', url);
@@ -274,7 +275,7 @@ function start() {
   }
   window.addEventListener('popstate', () => {
     const id = new URLSearchParams(location.search).get('s');
-    if (id !== session) { session = id; transcript.reset(); conn.switchTo(id); }
+    if (id !== session) { session = id; transcript.reset(); tray.clear(); conn.switchTo(id); }
   });
 
   $('new-session').addEventListener('click', () => { openSession(null, $('new-agent').value || null); closeSidebar(); });
