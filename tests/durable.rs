@@ -325,13 +325,7 @@ async fn a_resumed_conversation_opens_with_its_turns_and_owned_ones_are_not_hist
     // conversation has a transcript too) is not listed either.
     let mut own = server.joined("own").await;
     let turn = own.turn("hello").await;
-    let own_id = turn
-        .iter()
-        .find(|f| f["type"] == "agent_session")
-        .expect("agent_session")["agentSessionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let own_id = agent_session_of(&turn);
     std::fs::write(
         dir.join(format!("{own_id}.jsonl")),
         format!("{{\"type\":\"user\",\"sessionId\":\"{own_id}\",\"message\":{{\"role\":\"user\",\"content\":\"hello\"}}}}\n"),

@@ -434,13 +434,7 @@ fn real_bash_rounds_and_an_approved_edit_duplex() {
             while replay.len() < snap["lastSeq"].as_u64().unwrap() as usize {
                 replay.push(c.recv().await);
             }
-            let conversation = replay
-                .iter()
-                .find(|f| f["type"] == "agent_session")
-                .expect("agent_session")["agentSessionId"]
-                .as_str()
-                .unwrap()
-                .to_owned();
+            let conversation = agent_session_of(&replay);
             let (_, list) = server.http("GET", "/api/sessions", None).await;
             assert!(
                 list["claude"]

@@ -481,6 +481,16 @@ pub fn of_type<'a>(frames: &'a [Value], t: &str) -> Vec<&'a Value> {
 }
 
 /// Raw agent lines forwarded as `claudejson`, parsed.
+/// The first agent conversation id the frames announce (`agent_session`).
+pub fn agent_session_of(frames: &[Value]) -> String {
+    of_type(frames, "agent_session")
+        .first()
+        .expect("an agent_session event")["agentSessionId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// What the user sent, turn by turn (`user_message` contents).
 pub fn user_messages(frames: &[Value]) -> Vec<&str> {
     of_type(frames, "user_message")
