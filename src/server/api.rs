@@ -96,11 +96,14 @@ async fn list(
         return Err(ApiError::BadRequest("q is longer than 200 bytes".into()));
     }
     let (sessions, total) = app.store.sessions(limit, offset, q).await?;
-    let owned = app.store.owned_agent_sessions().await?;
     let (home, cwd) = (app.home.clone(), app.workdir.clone());
     let mut claude = tokio::task::spawn_blocking(move || transcripts::list(&home, &cwd))
         .await
         .unwrap_or_default();
+    let owned = app
+        .store
+        .owned_agent_sessions(claude.iter().map(|t| t.id.clone()).collect())
+        .await?;
     // A conversation one of our sessions continues is listed there, not
     // again as history (it comes back here when that session is deleted).
     claude.retain(|t| !owned.contains(&t.id));

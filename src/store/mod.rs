@@ -429,21 +429,27 @@ impl Store {
         .await
     }
 
-    /// Every agent conversation id some session's history holds: these
-    /// conversations are ours, not Claude Code history to offer again.
+    /// Those of `ids` that some session's history holds: these
+    /// conversations are ours, not Claude Code history to offer again. One
+    /// index lookup each (reading every session's meta took ~0.3 s at
+    /// 10,000 sessions, on every list refresh).
     pub async fn owned_agent_sessions(
         &self,
+        ids: Vec<String>,
     ) -> Result<std::collections::HashSet<String>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT DISTINCT h.value FROM sessions s,
-                   json_each(s.meta, '$.history') h
-                 WHERE json_valid(s.meta) AND h.type = 'text'",
-            )?;
-            let ids = stmt
-                .query_map([], |r| r.get::<_, String>(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(ids)
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT 1 FROM conversations WHERE conversation = ?1 LIMIT 1")?;
+            let mut owned = std::collections::HashSet::new();
+            for id in ids {
+                if stmt.exists(params![id])? {
+                    owned.insert(id);
+                }
+            }
+            Ok(owned)
         })
         .await
     }

@@ -46,6 +46,17 @@ const MIGRATIONS: &[&str] = &[
         created_ms INTEGER NOT NULL,
         UNIQUE (session, id)
      );",
+    // 4: which session holds which agent conversation (from its history),
+    // so the history list asks an index instead of reading every meta.
+    "CREATE TABLE conversations (
+        conversation TEXT NOT NULL,
+        session      TEXT NOT NULL,
+        PRIMARY KEY (conversation, session)
+     ) WITHOUT ROWID;
+     CREATE INDEX conversations_by_session ON conversations(session);
+     INSERT OR IGNORE INTO conversations
+        SELECT h.value, s.id FROM sessions s, json_each(s.meta, '$.history') h
+        WHERE json_valid(s.meta) AND h.type = 'text';",
 ];
 
 pub(super) fn configure(c: &Connection) -> Result<(), rusqlite::Error> {
@@ -107,7 +118,8 @@ mod tests {
         c.execute_batch(&format!("{}; PRAGMA user_version = 1;", MIGRATIONS[0]))
             .unwrap();
         c.execute_batch(
-            "INSERT INTO sessions (id, created_ms, updated_ms, event_count, last_seq) VALUES ('s', 1, 2, 3, 3);
+            "INSERT INTO sessions (id, created_ms, updated_ms, event_count, last_seq, meta)
+               VALUES ('s', 1, 2, 3, 3, '{\"history\":[\"c-1\",\"c-2\"]}');
              INSERT INTO events VALUES ('s', 1, 'a'), ('s', 2, 'b'), ('s', 3, 'c');",
         )
         .unwrap();
@@ -130,5 +142,14 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
             .unwrap();
         assert_eq!(events, 3);
+        // The conversations its history holds are indexed (migration 4).
+        let held: Vec<String> = c
+            .prepare("SELECT conversation FROM conversations WHERE session = 's' ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(held, ["c-1", "c-2"]);
     }
 }

@@ -186,6 +186,15 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                     now,
                     meta.title
                 ])?;
+                // The conversations it holds (at most --history-cap).
+                tx.prepare_cached("DELETE FROM conversations WHERE session = ?1")?
+                    .execute(params![session.as_ref()])?;
+                let mut held = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO conversations (conversation, session) VALUES (?1, ?2)",
+                )?;
+                for id in &meta.history {
+                    held.execute(params![id, session.as_ref()])?;
+                }
             }
             Cmd::ProcStarted {
                 session,
@@ -216,6 +225,8 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                 tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
                     .execute(params![session])?;
                 tx.prepare_cached("DELETE FROM attachments WHERE session = ?1")?
+                    .execute(params![session])?;
+                tx.prepare_cached("DELETE FROM conversations WHERE session = ?1")?
                     .execute(params![session])?;
             }
             Cmd::Flush { .. } => {}
