@@ -472,7 +472,9 @@ async fn a_full_disk_holds_events_back_and_loses_none_that_were_sent() {
     )
     .unwrap();
     let mut stmt = db
-        .prepare("SELECT frame FROM events WHERE session = 'full' ORDER BY seq")
+        .prepare(
+            "SELECT frame FROM log WHERE session = (SELECT key FROM sessions WHERE id = 'full') ORDER BY seq",
+        )
         .unwrap();
     let stored: Vec<Value> = stmt
         .query_map([], |r| r.get::<_, String>(0))

@@ -215,6 +215,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     ready.wait().await;
     let (rss_connected, _) = rss_kib(server_pid);
+    let batches_before = metric(base, "store_batches_total").await.unwrap_or(0.0);
     let cpu_before = cpu_ticks(server_pid);
     let started = Instant::now();
     go.wait().await;
@@ -290,6 +291,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         println!("latency after warm-up p50 {p50} us, p99 {p99} us ({n} samples stamped after the first {} ms)", args.warmup_ms);
     }
     println!("errors               {errors}");
+    if let Some(b) = metric(base, "store_batches_total").await {
+        let batches = (b - batches_before).max(1.0);
+        println!(
+            "store                {batches:.0} transactions for the turns, {:.1} delivered events per transaction",
+            events as f64 / batches
+        );
+    }
     println!(
         "server CPU           {:.2} s for the turns (server process only, not agents): {:.2} us per delivered event",
         cpu_used as f64 / 100.0,
@@ -394,8 +402,8 @@ async fn tab(
     Ok(r)
 }
 
-/// The cumulative buckets of `swe_swe_event_delay_seconds` from /metrics.
-async fn delay_buckets(base: &str) -> Option<Vec<(String, u64)>> {
+/// The server's /metrics page.
+async fn metrics_text(base: &str) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (host, path) = base.split_once('/')?;
     let mut s = tokio::net::TcpStream::connect(host).await.ok()?;
@@ -406,6 +414,12 @@ async fn delay_buckets(base: &str) -> Option<Vec<(String, u64)>> {
         .await
         .ok()?
         .ok()?;
+    Some(body)
+}
+
+/// The cumulative buckets of `swe_swe_event_delay_seconds` from /metrics.
+async fn delay_buckets(base: &str) -> Option<Vec<(String, u64)>> {
+    let body = metrics_text(base).await?;
     Some(
         body.lines()
             .filter_map(|l| l.strip_prefix("swe_swe_event_delay_seconds_bucket{le=\""))
@@ -415,6 +429,15 @@ async fn delay_buckets(base: &str) -> Option<Vec<(String, u64)>> {
             })
             .collect(),
     )
+}
+
+/// One unlabelled figure of /metrics (`swe_swe_<name>`).
+async fn metric(base: &str, name: &str) -> Option<f64> {
+    let body = metrics_text(base).await?;
+    let key = format!("swe_swe_{name} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(key.as_str()))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// p50 and p99 bucket bounds of what was observed between two readings.

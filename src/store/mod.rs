@@ -306,30 +306,30 @@ impl Store {
     ) -> Result<Option<Loaded>, StoreError> {
         let session = session.to_owned();
         self.read(move |c| {
-            let row: Option<(Option<String>, String)> = c
+            let row: Option<(i64, Option<String>, String)> = c
                 .query_row(
-                    "SELECT meta, agent FROM sessions WHERE id = ?1",
+                    "SELECT key, meta, agent FROM sessions WHERE id = ?1",
                     params![session],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            let Some((meta, agent)) = row else {
+            let Some((key, meta, agent)) = row else {
                 return Ok(None);
             };
             let last_seq = c.query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session = ?1",
-                params![session],
+                "SELECT COALESCE(MAX(seq), 0) FROM log WHERE session = ?1",
+                params![key],
                 |r| r.get::<_, i64>(0),
             )? as u64;
             // Newest first, so the byte budget keeps the newest; the size
             // is read before the frame, so a huge one is never loaded.
             let mut stmt = c.prepare_cached(
-                "SELECT seq, octet_length(frame) FROM events WHERE session = ?1 AND seq > ?2 ORDER BY seq DESC",
+                "SELECT seq, octet_length(frame) FROM log WHERE session = ?1 AND seq > ?2 ORDER BY seq DESC",
             )?;
             let from = last_seq.saturating_sub(tail as u64) as i64;
             let mut first_kept = last_seq + 1;
             let mut bytes = 0usize;
-            let mut rows = stmt.query(params![session, from])?;
+            let mut rows = stmt.query(params![key, from])?;
             while let Some(r) = rows.next()? {
                 let (seq, len): (i64, i64) = (r.get(0)?, r.get(1)?);
                 bytes = bytes.saturating_add(len.max(0) as usize);
@@ -340,10 +340,10 @@ impl Store {
             }
             drop(rows);
             let mut stmt = c.prepare_cached(
-                "SELECT seq, frame FROM events WHERE session = ?1 AND seq >= ?2 ORDER BY seq",
+                "SELECT seq, frame FROM log WHERE session = ?1 AND seq >= ?2 ORDER BY seq",
             )?;
             let tail = stmt
-                .query_map(params![session, first_kept as i64], seq_frame)?
+                .query_map(params![key, first_kept as i64], seq_frame)?
                 .collect::<Result<Vec<_>, _>>()?;
             let meta = meta
                 .and_then(|m| serde_json::from_str(&m).ok())
@@ -372,7 +372,9 @@ impl Store {
         let session = session.to_owned();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, frame FROM events WHERE session = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq LIMIT ?4",
+                "SELECT seq, frame FROM log
+                 WHERE session = (SELECT key FROM sessions WHERE id = ?1) AND seq > ?2 AND seq < ?3
+                 ORDER BY seq LIMIT ?4",
             )?;
             let mut rows = stmt.query(params![
                 session,
@@ -417,7 +419,7 @@ impl Store {
             )?;
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT id, title, agent, created_ms, updated_ms, status,
-                   COALESCE((SELECT MAX(seq) FROM events e WHERE e.session = s.id), 0)
+                   COALESCE((SELECT MAX(seq) FROM log e WHERE e.session = s.key), 0)
                  FROM sessions s WHERE {FILTER}
                  ORDER BY updated_ms DESC, id LIMIT ?2 OFFSET ?3"
             ))?;
@@ -461,7 +463,7 @@ impl Store {
         self.read(move |c| {
             c.query_row(
                 "SELECT id, title, agent, created_ms, updated_ms, status,
-                   COALESCE((SELECT MAX(seq) FROM events e WHERE e.session = s.id), 0)
+                   COALESCE((SELECT MAX(seq) FROM log e WHERE e.session = s.key), 0)
                  FROM sessions s WHERE id = ?1",
                 params![id],
                 session_row,

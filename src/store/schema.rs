@@ -57,6 +57,38 @@ const MIGRATIONS: &[&str] = &[
      INSERT OR IGNORE INTO conversations
         SELECT h.value, s.id FROM sessions s, json_each(s.meta, '$.history') h
         WHERE json_valid(s.meta) AND h.type = 'text';",
+    // 5: events in arrival order. Keyed by (session, seq), each commit
+    // dirtied a leaf (and often split it) for every session that wrote:
+    // ~1 page written to the WAL per event with 100 sessions writing at
+    // once. Now rows go to the table's end (rowid) and only a small index
+    // entry (two integers) goes per session; a session is named in the log
+    // by its `key`, never reused (AUTOINCREMENT).
+    "CREATE TABLE sessions_keyed (
+        key         INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL UNIQUE,
+        title       TEXT,
+        agent       TEXT NOT NULL DEFAULT '',
+        created_ms  INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        status      TEXT NOT NULL DEFAULT 'idle',
+        meta        TEXT
+     );
+     INSERT INTO sessions_keyed (id, title, agent, created_ms, updated_ms, status, meta)
+        SELECT id, title, agent, created_ms, updated_ms, status, meta FROM sessions ORDER BY created_ms, id;
+     DROP TABLE sessions;
+     ALTER TABLE sessions_keyed RENAME TO sessions;
+     CREATE INDEX sessions_by_update ON sessions(updated_ms DESC);
+     CREATE TABLE log (
+        id      INTEGER PRIMARY KEY,
+        session INTEGER NOT NULL,
+        seq     INTEGER NOT NULL,
+        frame   TEXT NOT NULL
+     );
+     INSERT INTO log (session, seq, frame)
+        SELECT s.key, e.seq, e.frame FROM events e JOIN sessions s ON s.id = e.session
+        ORDER BY s.key, e.seq;
+     CREATE UNIQUE INDEX log_by_session ON log(session, seq);
+     DROP TABLE events;",
 ];
 
 pub(super) fn configure(c: &Connection) -> Result<(), rusqlite::Error> {
@@ -138,10 +170,28 @@ mod tests {
             c.prepare("SELECT event_count FROM sessions").is_err(),
             "the derived columns are gone"
         );
-        let events: i64 = c
-            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        // The events moved to the log, in order, under the session's key.
+        let events: Vec<(i64, String)> = c
+            .prepare(
+                "SELECT seq, frame FROM log WHERE session = (SELECT key FROM sessions WHERE id = 's') ORDER BY id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(events, 3);
+        assert_eq!(
+            events,
+            [
+                (1, "a".to_owned()),
+                (2, "b".to_owned()),
+                (3, "c".to_owned())
+            ]
+        );
+        assert!(
+            c.prepare("SELECT 1 FROM events").is_err(),
+            "the old table is gone"
+        );
         // The conversations its history holds are indexed (migration 4).
         let held: Vec<String> = c
             .prepare("SELECT conversation FROM conversations WHERE session = 's' ORDER BY 1")

@@ -48,8 +48,9 @@ pub(super) fn spawn(
 /// what is committed; they are dropped when a transaction rolls back.
 #[derive(Default)]
 struct Memory {
-    /// Sessions known to have a row: skips an INSERT per append.
-    known: HashSet<Arc<str>>,
+    /// The key of each session known to have a row (the log names a
+    /// session by it): skips an INSERT and a lookup per append.
+    keys: HashMap<Arc<str>, i64>,
     /// Per session, the highest seq stored with no gap before it.
     stored: HashMap<Arc<str>, u64>,
     /// Sessions whose appends this batch skipped (they would leave a gap).
@@ -107,18 +108,19 @@ fn run(
     }
 }
 
-/// The highest seq of `session` stored without a gap.
+/// The highest seq of `session` (log key `key`) stored without a gap.
 fn stored_up_to(
     tx: &rusqlite::Transaction<'_>,
     mem: &mut Memory,
     session: &Arc<str>,
+    key: i64,
 ) -> Result<u64, rusqlite::Error> {
     if let Some(&s) = mem.stored.get(session) {
         return Ok(s);
     }
     let s = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session = ?1",
-        params![session.as_ref()],
+        "SELECT COALESCE(MAX(seq), 0) FROM log WHERE session = ?1",
+        params![key],
         |r| r.get::<_, i64>(0),
     )? as u64;
     mem.stored.insert(session.clone(), s);
@@ -139,11 +141,15 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                 events,
                 ..
             } => {
-                if !mem.known.contains(session) {
-                    ensure_session(&tx, session, agent, now)?;
-                    mem.known.insert(session.clone());
-                }
-                let upto = stored_up_to(&tx, mem, session)?;
+                let key = match mem.keys.get(session) {
+                    Some(&key) => key,
+                    None => {
+                        let key = ensure_session(&tx, session, agent, now)?;
+                        mem.keys.insert(session.clone(), key);
+                        key
+                    }
+                };
+                let upto = stored_up_to(&tx, mem, session, key)?;
                 // Invariant: a session's events are stored without gaps. An
                 // append that would leave one (an earlier batch failed) is
                 // skipped; the actor offers everything unconfirmed again.
@@ -152,11 +158,11 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                     continue;
                 }
                 let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO events (session, seq, frame) VALUES (?1, ?2, ?3)",
+                    "INSERT OR IGNORE INTO log (session, seq, frame) VALUES (?1, ?2, ?3)",
                 )?;
                 let mut top = upto;
                 for (seq, frame) in events {
-                    insert.execute(params![session.as_ref(), *seq as i64, frame.as_str()])?;
+                    insert.execute(params![key, *seq as i64, frame.as_str()])?;
                     top = top.max(*seq);
                 }
                 appended.insert(session.clone());
@@ -167,8 +173,8 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                 agent,
                 meta,
             } => {
-                ensure_session(&tx, session, agent, now)?;
-                mem.known.insert(session.clone());
+                let key = ensure_session(&tx, session, agent, now)?;
+                mem.keys.insert(session.clone(), key);
                 let status = if meta.running.is_some() {
                     "running"
                 } else {
@@ -215,13 +221,15 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                     .execute(params![session, title])?;
             }
             Cmd::Delete { session, .. } => {
-                mem.known.remove(session.as_str());
+                mem.keys.remove(session.as_str());
                 mem.stored.remove(session.as_str());
                 // Appends for it earlier in this batch must not touch it.
                 appended.remove(session.as_str());
                 mem.touched.remove(session.as_str());
-                tx.prepare_cached("DELETE FROM events WHERE session = ?1")?
-                    .execute(params![session])?;
+                tx.prepare_cached(
+                    "DELETE FROM log WHERE session = (SELECT key FROM sessions WHERE id = ?1)",
+                )?
+                .execute(params![session])?;
                 tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
                     .execute(params![session])?;
                 tx.prepare_cached("DELETE FROM attachments WHERE session = ?1")?
@@ -258,17 +266,19 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
     tx.commit()
 }
 
+/// Creates the session's row if it has none; its key either way.
 fn ensure_session(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
     agent: &str,
     now: i64,
-) -> Result<(), rusqlite::Error> {
+) -> Result<i64, rusqlite::Error> {
     tx.prepare_cached(
         "INSERT OR IGNORE INTO sessions (id, agent, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?3)",
     )?
     .execute(params![id, agent, now])?;
-    Ok(())
+    tx.prepare_cached("SELECT key FROM sessions WHERE id = ?1")?
+        .query_row(params![id], |r| r.get(0))
 }
 
 /// A session's commit channel, and the session it reports on.
