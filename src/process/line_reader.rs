@@ -59,7 +59,12 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
         if self.buf.last() == Some(&b'\r') {
             self.buf.pop();
         }
-        LineOut::Line(String::from_utf8_lossy(&self.buf).into_owned())
+        // Valid UTF-8 (nearly always) becomes the line without a copy.
+        let line = match String::from_utf8(std::mem::take(&mut self.buf)) {
+            Ok(line) => line,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+        LineOut::Line(line)
     }
 }
 

@@ -202,12 +202,36 @@ struct Sequenced<'a> {
 
 impl SessionEvent {
     pub fn to_frame(&self, seq: u64) -> Frame {
+        // An agent's raw line (most events by far) is written straight into
+        // a buffer of about its final size: the same bytes the general path
+        // makes, without its flattening and the buffer's regrowth.
+        if let SessionEvent::Claudejson { content } = self {
+            return line_frame(seq, "claudejson", content);
+        }
         serde_json::to_string(&Sequenced { seq, event: self })
             .unwrap_or_else(|e| {
                 format!(r#"{{"type":"error","seq":{seq},"message":"serialisation failed: {e}"}}"#)
             })
             .into()
     }
+}
+
+/// `{"seq":N,"type":"<kind>","content":"<line as a JSON string>"}`.
+fn line_frame(seq: u64, kind: &str, content: &str) -> Frame {
+    use std::io::Write;
+    // Escapes are rare in JSON lines beyond their quotes: an eighth more.
+    let mut out = Vec::with_capacity(content.len() + content.len() / 8 + 64);
+    let _ = write!(out, r#"{{"seq":{seq},"type":"{kind}","content":"#);
+    if serde_json::to_writer(&mut out, content).is_err() {
+        // Writing into a Vec cannot fail; keep the general path's shape.
+        return format!(r#"{{"type":"error","seq":{seq},"message":"serialisation failed"}}"#)
+            .into();
+    }
+    out.push(b'}');
+    // serde_json writes valid UTF-8 only.
+    String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        .into()
 }
 
 /// Frames for one connection only; not part of any session log.
@@ -301,6 +325,29 @@ mod tests {
         assert_eq!(v["requestId"], "p-1");
         assert_eq!(v["runId"], 3);
         assert!(v.get("toolUseId").is_none());
+    }
+
+    #[test]
+    fn a_line_frame_is_what_the_general_path_writes() {
+        // What was tried: lines with quotes, backslashes, control
+        // characters, non-ASCII and none at all, through the short path and
+        // through serde's general one.
+        for content in [
+            "",
+            r#"{"type":"result","x":"a\"b"}"#,
+            "tab\there\nnewline \u{1}\u{1f} é€😀 \\ / </script>",
+            &"x".repeat(10_000),
+        ] {
+            let event = SessionEvent::Claudejson {
+                content: content.to_owned(),
+            };
+            let general = serde_json::to_string(&Sequenced {
+                seq: 42,
+                event: &event,
+            })
+            .unwrap();
+            assert_eq!(event.to_frame(42).as_str(), general);
+        }
     }
 
     #[test]

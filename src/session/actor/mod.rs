@@ -29,6 +29,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 const COMMAND_QUEUE: usize = 256;
 /// Agent events waiting for the actor (all processes of the session).
 const AGENT_QUEUE: usize = 256;
+/// Agent events taken in one actor step when they are already waiting.
+const AGENT_BURST: usize = 64;
 /// How long a caller waits for the actor to answer before giving up.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// After a failed commit, events are offered to the store again this often.
@@ -445,7 +447,21 @@ impl Actor {
                 // store; beyond it agent output stays in the pipe until a
                 // commit (which always comes, or fails and is retried).
                 Some((proc, event)) = self.agent_rx.recv(), if self.outbox.unacked_bytes() < self.rt.bytes.unstored => {
-                    self.on_agent_event(proc, event)
+                    self.on_agent_event(proc, event);
+                    // What else the agents already wrote goes into the same
+                    // step: one hand-over to the store and one loop turn for
+                    // a burst instead of one per line. Bounded, and under the
+                    // same byte invariant, so a command waits at most
+                    // AGENT_BURST lines.
+                    for _ in 1..AGENT_BURST {
+                        if self.outbox.unacked_bytes() >= self.rt.bytes.unstored {
+                            break;
+                        }
+                        match self.agent_rx.try_recv() {
+                            Ok((proc, event)) => self.on_agent_event(proc, event),
+                            Err(_) => break,
+                        }
+                    }
                 }
                 Some(expired) = self.timers.next() => match expired {
                     Timer::StopGrace(run_id) => self.feed(Input::StopGraceElapsed { run_id }, None),
