@@ -86,10 +86,9 @@ pub fn parse_line(line: &str) -> ClaudeLine {
             None => ClaudeLine::Other,
         },
         Some("assistant") => {
-            let msg = l
+            let (blocks, usage) = l
                 .message
-                .and_then(|m| serde_json::from_str::<AssistantMessage>(m.get()).ok());
-            let (blocks, usage) = msg.map_or((Vec::new(), None), |m| (m.content, m.usage));
+                .map_or((Vec::new(), None), |m| (m.content, m.usage));
             let tool_uses = blocks
                 .into_iter()
                 .filter(|b| b.kind.as_deref() == Some("tool_use"))
@@ -110,11 +109,7 @@ pub fn parse_line(line: &str) -> ClaudeLine {
             }
         }
         Some("user") => {
-            let blocks = l
-                .message
-                .and_then(|m| serde_json::from_str::<UserMessage>(m.get()).ok())
-                .map(|m| m.content)
-                .unwrap_or_default();
+            let blocks = l.message.map(|m| m.content).unwrap_or_default();
             let results: Vec<_> = blocks
                 .into_iter()
                 .filter(|b| b.kind.as_deref() == Some("tool_result"))
@@ -195,8 +190,10 @@ struct Line<'a> {
     subtype: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "lenient_str")]
     session_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    message: Option<&'a RawValue>,
+    /// Read in the same pass as the line (it held the line's text, scanned
+    /// four times when parsed apart): a message of any other shape is none.
+    #[serde(borrow, default, deserialize_with = "message")]
+    message: Option<Message<'a>>,
     #[serde(default, deserialize_with = "lenient")]
     is_error: Option<bool>,
     #[serde(borrow, default, deserialize_with = "lenient_str")]
@@ -320,18 +317,26 @@ struct ModelUsage {
     context_window: Option<u64>,
 }
 
+/// An `assistant` or `user` message: its content blocks, and the usage of
+/// the request that answered it.
 #[derive(Deserialize)]
-struct AssistantMessage<'a> {
+struct Message<'a> {
     #[serde(borrow, default, deserialize_with = "blocks")]
     content: Vec<Block<'a>>,
     #[serde(default, deserialize_with = "lenient")]
     usage: Option<Usage>,
 }
 
-#[derive(Deserialize)]
-struct UserMessage<'a> {
-    #[serde(borrow, default, deserialize_with = "blocks")]
-    content: Vec<Block<'a>>,
+/// `message`: an object read as a `Message`; any other value is none.
+fn message<'de: 'a, 'a, D>(d: D) -> Result<Option<Message<'a>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    d.deserialize_any(Shaped::<Message<'a>>(std::marker::PhantomData))
+        .map(|s| match s {
+            Shape::Object(m) => Some(m),
+            _ => None,
+        })
 }
 
 /// A content block: tool_use (`id`, `name`, `input`) or tool_result
@@ -354,16 +359,77 @@ struct Block<'a> {
     content: Option<&'a RawValue>,
 }
 
-/// `content` as blocks; a string (a plain user prompt) or anything else has
-/// none.
+/// `content` as blocks, read in place; a string (a plain user prompt) or
+/// anything else has none, and an element that is not an object is skipped.
 fn blocks<'de: 'a, 'a, D>(d: D) -> Result<Vec<Block<'a>>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
-    let raw = <&RawValue>::deserialize(d)?;
-    Ok(serde_json::from_str::<Vec<Option<Block>>>(raw.get())
-        .map(|v| v.into_iter().flatten().collect())
-        .unwrap_or_default())
+    d.deserialize_any(Shaped::<Block<'a>>(std::marker::PhantomData))
+        .map(|s| match s {
+            Shape::Array(blocks) => blocks,
+            _ => Vec::new(),
+        })
+}
+
+/// What a value read for `T` turned out to be: an object read as a `T`, an
+/// array whose object elements were read as `T`s, or anything else (skipped,
+/// nothing built).
+enum Shape<T> {
+    Object(T),
+    Array(Vec<T>),
+    Other,
+}
+
+struct Shaped<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Shape<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Shaped(std::marker::PhantomData))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Shaped<T> {
+    type Value = Shape<T>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+        T::deserialize(serde::de::value::MapAccessDeserializer::new(a)).map(Shape::Object)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(element) = a.next_element::<Shape<T>>()? {
+            if let Shape::Object(t) = element {
+                out.push(t);
+            }
+        }
+        Ok(Shape::Array(out))
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
 }
 
 #[derive(Deserialize)]
@@ -466,6 +532,11 @@ mod tests {
                 ("\"tool_use_id\":\"", "\"tool_use_id\":5,\"x\":\""),
                 ("\"name\":\"", "\"name\":{\"a\":[1]},\"n\":\""),
                 ("\"type\":\"", "\"type\":null,\"t\":\""),
+                (
+                    "\"content\":[",
+                    "\"content\":[7,null,\"s\",[{\"type\":\"tool_use\"}],",
+                ),
+                ("\"message\":{", "\"message\":[{\"content\":[]}],\"m\":{"),
             ] {
                 if line.contains(from) {
                     variants.push(line.replacen(from, to, 1));
