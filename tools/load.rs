@@ -10,6 +10,8 @@
 
 #[path = "common.rs"]
 mod common;
+#[path = "floor.rs"]
+mod floor;
 use common::cpu_ticks;
 
 use anyhow::{bail, Context};
@@ -73,6 +75,13 @@ struct Args {
     /// Threads for the clients (1: a single-threaded runtime).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// Measure no server: only the kernel's CPU for one small write to one
+    /// of `--sessions × --tabs` loopback connections, the floor under the
+    /// server's CPU per delivered event (`--floor-batch`: messages per write).
+    #[arg(long)]
+    floor: bool,
+    #[arg(long, default_value_t = 1)]
+    floor_batch: usize,
     /// Per-tab queue on the server (--subscriber-queue).
     #[arg(long, default_value_t = 4096)]
     subscriber_queue: usize,
@@ -146,6 +155,11 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?,
     };
+    if args.floor {
+        let conns = (args.sessions * args.tabs).max(1);
+        let frames = (args.sessions * args.tabs * args.lines).max(conns);
+        return rt.block_on(floor::run(conns, frames, args.pad + 150, args.floor_batch));
+    }
     rt.block_on(run(args))
 }
 
