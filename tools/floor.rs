@@ -69,7 +69,9 @@ pub async fn run(conns: usize, frames: usize, size: usize, batch: usize) -> anyh
         got += n?;
     }
     anyhow::ensure!(got == total, "read {got} of {total} bytes");
-    println!("kernel floor         {conns} loopback connections, {writes} writes of {batch} x {size} B");
+    println!(
+        "kernel floor         {conns} loopback connections, {writes} writes of {batch} x {size} B"
+    );
     println!(
         "writer CPU per write {:.2} us ({:.2} user + {:.2} system), per message {:.2} us",
         (user + sys) / writes as f64,

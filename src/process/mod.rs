@@ -4,7 +4,8 @@
 //! the `Child`; the session talks to it through a bounded control channel, so
 //! no pid is ever copied out and signalled later (seed race 2). Signals go to
 //! the group, and only while the group leader is unreaped: we wait for the
-//! leader with `waitid(WNOWAIT)`, which leaves it a zombie, kill what is left
+//! leader's pidfd to turn readable (or, on a kernel without pidfds, for
+//! `waitid(WNOWAIT)`), which leaves it a zombie, kill what is left
 //! of its group, and only then reap it. An unreaped leader keeps its pid and
 //! pgid from being reused, so a signal can never reach an unrelated process.
 
@@ -260,7 +261,8 @@ async fn run(
     }
 
     // Resolves when the leader has exited, leaving it unreaped.
-    let mut leader_exit = tokio::task::spawn_blocking(move || wait_without_reaping(pid));
+    let leader_exit = leader_exited(pid);
+    tokio::pin!(leader_exit);
     let mut terminating = false;
     // The next escalation step: when, which signal, and the step after it.
     let mut next: Option<(Instant, Signal, Duration)> = None;
@@ -328,6 +330,30 @@ fn signal_group(pgid: Pid, sig: Signal) {
         Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
         Err(e) => tracing::warn!(pgid = pgid.as_raw(), ?sig, error = %e, "killpg failed"),
     }
+}
+
+/// Resolves when `pid` (our unreaped child) has exited, without reaping it.
+/// Its pidfd turns readable then: no thread per agent (a blocking-pool
+/// thread waiting in `waitid` was one thread start and two hand-overs per
+/// turn). Where the kernel has no pidfd, a blocking-pool thread waits.
+async fn leader_exited(pid: Pid) {
+    use rustix::process::{pidfd_open, Pid as RPid, PidfdFlags};
+    use tokio::io::unix::AsyncFd;
+    use tokio::io::Interest;
+    // `with_interest` is deprecated as unsound for a `T` that may hand out a
+    // descriptor it does not own; an `OwnedFd` stays open and the same until
+    // the `AsyncFd` (which deregisters it first) drops it. Its replacement
+    // is `unsafe`, which this crate forbids.
+    #[allow(deprecated)]
+    let pidfd = RPid::from_raw(pid.as_raw())
+        .and_then(|p| pidfd_open(p, PidfdFlags::empty()).ok())
+        .and_then(|fd| AsyncFd::with_interest(fd, Interest::READABLE).ok());
+    if let Some(fd) = pidfd {
+        if fd.readable().await.is_ok() {
+            return;
+        }
+    }
+    let _ = tokio::task::spawn_blocking(move || wait_without_reaping(pid)).await;
 }
 
 /// Blocks until `pid` has exited, without reaping it.
