@@ -173,8 +173,8 @@ impl Actor {
     }
 
     /// Every subscriber gets the frame or is dropped: a full queue (in
-    /// frames or in bytes) means the tab is not keeping up; it reconnects and
-    /// replays by seq. Nobody waits.
+    /// frames or in bytes, see `admits`) means the tab is not keeping up; it
+    /// reconnects and replays by seq. Nobody waits.
     pub(super) fn broadcast(&mut self, frame: Frame) {
         let stats = &self.rt.stats;
         stats.events.fetch_add(1, Ordering::Relaxed);
@@ -182,10 +182,9 @@ impl Actor {
         let (len, budget) = (frame.len(), self.rt.bytes.subscriber_queue);
         self.subscribers.retain(|conn, sub| {
             // Counted before the send, so the writer's subtraction never
-            // comes first. One frame larger than the budget still goes to a
-            // tab whose queue is empty.
+            // comes first.
             let before = sub.queued.fetch_add(len, Ordering::AcqRel);
-            let over = before > 0 && before + len > budget;
+            let over = !admits(before, budget);
             let sent = if over {
                 Err(mpsc::error::TrySendError::Full(()))
             } else {
@@ -210,5 +209,37 @@ impl Actor {
                 Err(mpsc::error::TrySendError::Closed(())) => false,
             }
         });
+    }
+}
+
+/// Whether a tab already holding `queued` bytes takes one more frame: only a
+/// tab that holds its whole budget is behind. One commit releases up to the
+/// session's unstored bytes plus one event at once (the actor reads agent
+/// output in bursts, the store acknowledges batches); a tab that drained
+/// before it must take all of it, so a tab holds at most its budget plus one
+/// frame.
+fn admits(queued: usize, budget: usize) -> bool {
+    queued < budget
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::admits;
+
+    /// What the memory test saw in a release build: five 7 MB lines released
+    /// by one commit dropped a tab that was reading (32 MiB budget), because
+    /// the fifth did not fit on top of the four before it.
+    #[test]
+    fn one_release_larger_than_the_budget_reaches_a_drained_tab() {
+        let (budget, line) = (32 << 20, 7_000_000);
+        let mut queued = 0;
+        for _ in 0..5 {
+            assert!(admits(queued, budget), "dropped at {queued} bytes");
+            queued += line;
+        }
+        // Still holding all of it at the next release: behind.
+        assert!(!admits(queued, budget));
+        // A frame larger than the budget reaches an empty queue.
+        assert!(admits(0, 1));
     }
 }
