@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod config;
 pub mod files;
+pub mod lane;
 pub mod log_safe;
 pub mod process;
 pub mod protocol;

@@ -14,6 +14,7 @@ mod schema;
 mod tests;
 mod writer;
 
+use crate::lane::Lane;
 use crate::protocol::server::Frame;
 use crate::session::permissions::{PermissionMode, Permissions};
 use nix::fcntl::{Flock, FlockArg};
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -167,7 +168,9 @@ pub enum Cmd {
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<Cmd>,
-    read: Arc<Mutex<Connection>>,
+    /// The read connection, on its own thread: reads are serialised on it
+    /// as they were on a mutex, without a blocking-pool thread per read.
+    read: Lane<Connection>,
     path: Arc<PathBuf>,
     _lock: Arc<Flock<File>>,
     _checkpointer: Arc<checkpoint::Checkpointer>,
@@ -178,6 +181,8 @@ const DB_FILE: &str = "swe-swe.db";
 const LOCK_FILE: &str = "swe-swe.lock";
 /// Commands waiting for the writer; senders wait for room (backpressure).
 const WRITE_QUEUE: usize = 4096;
+/// Reads waiting for the read connection; callers wait for room.
+const READ_QUEUE: usize = 1024;
 
 impl Store {
     /// Opens (creating and migrating) the store in `dir`. Fails with a clear
@@ -248,7 +253,8 @@ impl Store {
         Ok(Store {
             stats,
             tx,
-            read: Arc::new(Mutex::new(read)),
+            read: Lane::start("swe-swe-read", vec![read], READ_QUEUE)
+                .map_err(|e| data_dir(format!("cannot start the read thread: {e}")))?,
             path: Arc::new(path),
             _lock: Arc::new(lock),
             _checkpointer: Arc::new(checkpointer),
@@ -278,20 +284,15 @@ impl Store {
         self.tx.send(cmd).await.map_err(|_| StoreError::Stopped)
     }
 
-    /// Runs `f` on the read connection, off the async runtime.
+    /// Runs `f` on the read connection, on its thread.
     pub async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let conn = self.read.clone();
-        tokio::task::spawn_blocking(move || {
-            // Invariant: held only inside this blocking closure, never across
-            // an `.await`.
-            let c = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&c).map_err(StoreError::from)
-        })
-        .await
-        .map_err(|_| StoreError::Stopped)?
+        self.read
+            .run(move |c| f(c).map_err(StoreError::from))
+            .await
+            .map_err(|_| StoreError::Stopped)?
     }
 
     /// Everything an actor needs to resume a session.
