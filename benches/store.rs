@@ -1,5 +1,6 @@
-//! Store figures: append throughput (batched), replay throughput, and
-//! start-up with many stored sessions. Prints its figures.
+//! Store figures: append throughput (batched), replay throughput,
+//! start-up with many stored sessions, and the writer's share of a turn.
+//! Prints its figures.
 //!
 //! Rerun: `cargo bench --bench store`
 
@@ -113,6 +114,52 @@ async fn main() {
     println!(
         "start-up    open + migrate + first page of 1,001 sessions + load one: {:.1} ms",
         took.as_secs_f64() * 1e3
+    );
+
+    // Turns: what one short turn asks of the writer, as a session sends it
+    // (meta when it starts, when the agent names its conversation, when it
+    // ends, and 15 events), for 1,000 sessions at once.
+    const TURNS: u64 = 1_000;
+    let commits: Vec<_> = (0..TURNS)
+        .map(|_| Arc::new(watch::channel(Commit::default()).0))
+        .collect();
+    let started = Instant::now();
+    for step in 0..3u64 {
+        for s in 0..TURNS {
+            let id: Arc<str> = format!("s{s}").into();
+            let meta = SessionMeta {
+                title: Some(format!("session {s}")),
+                history: (step > 0)
+                    .then(|| format!("conversation-{s}"))
+                    .into_iter()
+                    .collect(),
+                running: (step < 2).then_some(1),
+                ..Default::default()
+            };
+            store
+                .send_for_bench(Cmd::SaveMeta {
+                    session: id.clone(),
+                    agent: agent.clone(),
+                    meta,
+                })
+                .await;
+            let first = 21 + step * 5;
+            store
+                .send_for_bench(Cmd::Append {
+                    session: id,
+                    agent: agent.clone(),
+                    events: (first..first + 5).map(|q| (q, frame(q))).collect(),
+                    commit: commits[s as usize].clone(),
+                })
+                .await;
+        }
+    }
+    store.flush().await.unwrap();
+    let took = started.elapsed();
+    println!(
+        "turns       {TURNS} sessions x one turn (3 meta saves, 15 events): {:.1} ms, {:.0} us of writer time per turn",
+        took.as_secs_f64() * 1e3,
+        took.as_secs_f64() * 1e6 / TURNS as f64
     );
     println!(
         "db size     {:.1} MiB",

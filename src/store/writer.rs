@@ -141,14 +141,7 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                 events,
                 ..
             } => {
-                let key = match mem.keys.get(session) {
-                    Some(&key) => key,
-                    None => {
-                        let key = ensure_session(&tx, session, agent, now)?;
-                        mem.keys.insert(session.clone(), key);
-                        key
-                    }
-                };
+                let key = session_key(&tx, mem, session, agent, now)?;
                 let upto = stored_up_to(&tx, mem, session, key)?;
                 // Invariant: a session's events are stored without gaps. An
                 // append that would leave one (an earlier batch failed) is
@@ -173,8 +166,7 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                 agent,
                 meta,
             } => {
-                let key = ensure_session(&tx, session, agent, now)?;
-                mem.keys.insert(session.clone(), key);
+                let key = session_key(&tx, mem, session, agent, now)?;
                 let status = if meta.running.is_some() {
                     "running"
                 } else {
@@ -183,15 +175,9 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                 let json = serde_json::to_string(meta).unwrap_or_default();
                 tx.prepare_cached(
                     "UPDATE sessions SET meta = ?2, status = ?3, updated_ms = ?4,
-                     title = COALESCE(title, ?5) WHERE id = ?1",
+                     title = COALESCE(title, ?5) WHERE key = ?1",
                 )?
-                .execute(params![
-                    session.as_ref(),
-                    json,
-                    status,
-                    now,
-                    meta.title
-                ])?;
+                .execute(params![key, json, status, now, meta.title])?;
                 // The conversations it holds (at most --history-cap).
                 tx.prepare_cached("DELETE FROM conversations WHERE session = ?1")?
                     .execute(params![session.as_ref()])?;
@@ -264,6 +250,22 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
         mem.touched.insert(session, now);
     }
     tx.commit()
+}
+
+/// The session's key, from memory or from its row (created if missing).
+fn session_key(
+    tx: &rusqlite::Transaction<'_>,
+    mem: &mut Memory,
+    session: &Arc<str>,
+    agent: &str,
+    now: i64,
+) -> Result<i64, rusqlite::Error> {
+    if let Some(&key) = mem.keys.get(session) {
+        return Ok(key);
+    }
+    let key = ensure_session(tx, session, agent, now)?;
+    mem.keys.insert(session.clone(), key);
+    Ok(key)
 }
 
 /// Creates the session's row if it has none; its key either way.
