@@ -473,13 +473,19 @@ async fn a_full_disk_holds_events_back_and_loses_none_that_were_sent() {
     .unwrap();
     let mut stmt = db
         .prepare(
-            "SELECT frame FROM log WHERE session = (SELECT key FROM sessions WHERE id = 'full') ORDER BY seq",
+            "SELECT frames FROM log WHERE session = (SELECT key FROM sessions WHERE id = 'full') ORDER BY seq",
         )
         .unwrap();
+    // A row holds consecutive events, one frame per line.
     let stored: Vec<Value> = stmt
         .query_map([], |r| r.get::<_, String>(0))
         .unwrap()
-        .map(|f| serde_json::from_str(&f.unwrap()).unwrap())
+        .flat_map(|rows| {
+            let rows = rows.unwrap();
+            rows.lines()
+                .map(|f| serde_json::from_str(f).unwrap())
+                .collect::<Vec<_>>()
+        })
         .collect();
     assert!(
         stored.len() >= seen.len(),

@@ -9,6 +9,7 @@
 mod attachments;
 pub use attachments::Refused;
 mod checkpoint;
+mod log_rows;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -318,34 +319,59 @@ impl Store {
                 return Ok(None);
             };
             let last_seq = c.query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM log WHERE session = ?1",
+                "SELECT COALESCE(MAX(last), 0) FROM log WHERE session = ?1",
                 params![key],
                 |r| r.get::<_, i64>(0),
             )? as u64;
-            // Newest first, so the byte budget keeps the newest; the size
-            // is read before the frame, so a huge one is never loaded.
+            let from = last_seq.saturating_sub(tail as u64);
+            // Newest rows first, sizes only, so a huge frame is never loaded:
+            // the rows the budget reaches (a row of several frames is small,
+            // and may be kept in part).
             let mut stmt = c.prepare_cached(
-                "SELECT seq, octet_length(frame) FROM log WHERE session = ?1 AND seq > ?2 ORDER BY seq DESC",
+                "SELECT seq, last, octet_length(frames) FROM log
+                 WHERE session = ?1 AND last > ?2 ORDER BY last DESC",
             )?;
-            let from = last_seq.saturating_sub(tail as u64) as i64;
-            let mut first_kept = last_seq + 1;
+            let mut oldest_row = last_seq + 1;
             let mut bytes = 0usize;
-            let mut rows = stmt.query(params![key, from])?;
+            let mut rows = stmt.query(params![key, from as i64])?;
             while let Some(r) = rows.next()? {
-                let (seq, len): (i64, i64) = (r.get(0)?, r.get(1)?);
+                let (seq, last, len): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
                 bytes = bytes.saturating_add(len.max(0) as usize);
+                if bytes > max_bytes && seq == last {
+                    break;
+                }
+                oldest_row = seq as u64;
                 if bytes > max_bytes {
                     break;
                 }
-                first_kept = seq as u64;
             }
             drop(rows);
             let mut stmt = c.prepare_cached(
-                "SELECT seq, frame FROM log WHERE session = ?1 AND seq >= ?2 ORDER BY seq",
+                "SELECT seq, last, frames FROM log WHERE session = ?1 AND last >= ?2 ORDER BY last",
             )?;
-            let tail = stmt
-                .query_map(params![key, first_kept as i64], seq_frame)?
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut events = Vec::new();
+            for row in stmt.query_map(params![key, oldest_row as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })? {
+                let (seq, last, frames) = row?;
+                events.extend(unpacked(seq, last, &frames)?);
+            }
+            // Exactly: the newest events within `tail` and `max_bytes`.
+            let mut keep = events.len();
+            let mut bytes = 0usize;
+            while keep > 0 {
+                let (seq, frame) = &events[keep - 1];
+                bytes = bytes.saturating_add(frame.len());
+                if *seq <= from || bytes > max_bytes {
+                    break;
+                }
+                keep -= 1;
+            }
+            let tail = events.split_off(keep);
             let meta = meta
                 .and_then(|m| serde_json::from_str(&m).ok())
                 .unwrap_or_default();
@@ -373,9 +399,9 @@ impl Store {
         let session = session.to_owned();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, frame FROM log
-                 WHERE session = (SELECT key FROM sessions WHERE id = ?1) AND seq > ?2 AND seq < ?3
-                 ORDER BY seq LIMIT ?4",
+                "SELECT seq, last, frames FROM log
+                 WHERE session = (SELECT key FROM sessions WHERE id = ?1) AND last > ?2 AND seq < ?3
+                 ORDER BY last LIMIT ?4",
             )?;
             let mut rows = stmt.query(params![
                 session,
@@ -384,11 +410,19 @@ impl Store {
                 limit as i64
             ])?;
             let (mut page, mut bytes) = (Vec::new(), 0usize);
-            while bytes < max_bytes {
+            'rows: while bytes < max_bytes && page.len() < limit {
                 let Some(r) = rows.next()? else { break };
-                let (seq, frame) = seq_frame(r)?;
-                bytes += frame.len();
-                page.push((seq, frame));
+                let (seq, last, frames): (i64, i64, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                for (seq, frame) in unpacked(seq, last, &frames)? {
+                    if seq <= after || seq >= before {
+                        continue;
+                    }
+                    if bytes >= max_bytes || page.len() >= limit {
+                        break 'rows;
+                    }
+                    bytes += frame.len();
+                    page.push((seq, frame));
+                }
             }
             Ok(page)
         })
@@ -420,7 +454,7 @@ impl Store {
             )?;
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT id, title, agent, created_ms, updated_ms, status,
-                   COALESCE((SELECT MAX(seq) FROM log e WHERE e.session = s.key), 0)
+                   COALESCE((SELECT MAX(last) FROM log e WHERE e.session = s.key), 0)
                  FROM sessions s WHERE {FILTER}
                  ORDER BY updated_ms DESC, id LIMIT ?2 OFFSET ?3"
             ))?;
@@ -464,7 +498,7 @@ impl Store {
         self.read(move |c| {
             c.query_row(
                 "SELECT id, title, agent, created_ms, updated_ms, status,
-                   COALESCE((SELECT MAX(seq) FROM log e WHERE e.session = s.key), 0)
+                   COALESCE((SELECT MAX(last) FROM log e WHERE e.session = s.key), 0)
                  FROM sessions s WHERE id = ?1",
                 params![id],
                 session_row,
@@ -536,11 +570,12 @@ fn session_row(r: &rusqlite::Row<'_>) -> Result<SessionRow, rusqlite::Error> {
     })
 }
 
-fn seq_frame(r: &rusqlite::Row<'_>) -> Result<(u64, Frame), rusqlite::Error> {
-    Ok((
-        r.get::<_, i64>(0)? as u64,
-        Frame::from(r.get::<_, String>(1)?),
-    ))
+/// The events of a log row; a row that does not hold what its seqs say is
+/// reported as unreadable.
+fn unpacked(seq: i64, last: i64, frames: &str) -> Result<Vec<(u64, Frame)>, rusqlite::Error> {
+    log_rows::unpack(seq as u64, last as u64, frames).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 /// The default data folder: `$XDG_DATA_HOME/swe-swe`, else

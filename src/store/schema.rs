@@ -62,7 +62,8 @@ const MIGRATIONS: &[&str] = &[
     // ~1 page written to the WAL per event with 100 sessions writing at
     // once. Now rows go to the table's end (rowid) and only a small index
     // entry (two integers) goes per session; a session is named in the log
-    // by its `key`, never reused (AUTOINCREMENT).
+    // by its `key`, never reused (AUTOINCREMENT). A row holds a burst of
+    // consecutive events, `seq` to `last` (log_rows.rs).
     "CREATE TABLE sessions_keyed (
         key         INTEGER PRIMARY KEY AUTOINCREMENT,
         id          TEXT NOT NULL UNIQUE,
@@ -82,12 +83,13 @@ const MIGRATIONS: &[&str] = &[
         id      INTEGER PRIMARY KEY,
         session INTEGER NOT NULL,
         seq     INTEGER NOT NULL,
-        frame   TEXT NOT NULL
+        last    INTEGER NOT NULL,
+        frames  TEXT NOT NULL
      );
-     INSERT INTO log (session, seq, frame)
-        SELECT s.key, e.seq, e.frame FROM events e JOIN sessions s ON s.id = e.session
+     INSERT INTO log (session, seq, last, frames)
+        SELECT s.key, e.seq, e.seq, e.frame || char(10) FROM events e JOIN sessions s ON s.id = e.session
         ORDER BY s.key, e.seq;
-     CREATE UNIQUE INDEX log_by_session ON log(session, seq);
+     CREATE UNIQUE INDEX log_by_session ON log(session, last);
      DROP TABLE events;",
 ];
 
@@ -173,7 +175,7 @@ mod tests {
         // The events moved to the log, in order, under the session's key.
         let events: Vec<(i64, String)> = c
             .prepare(
-                "SELECT seq, frame FROM log WHERE session = (SELECT key FROM sessions WHERE id = 's') ORDER BY id",
+                "SELECT seq, frames FROM log WHERE session = (SELECT key FROM sessions WHERE id = 's') ORDER BY id",
             )
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -183,9 +185,9 @@ mod tests {
         assert_eq!(
             events,
             [
-                (1, "a".to_owned()),
-                (2, "b".to_owned()),
-                (3, "c".to_owned())
+                (1, "a\n".to_owned()),
+                (2, "b\n".to_owned()),
+                (3, "c\n".to_owned())
             ]
         );
         assert!(

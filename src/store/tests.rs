@@ -99,3 +99,84 @@ async fn the_data_folder_and_database_are_private_to_their_owner() {
     assert_eq!(mode(&old), 0o700);
     assert_eq!(mode(&old.join(DB_FILE)), 0o600);
 }
+
+/// Reads across rows that each hold a burst of events: what was tried is a
+/// session written as bursts of 30 small events, a big event, an event
+/// offered twice (after a failure), then every kind of read cutting rows in
+/// the middle. Each read returns exactly the events asked for.
+#[tokio::test]
+async fn reads_cut_rows_of_many_events_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (commit, mut committed) = watch::channel(Commit::default());
+    let commit = Arc::new(commit);
+    let frame =
+        |seq: u64| -> Frame { format!(r#"{{"seq":{seq},"pad":"{}"}}"#, "p".repeat(80)).into() };
+    let big: Frame = format!(r#"{{"big":"{}"}}"#, "b".repeat(200_000)).into();
+    let mut all: Vec<(u64, Frame)> = (1..=90).map(|s| (s, frame(s))).collect();
+    all.push((91, big.clone()));
+    all.extend((92..=120).map(|s| (s, frame(s))));
+    let send = |events: Vec<(u64, Frame)>| Cmd::Append {
+        session: "s".into(),
+        agent: "claude".into(),
+        events,
+        commit: commit.clone(),
+    };
+    for burst in all[..90].chunks(30) {
+        store.send_for_bench(send(burst.to_vec())).await;
+    }
+    // 85..=91 again: the stored ones are not stored twice.
+    store.send_for_bench(send(all[84..91].to_vec())).await;
+    store.send_for_bench(send(all[91..].to_vec())).await;
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        committed.wait_for(|c| c.committed == 120),
+    )
+    .await
+    .expect("committed")
+    .unwrap();
+    let seqs = |page: &[(u64, Frame)]| page.iter().map(|(s, _)| *s).collect::<Vec<_>>();
+
+    let page = store
+        .events("s", 0, u64::MAX, 10_000, usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(page, all, "every event once, in order");
+    let page = store.events("s", 25, 64, 10_000, usize::MAX).await.unwrap();
+    assert_eq!(seqs(&page), (26..64).collect::<Vec<_>>());
+    let page = store
+        .events("s", 25, u64::MAX, 7, usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(seqs(&page), (26..33).collect::<Vec<_>>(), "limit in events");
+    // A byte budget of three small frames.
+    let one = frame(40).len();
+    let page = store.events("s", 40, u64::MAX, 100, one * 3).await.unwrap();
+    assert_eq!(seqs(&page), vec![41, 42, 43]);
+    // The big event is a page of its own when the budget is small.
+    let page = store.events("s", 90, u64::MAX, 100, 10).await.unwrap();
+    assert_eq!(seqs(&page), vec![91]);
+
+    let loaded = store.load("s", 15, usize::MAX).await.unwrap().unwrap();
+    assert_eq!(loaded.last_seq, 120);
+    assert_eq!(
+        seqs(&loaded.tail),
+        (106..=120).collect::<Vec<_>>(),
+        "tail in events"
+    );
+    let loaded = store
+        .load("s", 1_000, frame(120).len() * 5)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        seqs(&loaded.tail),
+        (116..=120).collect::<Vec<_>>(),
+        "tail in bytes"
+    );
+    // The big event is beyond the budget: the tail stops after it.
+    let loaded = store.load("s", 1_000, 100_000).await.unwrap().unwrap();
+    assert_eq!(seqs(&loaded.tail), (92..=120).collect::<Vec<_>>());
+    let listed = store.session("s").await.unwrap().unwrap();
+    assert_eq!((listed.event_count, listed.last_seq), (120, 120));
+}

@@ -3,6 +3,7 @@
 //! events are durable.
 
 use super::checkpoint::{self, RestartWanted};
+use super::log_rows;
 use super::{now_ms, Cmd};
 use rusqlite::{params, Connection};
 use std::collections::{HashMap, HashSet};
@@ -119,7 +120,7 @@ fn stored_up_to(
         return Ok(s);
     }
     let s = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) FROM log WHERE session = ?1",
+        "SELECT COALESCE(MAX(last), 0) FROM log WHERE session = ?1",
         params![key],
         |r| r.get::<_, i64>(0),
     )? as u64;
@@ -143,23 +144,26 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
             } => {
                 let key = session_key(&tx, mem, session, agent, now)?;
                 let upto = stored_up_to(&tx, mem, session, key)?;
+                // What is stored already (offered again after a failure)
+                // is not stored twice.
+                let new = &events[events.partition_point(|(seq, _)| *seq <= upto)..];
                 // Invariant: a session's events are stored without gaps. An
                 // append that would leave one (an earlier batch failed) is
                 // skipped; the actor offers everything unconfirmed again.
-                if events.first().is_some_and(|(first, _)| *first > upto + 1) {
+                if new.first().is_some_and(|(first, _)| *first > upto + 1) {
                     mem.skipped.insert(session.clone());
                     continue;
                 }
                 let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO log (session, seq, frame) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO log (session, seq, last, frames) VALUES (?1, ?2, ?3, ?4)",
                 )?;
-                let mut top = upto;
-                for (seq, frame) in events {
-                    insert.execute(params![key, *seq as i64, frame.as_str()])?;
-                    top = top.max(*seq);
+                for row in log_rows::pack(new) {
+                    insert.execute(params![key, row.first as i64, row.last as i64, row.frames])?;
+                }
+                if let Some(&(top, _)) = new.last() {
+                    mem.stored.insert(session.clone(), top);
                 }
                 appended.insert(session.clone());
-                mem.stored.insert(session.clone(), top);
             }
             Cmd::SaveMeta {
                 session,
