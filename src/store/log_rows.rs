@@ -58,6 +58,14 @@ pub(super) fn pack(events: &[(u64, Frame)]) -> Vec<Row> {
     rows
 }
 
+/// The newest seq stored for the session whose log key is `key` (0: none);
+/// its events are stored gap-free from 1, so also their count.
+pub(super) fn last_seq(c: &rusqlite::Connection, key: i64) -> Result<u64, rusqlite::Error> {
+    c.prepare_cached("SELECT COALESCE(MAX(last), 0) FROM log WHERE session = ?1")?
+        .query_row([key], |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
+}
+
 /// The row does not hold as many frames as its seqs say.
 #[derive(Debug, thiserror::Error)]
 #[error("a log row for events {first}..={last} holds {found} frames")]

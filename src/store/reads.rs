@@ -27,11 +27,7 @@ impl Store {
             let Some((key, meta, agent)) = row else {
                 return Ok(None);
             };
-            let last_seq = c.query_row(
-                "SELECT COALESCE(MAX(last), 0) FROM log WHERE session = ?1",
-                params![key],
-                |r| r.get::<_, i64>(0),
-            )? as u64;
+            let last_seq = log_rows::last_seq(c, key)?;
             let from = last_seq.saturating_sub(tail as u64);
             // Newest rows first, sizes only, so a huge frame is never loaded:
             // the rows the budget reaches (a row of several frames is small,

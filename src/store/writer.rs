@@ -119,11 +119,7 @@ fn stored_up_to(
     if let Some(&s) = mem.stored.get(session) {
         return Ok(s);
     }
-    let s = tx.query_row(
-        "SELECT COALESCE(MAX(last), 0) FROM log WHERE session = ?1",
-        params![key],
-        |r| r.get::<_, i64>(0),
-    )? as u64;
+    let s = log_rows::last_seq(tx, key)?;
     mem.stored.insert(session.clone(), s);
     Ok(s)
 }
