@@ -336,12 +336,11 @@ impl Args {
             max_frame_bytes: self.max_frame_bytes,
             max_line_bytes: self.max_line_bytes,
             subscriber_queue: self.subscriber_queue,
-            bytes: crate::session::runtime::ByteBudgets {
-                tail: self.tail_bytes,
-                replay_page: self.replay_page_bytes.max(1),
-                subscriber_queue: self.subscriber_queue_bytes.max(1),
-                ..Default::default()
-            },
+            bytes: crate::session::runtime::ByteBudgets::new(
+                self.tail_bytes,
+                self.replay_page_bytes.max(1),
+                self.subscriber_queue_bytes.max(1),
+            ),
             max_sessions: self.max_sessions,
             data_dir: self.data_dir.unwrap_or_else(crate::store::default_data_dir),
             max_files: self.max_files,
@@ -439,6 +438,28 @@ mod tests {
         assert_eq!(normalise_prefix("").unwrap(), "");
         assert!(normalise_prefix("swe").is_err());
         assert!(normalise_prefix("/a<b").is_err());
+    }
+
+    /// Tried: a tab budget far below the session's unstored bound. One
+    /// commit releases up to the unstored bytes at once, so the bound
+    /// follows the tab budget down (else every tab, reading or not, would be
+    /// dropped by one burst).
+    #[test]
+    fn unstored_events_never_exceed_a_tabs_budget() {
+        let dir = std::env::temp_dir();
+        let small = Args::parse_from([
+            "swe-swe",
+            "--workdir",
+            dir.to_str().unwrap(),
+            "--subscriber-queue-bytes",
+            "1048576",
+        ]);
+        let bytes = small.into_config().unwrap().bytes;
+        assert_eq!((bytes.subscriber_queue, bytes.unstored), (1 << 20, 1 << 20));
+        let default = Args::parse_from(["swe-swe", "--workdir", dir.to_str().unwrap()]);
+        let bytes = default.into_config().unwrap().bytes;
+        assert!(bytes.unstored <= bytes.subscriber_queue);
+        assert_eq!(bytes.unstored, 32 << 20);
     }
 
     #[test]

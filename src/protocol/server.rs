@@ -206,7 +206,7 @@ impl SessionEvent {
         // a buffer of about its final size: the same bytes the general path
         // makes, without its flattening and the buffer's regrowth.
         if let SessionEvent::Claudejson { content } = self {
-            return line_frame(seq, "claudejson", content);
+            return claudejson_frame(seq, content);
         }
         serde_json::to_string(&Sequenced { seq, event: self })
             .unwrap_or_else(|e| {
@@ -216,12 +216,12 @@ impl SessionEvent {
     }
 }
 
-/// `{"seq":N,"type":"<kind>","content":"<line as a JSON string>"}`.
-fn line_frame(seq: u64, kind: &str, content: &str) -> Frame {
+/// `{"seq":N,"type":"claudejson","content":"<line as a JSON string>"}`.
+fn claudejson_frame(seq: u64, content: &str) -> Frame {
     use std::io::Write;
     // Escapes are rare in JSON lines beyond their quotes: an eighth more.
     let mut out = Vec::with_capacity(content.len() + content.len() / 8 + 64);
-    let _ = write!(out, r#"{{"seq":{seq},"type":"{kind}","content":"#);
+    let _ = write!(out, r#"{{"seq":{seq},"type":"claudejson","content":"#);
     if serde_json::to_writer(&mut out, content).is_err() {
         // Writing into a Vec cannot fail; keep the general path's shape.
         return format!(r#"{{"type":"error","seq":{seq},"message":"serialisation failed"}}"#)

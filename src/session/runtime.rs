@@ -52,6 +52,24 @@ pub struct ByteBudgets {
     pub unstored: usize,
 }
 
+impl ByteBudgets {
+    /// The budgets the flags set. Invariant: `unstored <= subscriber_queue`.
+    /// One commit releases up to `unstored` bytes (plus one line's events)
+    /// to every tab at once, and a tab is dropped only once it holds its
+    /// budget (`admits` in actor/effects.rs): so a tab that had drained
+    /// takes any release whole.
+    pub fn new(tail: usize, replay_page: usize, subscriber_queue: usize) -> Self {
+        let d = Self::default();
+        ByteBudgets {
+            tail,
+            replay_page,
+            subscriber_queue,
+            unstored: d.unstored.min(subscriber_queue),
+            ..d
+        }
+    }
+}
+
 impl Default for ByteBudgets {
     fn default() -> Self {
         ByteBudgets {

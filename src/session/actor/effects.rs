@@ -214,10 +214,10 @@ impl Actor {
 
 /// Whether a tab already holding `queued` bytes takes one more frame: only a
 /// tab that holds its whole budget is behind. One commit releases up to the
-/// session's unstored bytes plus one event at once (the actor reads agent
-/// output in bursts, the store acknowledges batches); a tab that drained
-/// before it must take all of it, so a tab holds at most its budget plus one
-/// frame.
+/// session's unstored bytes plus one line's events at once (the actor reads
+/// agent output in bursts, the store acknowledges batches), never more than
+/// a tab's budget (`ByteBudgets::new`); a tab that drained before it must
+/// take all of it, so a tab holds at most its budget plus one frame.
 fn admits(queued: usize, budget: usize) -> bool {
     queued < budget
 }
