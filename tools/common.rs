@@ -32,8 +32,18 @@ pub async fn start_server(mut cmd: tokio::process::Command) -> anyhow::Result<St
     Ok(Started { child, pid, base })
 }
 
+/// CPU time process `pid` has used, in µs: every thread's, live or exited,
+/// from the process's CPU-time clock (`/proc`'s figure counts 10 ms ticks).
+pub fn cpu_us(pid: u32) -> f64 {
+    use nix::time::{clock_getcpuclockid, clock_gettime};
+    match clock_getcpuclockid(nix::unistd::Pid::from_raw(pid as i32)).and_then(clock_gettime) {
+        Ok(t) => t.tv_sec() as f64 * 1e6 + t.tv_nsec() as f64 / 1e3,
+        Err(_) => cpu_ticks(pid) as f64 * 1e4,
+    }
+}
+
 /// Clock ticks (1/100 s) process `pid` has used, user + system.
-pub fn cpu_ticks(pid: u32) -> u64 {
+fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let Some(end) = stat.rfind(')') else { return 0 };
     let f: Vec<&str> = stat[end + 2..].split_whitespace().collect();

@@ -16,7 +16,7 @@
 
 #[path = "common.rs"]
 mod common;
-use common::cpu_ticks;
+use common::cpu_us;
 
 use anyhow::{bail, Context};
 use clap::Parser;
@@ -177,9 +177,9 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Idle: no client asks anything while this is measured.
-    let (t0, c0) = (Instant::now(), cpu_ticks(pid));
+    let (t0, c0) = (Instant::now(), cpu_us(pid));
     tokio::time::sleep(Duration::from_secs(args.idle_secs)).await; // the measurement window
-    let idle = (cpu_ticks(pid) - c0) as f64 / 100.0 / t0.elapsed().as_secs_f64();
+    let idle = (cpu_us(pid) - c0) / 1e6 / t0.elapsed().as_secs_f64();
     println!(
         "idle CPU             {:.2} % of a core over {} s",
         idle * 100.0,

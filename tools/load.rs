@@ -12,7 +12,7 @@
 mod common;
 #[path = "floor.rs"]
 mod floor;
-use common::cpu_ticks;
+use common::cpu_us;
 
 use anyhow::{bail, Context};
 use clap::Parser;
@@ -230,7 +230,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     ready.wait().await;
     let (rss_connected, _) = rss_kib(server_pid);
     let batches_before = metric(base, "store_batches_total").await.unwrap_or(0.0);
-    let cpu_before = cpu_ticks(server_pid);
+    let cpu_before = cpu_us(server_pid);
     let started = Instant::now();
     go.wait().await;
     // The server's own histogram, read once the warm-up is over.
@@ -252,7 +252,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         lat.extend(r.latencies_us);
     }
     let wall = started.elapsed();
-    let cpu_used = cpu_ticks(server_pid).saturating_sub(cpu_before);
+    let cpu_used = (cpu_us(server_pid) - cpu_before).max(0.0);
     let (rss_end, hwm) = rss_kib(server_pid);
     if args.timeline {
         print_timeline(&lat);
@@ -313,9 +313,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     println!(
-        "server CPU           {:.2} s for the turns (server process only, not agents): {:.2} us per delivered event",
-        cpu_used as f64 / 100.0,
-        cpu_used as f64 * 1e4 / events.max(1) as f64
+        "server CPU           {:.3} s for the turns (server process only, not agents): {:.2} us per delivered event",
+        cpu_used / 1e6,
+        cpu_used / events.max(1) as f64
     );
     println!(
         "server RSS           start {} MiB, all connected {} MiB, end {} MiB, peak {} MiB",
