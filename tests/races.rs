@@ -240,6 +240,7 @@ async fn concurrent_tool_use_keeps_every_cache_bounded() {
         bytes: Default::default(),
         slots: swe_swe::session::agent_slots::AgentSlots::new(64),
         cwd: state.path().to_owned(),
+        spawner: swe_swe::process::Spawner::start(state.path().to_owned()).unwrap(),
         limits: ProcLimits {
             max_line_bytes: 1 << 20,
             default_grace: Duration::from_secs(1),

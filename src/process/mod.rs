@@ -11,8 +11,10 @@
 
 pub mod leftovers;
 pub mod line_reader;
+pub mod spawner;
 
 pub use leftovers::{kill_leftovers, start_ticks};
+pub use spawner::Spawner;
 
 use crate::agent::{SpawnSpec, StdinMode};
 use crate::session::state::{AgentEvent, ProcId};
@@ -21,7 +23,6 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use nix::unistd::Pid;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,7 +113,7 @@ pub fn spawn_run(
     tracker: &TaskTracker,
     id: ProcId,
     spec: SpawnSpec,
-    cwd: PathBuf,
+    spawner: &Spawner,
     events: AgentEvents,
     limits: ProcLimits,
 ) -> ProcHandle {
@@ -124,7 +125,15 @@ pub fn spawn_run(
         }
         _ => (None, None),
     };
-    tracker.spawn(run(id, spec, cwd, events, limits, control_rx, stdin_rx));
+    tracker.spawn(run(
+        id,
+        spec,
+        spawner.clone(),
+        events,
+        limits,
+        control_rx,
+        stdin_rx,
+    ));
     ProcHandle {
         control: control_tx,
         stdin: stdin_tx,
@@ -134,7 +143,7 @@ pub fn spawn_run(
 async fn run(
     id: ProcId,
     spec: SpawnSpec,
-    cwd: PathBuf,
+    spawner: Spawner,
     events: AgentEvents,
     limits: ProcLimits,
     mut control: mpsc::Receiver<Control>,
@@ -142,7 +151,6 @@ async fn run(
 ) {
     let mut cmd = tokio::process::Command::new(&spec.program);
     cmd.args(&spec.args)
-        .current_dir(&cwd)
         .process_group(0)
         .stdin(match spec.stdin {
             StdinMode::Null => Stdio::null(),
@@ -153,13 +161,7 @@ async fn run(
         .kill_on_drop(false)
         // The access token is for browsers, never for the agent.
         .env_remove("SWE_SWE_TOKEN");
-    // Starting a process blocks the calling thread until the child has
-    // exec'd; on a blocking-pool thread, a burst of starts does not hold up
-    // the runtime's workers (every other session's events).
-    let spawned = tokio::task::spawn_blocking(move || cmd.spawn())
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-    let mut child = match spawned {
+    let mut child = match spawner.spawn(cmd).await {
         Ok(c) => c,
         Err(e) => {
             let error = match e.kind() {

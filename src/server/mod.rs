@@ -99,6 +99,7 @@ pub async fn serve(
     let tracker = TaskTracker::new();
     let runtime = SessionRuntime {
         cwd: cfg.workdir.clone(),
+        spawner: crate::process::Spawner::start(cfg.workdir.clone())?,
         limits: ProcLimits {
             max_line_bytes: cfg.max_line_bytes,
             default_grace: cfg.stop_grace,

@@ -1,7 +1,7 @@
 //! What all sessions share: where agents run, limits, the task tracker, the
 //! shutdown signal, the store and counters.
 
-use crate::process::ProcLimits;
+use crate::process::{ProcLimits, Spawner};
 use crate::store::Store;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64};
@@ -14,6 +14,8 @@ use tokio_util::task::TaskTracker;
 #[derive(Clone)]
 pub struct SessionRuntime {
     pub cwd: PathBuf,
+    /// Starts agent processes (in `cwd`).
+    pub spawner: Spawner,
     pub limits: ProcLimits,
     pub subscriber_queue: usize,
     pub tracker: TaskTracker,

@@ -47,7 +47,7 @@ impl Actor {
             &self.rt.tracker,
             proc,
             spec,
-            self.rt.cwd.clone(),
+            &self.rt.spawner,
             self.agent_tx.clone(),
             self.rt.limits.clone(),
         );

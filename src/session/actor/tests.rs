@@ -22,6 +22,7 @@ fn runtime(subscriber_queue: usize) -> SessionRuntime {
         notices: Default::default(),
         agents: Arc::new(crate::agent::catalog::AgentCatalog::only(never_started())),
         cwd: std::env::temp_dir(),
+        spawner: crate::process::Spawner::start(std::env::temp_dir()).unwrap(),
         limits: ProcLimits {
             max_line_bytes: 1 << 20,
             default_grace: Duration::from_secs(1),
