@@ -5,6 +5,8 @@
 //! hold up every other session's events. On `spawn_blocking` a burst of
 //! turns (a hundred tabs sending at once) started a thread per start; the
 //! spawner's few threads are started once and a burst waits in their queue.
+//! A start that hangs in exec (a binary on a dead network mount) holds one
+//! of the threads until the kernel gives up.
 
 use crate::lane::Lane;
 use std::path::{Path, PathBuf};
