@@ -4,6 +4,7 @@ use super::*;
 use crate::agent::template::Template;
 use crate::agent::AgentSpec;
 use crate::process::ProcLimits;
+use crate::store::Store;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
