@@ -1035,7 +1035,12 @@ const scenarios = {
     assert.equal(await count(page, '#tray .chip'), 0, 'the tray is empty once sent');
     const thumb = page.locator('#transcript .item.user .sent-files img');
     await thumb.waitFor();
-    assert.equal(await thumb.evaluate((i) => i.complete && i.naturalWidth), 48, 'the thumbnail is the image, served back');
+    // The element comes before its bytes: wait for the load (or its failure).
+    await page.waitForFunction(() => {
+      const i = document.querySelector('#transcript .item.user .sent-files img');
+      return i && i.complete;
+    });
+    assert.equal(await thumb.evaluate((i) => i.naturalWidth), 48, 'the thumbnail is the image, served back');
     assert.match(await text(page, '#transcript .item.user .sent-files'), /notes\.md/);
     const said = await text(page, '#transcript .assistant');
     assert.match(said, /\[image image\/png/, 'the agent got the image');
