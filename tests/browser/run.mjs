@@ -254,8 +254,13 @@ const scenarios = {
     assert.equal(await page.isVisible('#empty'), true, 'an empty session explains itself');
     await send(page, 'stream 40 25');
     await running(page);
-    // Seen while streaming: partial text with a cursor, before the turn ends.
-    await page.waitForSelector('#transcript .assistant .md.cursor', { timeout: WAIT });
+    // Seen while streaming: partial text with a cursor, before the turn ends
+    // (the block and its cursor come with the block's start, its first words
+    // with the next event).
+    await page.waitForFunction(() => {
+      const a = document.querySelector('#transcript .assistant');
+      return a && a.querySelector('.md.cursor') && /Here0/.test(a.textContent);
+    }, null, { timeout: WAIT });
     const partial = await text(page, '#transcript .assistant');
     assert.match(partial, /Here0/);
     assert.doesNotMatch(partial, /and39/, 'text arrives in pieces, not at once');
