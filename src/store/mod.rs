@@ -177,7 +177,6 @@ pub struct Store {
     read: Lane<Connection>,
     path: Arc<PathBuf>,
     _lock: Arc<Flock<File>>,
-    _checkpointer: Arc<checkpoint::Checkpointer>,
     pub stats: Arc<StoreStats>,
 }
 
@@ -243,17 +242,11 @@ impl Store {
         let checkpoint_conn = Connection::open(&path).map_err(corrupt)?;
         checkpoint_conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let stats = Arc::new(StoreStats::default());
-        let restart = Arc::new(checkpoint::RestartWanted::default());
-        let checkpointer = checkpoint::spawn(
-            checkpoint_conn,
-            stats.clone(),
-            restart.clone(),
-            wal_restart_frames,
-        );
+        let bell = checkpoint::spawn(checkpoint_conn, stats.clone(), wal_restart_frames);
         let read = Connection::open(&path).map_err(corrupt)?;
         read.busy_timeout(std::time::Duration::from_secs(5))?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        writer::spawn(write, rx, stats.clone(), restart);
+        writer::spawn(write, rx, stats.clone(), bell);
         Ok(Store {
             stats,
             tx,
@@ -261,7 +254,6 @@ impl Store {
                 .map_err(|e| data_dir(format!("cannot start the read thread: {e}")))?,
             path: Arc::new(path),
             _lock: Arc::new(lock),
-            _checkpointer: Arc::new(checkpointer),
         })
     }
 

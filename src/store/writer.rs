@@ -2,7 +2,7 @@
 //! have queued up as one transaction, then tells each session how far its
 //! events are durable.
 
-use super::checkpoint::{self, RestartWanted};
+use super::checkpoint::{self, Bell};
 use super::log_rows;
 use super::{now_ms, Cmd};
 use rusqlite::{params, Connection};
@@ -31,15 +31,10 @@ pub struct StoreStats {
     pub wal_restarts: AtomicU64,
 }
 
-pub(super) fn spawn(
-    conn: Connection,
-    rx: mpsc::Receiver<Cmd>,
-    stats: Arc<StoreStats>,
-    restart: Arc<RestartWanted>,
-) {
+pub(super) fn spawn(conn: Connection, rx: mpsc::Receiver<Cmd>, stats: Arc<StoreStats>, bell: Bell) {
     let spawned = std::thread::Builder::new()
         .name("swe-swe-store".into())
-        .spawn(move || run(conn, rx, stats, restart));
+        .spawn(move || run(conn, rx, stats, bell));
     if let Err(e) = spawned {
         tracing::error!("cannot start the store thread: {e}");
     }
@@ -64,12 +59,7 @@ struct Memory {
 /// session: one row and index update per second instead of one per commit.
 const TOUCH_EVERY_MS: i64 = 1_000;
 
-fn run(
-    mut conn: Connection,
-    mut rx: mpsc::Receiver<Cmd>,
-    stats: Arc<StoreStats>,
-    restart: Arc<RestartWanted>,
-) {
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>, stats: Arc<StoreStats>, bell: Bell) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut mem = Memory::default();
     while let Some(first) = rx.blocking_recv() {
@@ -84,7 +74,7 @@ fn run(
         let result = apply(&mut conn, &batch, &mut mem);
         let took = started.elapsed();
         tracing::trace!(commands = batch.len(), ?took, "store batch");
-        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.batches.fetch_add(1, Ordering::SeqCst);
         stats
             .batch_micros
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
@@ -103,9 +93,11 @@ fn run(
         );
         // After the notify: the events just committed are on their way to
         // the tabs; only the next batch waits for this copy.
-        if restart.take() && checkpoint::finish(&conn) {
+        if bell.take_restart() && checkpoint::finish(&conn) {
             stats.wal_restarts.fetch_add(1, Ordering::Relaxed);
         }
+        // Counted above: an idle checkpoint thread wakes to copy it back.
+        bell.committed();
     }
 }
 

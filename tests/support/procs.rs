@@ -16,6 +16,30 @@ pub fn cpu_ticks(pid: i32) -> u64 {
     n(11) + n(12)
 }
 
+/// Times the threads of process `pid` whose name starts with `name` have
+/// gone to sleep and been woken (voluntary context switches).
+pub fn thread_wakeups(pid: i32, name: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(name))
+        })
+        .filter_map(|t| {
+            let status = std::fs::read_to_string(t.path().join("status")).ok()?;
+            status
+                .lines()
+                .find(|l| l.starts_with("voluntary_ctxt_switches:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
 /// Peak and current resident memory of process `pid`, in KiB.
 pub fn rss_kib(pid: i32) -> (u64, u64) {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
