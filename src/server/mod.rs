@@ -254,6 +254,13 @@ async fn retire_idle_sessions(registry: Registry, after: Duration, shutdown: Can
     );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // Nothing in memory: no timer until a session enters it.
+        if registry.is_empty() {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = registry.session_added() => tick.reset(),
+            }
+        }
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {

@@ -38,6 +38,9 @@ struct Inner {
     // synchronous), never across an `.await`, so it cannot deadlock and
     // contention stays short.
     sessions: Mutex<HashMap<String, SessionHandle>>,
+    /// Told when a session enters memory: the idle sweep waits on it while
+    /// there is none, instead of ticking on an idle server.
+    added: tokio::sync::Notify,
     cfg: SessionConfig,
     rt: SessionRuntime,
     max_sessions: usize,
@@ -48,6 +51,7 @@ impl Registry {
         Self {
             inner: Arc::new(Inner {
                 sessions: Mutex::new(HashMap::new()),
+                added: tokio::sync::Notify::new(),
                 cfg,
                 rt,
                 max_sessions,
@@ -84,7 +88,16 @@ impl Registry {
         }
         let handle = SessionHandle::spawn(id, self.inner.cfg.clone(), self.inner.rt.clone());
         map.insert(id.to_owned(), handle.clone());
+        // Stores a permit if nobody waits yet: a sweep that saw an empty
+        // registry just before this insert still wakes.
+        self.inner.added.notify_one();
         Ok(handle)
+    }
+
+    /// Resolves once a session has entered memory since the last call
+    /// (at once if one did meanwhile).
+    pub async fn session_added(&self) {
+        self.inner.added.notified().await
     }
 
     /// A new session with a fresh id.

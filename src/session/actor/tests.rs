@@ -35,17 +35,42 @@ fn runtime(subscriber_queue: usize) -> SessionRuntime {
     }
 }
 
-fn session(history_cap: usize, subscriber_queue: usize) -> (SessionHandle, SessionRuntime) {
-    let rt = runtime(subscriber_queue);
-    let cfg = SessionConfig {
+fn config(history_cap: usize) -> SessionConfig {
+    SessionConfig {
         agent: never_started(),
         history_cap,
         tool_cache_cap: 10,
         queue_cap: 4,
         stop_grace: Duration::from_secs(1),
         agent_start_timeout: Duration::from_secs(5),
-    };
-    (SessionHandle::spawn("s", cfg, rt.clone()), rt)
+    }
+}
+
+fn session(history_cap: usize, subscriber_queue: usize) -> (SessionHandle, SessionRuntime) {
+    let rt = runtime(subscriber_queue);
+    (
+        SessionHandle::spawn("s", config(history_cap), rt.clone()),
+        rt,
+    )
+}
+
+/// The idle sweep waits on `Registry::session_added` while no session is in
+/// memory (an idle server then has no timer). Tried: waiting with none
+/// added (no news), a session entering before the wait began (the news is
+/// kept: nothing is lost between the sweep's emptiness check and its wait).
+#[tokio::test]
+async fn the_registry_tells_of_a_session_entering_memory() {
+    let registry = crate::session::Registry::new(config(10), runtime(100), 10);
+    let quiet = tokio::time::timeout(Duration::from_millis(100), registry.session_added()).await;
+    assert!(quiet.is_err(), "no session entered");
+    registry.get_or_create("s1").unwrap();
+    tokio::time::timeout(Duration::from_secs(5), registry.session_added())
+        .await
+        .expect("the session that entered before the wait is told");
+    // Taking a session that is already in memory is no news.
+    registry.get_or_create("s1").unwrap();
+    let again = tokio::time::timeout(Duration::from_millis(100), registry.session_added()).await;
+    assert!(again.is_err(), "s1 was already in memory");
 }
 
 /// Seed race 1: 100 concurrent appends through the public handle.
