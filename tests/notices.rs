@@ -20,6 +20,11 @@ async fn every_tab_hears_who_runs_who_needs_an_answer_and_what_was_deleted() {
     let mut watcher = server.joined("b").await;
     // Notices go only to connections that ask for them.
     watcher.send(json!({"type":"watch_sessions"})).await;
+    // The connection handles its messages in order: once the ping is
+    // answered, the watch is in place (no ack of its own). Without this
+    // wait, "a"'s first notice could come first (failed once under CI load).
+    watcher.send(json!({"type":"ping"})).await;
+    watcher.until_type("pong").await;
     let mut a = server.joined("a").await;
     a.message("write w.txt").await;
     // "a" enters the list (its first event stored) and runs, then waits for
