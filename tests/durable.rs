@@ -456,8 +456,12 @@ async fn a_full_disk_holds_events_back_and_loses_none_that_were_sent() {
     assert!(ok.success(), "mounting a tmpfs failed");
     let _mount = Mount(data.clone());
 
+    // A queue for every event the 2 MiB can hold: this test is about the
+    // disk, and a test client that falls 1,024 frames behind the agent
+    // (under a loaded CI) is rightly dropped as too slow (failed once so).
     let server = Server::claude()
         .args(["--data-dir", data.to_str().unwrap()])
+        .args(["--subscriber-queue", "20000"])
         .start()
         .await;
     let mut c = server.joined("full").await;
