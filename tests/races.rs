@@ -239,7 +239,6 @@ async fn concurrent_tool_use_keeps_every_cache_bounded() {
         tail_cap: 2_000,
         bytes: Default::default(),
         slots: swe_swe::session::agent_slots::AgentSlots::new(64),
-        cwd: state.path().to_owned(),
         spawner: swe_swe::process::Spawner::start(state.path().to_owned()).unwrap(),
         limits: ProcLimits {
             max_line_bytes: 1 << 20,

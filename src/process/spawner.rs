@@ -35,6 +35,11 @@ impl Spawner {
         })
     }
 
+    /// The project folder, where every agent runs.
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
     /// Starts `cmd` in the project folder.
     pub async fn spawn(
         &self,

@@ -98,7 +98,6 @@ pub async fn serve(
     let trusted: Arc<[std::net::IpAddr]> = cfg.trust_proxy.clone().into();
     let tracker = TaskTracker::new();
     let runtime = SessionRuntime {
-        cwd: cfg.workdir.clone(),
         spawner: crate::process::Spawner::start(cfg.workdir.clone())?,
         limits: ProcLimits {
             max_line_bytes: cfg.max_line_bytes,

@@ -3,7 +3,6 @@
 
 use crate::process::{ProcLimits, Spawner};
 use crate::store::Store;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -13,8 +12,7 @@ use tokio_util::task::TaskTracker;
 /// the shutdown signal.
 #[derive(Clone)]
 pub struct SessionRuntime {
-    pub cwd: PathBuf,
-    /// Starts agent processes (in `cwd`).
+    /// Starts agent processes in the project folder (`spawner.cwd()`).
     pub spawner: Spawner,
     pub limits: ProcLimits,
     pub subscriber_queue: usize,

@@ -68,6 +68,7 @@ impl Bell {
         }
     }
 }
+
 /// Copies back what is left of the WAL, on the writer's own connection
 /// between two commits; returns whether nothing is left (so the next commit
 /// starts the WAL over).
@@ -92,11 +93,11 @@ fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64)> {
 pub(super) fn spawn(conn: Connection, stats: Arc<StoreStats>, restart_frames: i64) -> Bell {
     let signals = Arc::new(Signals::default());
     let (tx, rx) = mpsc::sync_channel::<()>(1);
-    let shared = signals.clone();
+    let theirs = signals.clone();
     let spawned = std::thread::Builder::new()
         .name("swe-swe-checkpoint".into())
         .spawn(move || {
-            let signals = shared;
+            let signals = theirs;
             let mut seen = stats.batches.load(Ordering::SeqCst);
             loop {
                 // Idle until a commit comes (see `Bell::committed`); a

@@ -140,7 +140,7 @@ impl Actor {
                 .push((proc, AgentEvent::FileCallDone { rpc_id, outcome }));
             return;
         }
-        let workdir = self.rt.cwd.clone();
+        let workdir = self.rt.spawner.cwd().to_owned();
         let tx = self.agent_tx.tx.clone();
         self.rt.tracker.spawn(async move {
             let io = tokio::task::spawn_blocking(move || match call {

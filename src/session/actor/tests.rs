@@ -22,7 +22,6 @@ fn runtime(subscriber_queue: usize) -> SessionRuntime {
         slots: crate::session::agent_slots::AgentSlots::new(64),
         notices: Default::default(),
         agents: Arc::new(crate::agent::catalog::AgentCatalog::only(never_started())),
-        cwd: std::env::temp_dir(),
         spawner: crate::process::Spawner::start(std::env::temp_dir()).unwrap(),
         limits: ProcLimits {
             max_line_bytes: 1 << 20,
