@@ -126,6 +126,14 @@ pub struct Args {
     /// dropped (it reconnects and replays what it missed).
     #[arg(long, env = "SWE_SWE_SUBSCRIBER_QUEUE_BYTES", default_value_t = 32 << 20)]
     pub subscriber_queue_bytes: usize,
+    /// Hold a streaming turn's agent output up to this long (at most 1s),
+    /// so that one store commit and one write per tab carry several events:
+    /// less CPU per event on a server with many tabs, this much more delay
+    /// before a tab sees each event. A message, a stop, any request to the
+    /// session, a permission question and a turn's end are never held.
+    /// 0s: every event goes out as soon as it is stored.
+    #[arg(long, env = "SWE_SWE_COALESCE", default_value = "0s", value_parser = parse_duration)]
+    pub coalesce: Duration,
     /// Messages that may wait while a turn runs, per session.
     #[arg(long, env = "SWE_SWE_QUEUE_CAP", default_value_t = 16)]
     pub queue_cap: usize,
@@ -218,6 +226,8 @@ pub enum ConfigError {
     Workdir { path: PathBuf, reason: String },
     #[error("--{0} must be at least 1")]
     Zero(&'static str),
+    #[error("--coalesce is at most 1s (it delays every event a tab sees), got {0:?}")]
+    CoalesceTooLong(Duration),
     #[error("--token-file {path:?}: {reason}")]
     TokenFile { path: PathBuf, reason: String },
 }
@@ -243,6 +253,8 @@ pub struct Config {
     pub max_line_bytes: usize,
     pub subscriber_queue: usize,
     pub bytes: crate::session::runtime::ByteBudgets,
+    /// `--coalesce` (at most one second).
+    pub coalesce: Duration,
     pub max_sessions: usize,
     pub data_dir: PathBuf,
     pub max_files: usize,
@@ -316,6 +328,9 @@ impl Args {
                 return Err(ConfigError::Zero(name));
             }
         }
+        if self.coalesce > Duration::from_secs(1) {
+            return Err(ConfigError::CoalesceTooLong(self.coalesce));
+        }
         let agent = match agent {
             AgentSpec::Acp(a) => AgentSpec::Acp(a.in_dir(workdir.clone())),
             other => other,
@@ -336,6 +351,7 @@ impl Args {
             max_frame_bytes: self.max_frame_bytes,
             max_line_bytes: self.max_line_bytes,
             subscriber_queue: self.subscriber_queue,
+            coalesce: self.coalesce,
             bytes: crate::session::runtime::ByteBudgets::new(
                 self.tail_bytes,
                 self.replay_page_bytes.max(1),
@@ -438,6 +454,28 @@ mod tests {
         assert_eq!(normalise_prefix("").unwrap(), "");
         assert!(normalise_prefix("swe").is_err());
         assert!(normalise_prefix("/a<b").is_err());
+    }
+
+    /// Tried: `--coalesce` of 2s, beyond what a tab should wait for an
+    /// event: refused with the flag's name; 250ms and the default pass.
+    #[test]
+    fn a_coalescing_hold_is_at_most_a_second() {
+        let dir = std::env::temp_dir();
+        let with = |v: &str| {
+            Args::parse_from([
+                "swe-swe",
+                "--workdir",
+                dir.to_str().unwrap(),
+                "--coalesce",
+                v,
+            ])
+            .into_config()
+        };
+        let err = with("2s").unwrap_err().to_string();
+        assert!(err.contains("--coalesce") && err.contains("1s"), "{err}");
+        assert_eq!(with("250ms").unwrap().coalesce, Duration::from_millis(250));
+        let default = Args::parse_from(["swe-swe", "--workdir", dir.to_str().unwrap()]);
+        assert_eq!(default.into_config().unwrap().coalesce, Duration::ZERO);
     }
 
     /// Tried: a tab budget far below the session's unstored bound. One

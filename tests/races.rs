@@ -216,48 +216,12 @@ async fn a_stuck_tab_is_dropped_without_hurting_the_others() {
 /// and every session's cache stays within its bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_tool_use_keeps_every_cache_bounded() {
-    use std::sync::Arc;
-    use std::time::Duration;
-    use swe_swe::agent::{AgentSpec, ClaudeMode};
-    use swe_swe::process::ProcLimits;
-    use swe_swe::session::actor::{SessionRuntime, Stats};
     use swe_swe::session::state::Input;
-    use swe_swe::session::{Registry, SessionConfig};
-    use tokio_util::sync::CancellationToken;
-    use tokio_util::task::TaskTracker;
 
     let state = tempfile::tempdir().unwrap();
-    std::env::set_var("FAKE_AGENT_STATE_DIR", state.path());
-    let agent = AgentSpec::Claude {
-        bin: fake_agent().into(),
-        mode: ClaudeMode::Duplex,
-    };
-    let rt = SessionRuntime {
-        notices: Default::default(),
-        agents: Arc::new(swe_swe::agent::catalog::AgentCatalog::only(agent.clone())),
-        store: swe_swe::store::Store::open(&state.path().join("data")).unwrap(),
-        tail_cap: 2_000,
-        bytes: Default::default(),
-        slots: swe_swe::session::agent_slots::AgentSlots::new(64),
-        spawner: swe_swe::process::Spawner::start(state.path().to_owned()).unwrap(),
-        limits: ProcLimits {
-            max_line_bytes: 1 << 20,
-            default_grace: Duration::from_secs(1),
-        },
-        subscriber_queue: 100_000,
-        tracker: TaskTracker::new(),
-        shutdown: CancellationToken::new(),
-        stats: Arc::new(Stats::default()),
-    };
-    let cfg = SessionConfig {
-        agent,
-        history_cap: 10,
-        tool_cache_cap: 1000,
-        queue_cap: 4,
-        stop_grace: Duration::from_secs(1),
-        agent_start_timeout: Duration::from_secs(5),
-    };
-    let registry = Registry::new(cfg, rt.clone(), 100);
+    let agent = in_process::duplex_fake_agent(state.path());
+    let rt = in_process::runtime(state.path(), &agent, std::time::Duration::ZERO);
+    let registry = in_process::registry(agent, &rt);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..20u64 {
         let h = registry.get_or_create(&format!("tools-{i}")).unwrap();
@@ -291,10 +255,5 @@ async fn concurrent_tool_use_keeps_every_cache_bounded() {
     while let Some(len) = tasks.join_next().await {
         assert_eq!(len.unwrap(), 1000, "full, and never over the bound");
     }
-    rt.shutdown.cancel();
-    registry.clear();
-    rt.tracker.close();
-    tokio::time::timeout(WAIT, rt.tracker.wait())
-        .await
-        .expect("sessions and processes end");
+    in_process::shut_down(&rt, &registry).await;
 }

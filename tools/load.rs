@@ -85,6 +85,10 @@ struct Args {
     /// Per-tab queue on the server (--subscriber-queue).
     #[arg(long, default_value_t = 4096)]
     subscriber_queue: usize,
+    /// One more argument for the server (repeatable), e.g.
+    /// `--server-arg=--coalesce=100ms`.
+    #[arg(long, allow_hyphen_values = true)]
+    server_arg: Vec<String>,
 }
 
 fn now_ns() -> u64 {
@@ -203,6 +207,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         // rounds reconnect faster than closed sockets are counted down.
         .args(["--max-connections-per-ip", "1000000"])
         .args(["--max-agents", &(args.sessions + 10).to_string()])
+        .args(&args.server_arg)
         .env("FAKE_AGENT_STATE_DIR", &work);
     let common::Started {
         child: mut server,

@@ -110,6 +110,7 @@ pub async fn serve(
         store: store.clone(),
         tail_cap: cfg.tail_cap,
         bytes: cfg.bytes,
+        coalesce: cfg.coalesce,
         slots: crate::session::agent_slots::AgentSlots::new(cfg.max_agents),
         notices: Default::default(),
         agents: std::sync::Arc::new(crate::agent::catalog::AgentCatalog::discover(

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 mod http;
+pub mod in_process;
 pub mod netns;
 mod procs;
 pub use http::*;

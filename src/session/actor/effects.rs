@@ -172,42 +172,47 @@ impl Actor {
         });
     }
 
-    /// Every subscriber gets the frame or is dropped: a full queue (in
+    /// Every subscriber gets the frames or is dropped: a full queue (in
     /// frames or in bytes, see `admits`) means the tab is not keeping up; it
-    /// reconnects and replays by seq. Nobody waits.
-    pub(super) fn broadcast(&mut self, frame: Frame) {
+    /// reconnects and replays by seq. Nobody waits. A tab's frames are queued
+    /// together, so a tab woken by the first finds the rest and sends the
+    /// release in one write.
+    pub(super) fn broadcast(&mut self, frames: &[Frame]) {
         let stats = &self.rt.stats;
-        stats.events.fetch_add(1, Ordering::Relaxed);
+        stats
+            .events
+            .fetch_add(frames.len() as u64, Ordering::Relaxed);
         let id = &self.id;
-        let (len, budget) = (frame.len(), self.rt.bytes.subscriber_queue);
+        let budget = self.rt.bytes.subscriber_queue;
         self.subscribers.retain(|conn, sub| {
-            // Counted before the send, so the writer's subtraction never
-            // comes first.
-            let before = sub.queued.fetch_add(len, Ordering::AcqRel);
-            let over = !admits(before, budget);
-            let sent = if over {
-                Err(mpsc::error::TrySendError::Full(()))
-            } else {
-                sub.events.try_send(frame.clone()).map_err(|e| match e {
-                    mpsc::error::TrySendError::Full(_) => mpsc::error::TrySendError::Full(()),
-                    mpsc::error::TrySendError::Closed(_) => mpsc::error::TrySendError::Closed(()),
-                })
-            };
-            if sent.is_err() {
-                sub.queued.fetch_sub(len, Ordering::AcqRel);
-            }
-            match sent {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(())) => {
-                    // Before the sender goes: the tab's writer reads the flag
-                    // once it sees the stream end.
-                    sub.lagged.store(true, Ordering::Release);
-                    stats.dropped_subscribers.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(session = %id, conn, queued = before, "dropping a subscriber that is not keeping up");
-                    false
+            for frame in frames {
+                let len = frame.len();
+                // Counted before the send, so the writer's subtraction never
+                // comes first.
+                let before = sub.queued.fetch_add(len, Ordering::AcqRel);
+                let sent = if admits(before, budget) {
+                    sub.events.try_send(frame.clone())
+                } else {
+                    Err(mpsc::error::TrySendError::Full(frame.clone()))
+                };
+                match sent {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        sub.queued.fetch_sub(len, Ordering::AcqRel);
+                        // Before the sender goes: the tab's writer reads the
+                        // flag once it sees the stream end.
+                        sub.lagged.store(true, Ordering::Release);
+                        stats.dropped_subscribers.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(session = %id, conn, queued = before, "dropping a subscriber that is not keeping up");
+                        return false;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        sub.queued.fetch_sub(len, Ordering::AcqRel);
+                        return false;
+                    }
                 }
-                Err(mpsc::error::TrySendError::Closed(())) => false,
             }
+            true
         });
     }
 }

@@ -56,6 +56,7 @@ impl SessionHandle {
             procs: HashMap::new(),
             pgids: HashMap::new(),
             timers: Timers::default(),
+            hold_due: None,
             adopted: 0,
             line_at: None,
             outbox: Outbox::default(),
@@ -113,6 +114,8 @@ enum Timer {
     StopGrace(u64),
     AgentStart(ProcId),
     StoreRetry,
+    /// The end of a `--coalesce-ms` hold of agent output.
+    HoldEnds,
 }
 
 struct Actor {
@@ -152,6 +155,8 @@ struct Actor {
     subscribers: HashMap<ConnId, Subscriber>,
     procs: HashMap<ProcId, ProcHandle>,
     timers: Timers,
+    /// When the current hold of agent output ends (its timer is set).
+    hold_due: Option<std::time::Instant>,
     adopted: u64,
     rt: SessionRuntime,
 }
@@ -167,13 +172,16 @@ impl Actor {
 
     async fn run(mut self, cfg: SessionConfig) {
         self.load(cfg).await;
-        self.persist().await;
+        self.persist(false).await;
         // A session created and never used (an API call, a tab gone before
         // its hello) counts as quiet from here, so it can be retired.
         self.publish_activity();
         let mut shutting_down = false;
         let mut commands_open = true;
         loop {
+            // Only agent output (and what follows it: its commit, the end
+            // of a hold) may be held back by `--coalesce-ms`.
+            let mut may_hold = false;
             // Every branch is cancel-safe: `recv`, `changed`, a token and a
             // timer sleep. Commands go first, so a stop is never queued behind
             // agent output.
@@ -209,7 +217,10 @@ impl Actor {
                         }
                     }
                 },
-                Ok(()) = self.commit_rx.changed() => self.on_commit(),
+                Ok(()) = self.commit_rx.changed() => {
+                    self.on_commit();
+                    may_hold = true;
+                }
                 news = slot_news(&mut self.pending) => match news {
                     SlotNews::Granted(slot) => {
                         if let Some(p) = self.pending.take() {
@@ -230,6 +241,7 @@ impl Actor {
                 // store; beyond it agent output stays in the pipe until a
                 // commit (which always comes, or fails and is retried).
                 Some((proc, event)) = self.agent_rx.recv(), if self.outbox.unacked_bytes() < self.rt.bytes.unstored => {
+                    may_hold = true;
                     self.on_agent_event(proc, event);
                     // What else the agents already wrote goes into the same
                     // step: one hand-over to the store and one loop turn for
@@ -250,9 +262,13 @@ impl Actor {
                     Timer::StopGrace(run_id) => self.feed(Input::StopGraceElapsed { run_id }, None),
                     Timer::AgentStart(proc) => self.feed(Input::AgentStartElapsed { proc }, None),
                     Timer::StoreRetry => self.outbox.retry(self.state.meta()),
+                    Timer::HoldEnds => {
+                        self.hold_due = None;
+                        may_hold = true;
+                    }
                 },
             }
-            self.persist().await;
+            self.persist(may_hold && !shutting_down).await;
             self.publish_activity();
             self.publish_slot_idle();
             if shutting_down

@@ -9,7 +9,7 @@
 use crate::protocol::server::Frame;
 use crate::store::{Commit, SessionMeta};
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Default)]
 pub struct Outbox {
@@ -21,6 +21,8 @@ pub struct Outbox {
     line_stamps: VecDeque<(u64, Instant)>,
     /// Events to hand to the store after the current step.
     to_store: Vec<(u64, Frame)>,
+    /// Since when `to_store` has held events (it was empty before).
+    waiting_since: Option<Instant>,
     meta: Option<SessionMeta>,
     error: Option<String>,
     retry_armed: bool,
@@ -60,6 +62,7 @@ impl Outbox {
         }
         if self.error.is_none() {
             self.to_store.push((seq, frame));
+            self.waiting_since.get_or_insert_with(Instant::now);
         }
     }
 
@@ -72,7 +75,20 @@ impl Outbox {
     }
 
     pub fn take_events(&mut self) -> Vec<(u64, Frame)> {
+        self.waiting_since = None;
         std::mem::take(&mut self.to_store)
+    }
+
+    /// Until when the events waiting to be handed over may be held back to
+    /// gather more (`window` after the first of them came), or `None`: hand
+    /// them over now (no window, nothing waiting, the window has passed, or
+    /// `max_bytes` wait for their commit already, more could not be read).
+    pub fn hold_until(&self, now: Instant, window: Duration, max_bytes: usize) -> Option<Instant> {
+        if self.to_store.is_empty() {
+            return None;
+        }
+        let due = self.waiting_since? + window;
+        (now < due && self.unacked_bytes < max_bytes).then_some(due)
     }
 
     pub fn unacked_bytes(&self) -> usize {
@@ -122,6 +138,7 @@ impl Outbox {
                 // offered: offer them now that the store works again.
                 if self.error.take().is_some() {
                     self.to_store.extend(self.unacked.iter().cloned());
+                    self.waiting_since.get_or_insert(Instant::now());
                     out.recovered = true;
                 }
             }
@@ -147,6 +164,7 @@ impl Outbox {
         self.retry_armed = false;
         self.to_store.clear();
         self.to_store.extend(self.unacked.iter().cloned());
+        self.waiting_since = Some(Instant::now());
         self.meta = Some(meta);
     }
 }
@@ -242,5 +260,54 @@ mod tests {
         let r = o.on_commit(&commit(1, None));
         assert!(r.frames.is_empty() && r.recovered);
         assert_eq!(seqs(&o.take_events()), [2, 3], "offered again, in order");
+    }
+
+    #[test]
+    fn a_hold_lasts_a_window_from_the_first_waiting_event() {
+        let w = Duration::from_millis(100);
+        let mut o = Outbox::default();
+        let t0 = Instant::now();
+        assert_eq!(o.hold_until(t0, w, usize::MAX), None, "nothing waits");
+        o.push(1, frame(1), None);
+        let due = o.hold_until(Instant::now(), w, usize::MAX).expect("held");
+        assert!(due >= t0 + w && due <= Instant::now() + w);
+        // A later event does not move the end of the hold.
+        o.push(2, frame(2), None);
+        assert_eq!(o.hold_until(Instant::now(), w, usize::MAX), Some(due));
+        assert_eq!(
+            o.hold_until(due, w, usize::MAX),
+            None,
+            "the window has passed"
+        );
+        assert_eq!(
+            o.hold_until(Instant::now(), Duration::ZERO, usize::MAX),
+            None
+        );
+        // As much as may wait for the store already waits: no point holding.
+        let held = o.unacked_bytes();
+        assert_eq!(o.hold_until(Instant::now(), w, held), None);
+        assert!(o.hold_until(Instant::now(), w, held + 1).is_some());
+        // Handed over: the next event starts a new window.
+        assert_eq!(seqs(&o.take_events()), [1, 2]);
+        assert_eq!(o.hold_until(Instant::now(), w, usize::MAX), None);
+        o.push(3, frame(3), None);
+        assert!(o.hold_until(Instant::now(), w, usize::MAX).unwrap() > due);
+    }
+
+    #[test]
+    fn events_offered_again_after_a_failure_may_be_held_too() {
+        let w = Duration::from_secs(60);
+        let mut o = Outbox::default();
+        o.push(1, frame(1), None);
+        o.take_events();
+        o.on_commit(&commit(0, Some("disk full")));
+        assert_eq!(
+            o.hold_until(Instant::now(), w, usize::MAX),
+            None,
+            "nothing to hand over"
+        );
+        o.retry(SessionMeta::default());
+        assert!(o.hold_until(Instant::now(), w, usize::MAX).is_some());
+        assert_eq!(seqs(&o.take_events()), [1]);
     }
 }

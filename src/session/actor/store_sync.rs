@@ -51,9 +51,27 @@ impl Actor {
     /// Hands the events and meta of the last step to the store. Waiting for
     /// room here slows this session (and so its agent) when the disk is
     /// slow; the store never waits for an actor, so this cannot deadlock.
-    pub(super) async fn persist(&mut self) {
+    ///
+    /// With `--coalesce-ms`, a step of agent output (`may_hold`) in a turn
+    /// that streams may leave its events (and meta) waiting up to that long
+    /// for more, so one commit and one write per tab carry several. Anything
+    /// a person is waiting on goes at once: a step that came from a command
+    /// (a message, a stop, an answer), a turn's end, a permission question.
+    pub(super) async fn persist(&mut self, may_hold: bool) {
         for cmd in std::mem::take(&mut self.proc_records) {
             let _ = self.rt.store.send(cmd).await;
+        }
+        if may_hold && self.state.running().is_some() && self.state.prompts_waiting() == 0 {
+            let now = std::time::Instant::now();
+            let budget = self.rt.bytes.unstored;
+            if let Some(due) = self.outbox.hold_until(now, self.rt.coalesce, budget) {
+                // One timer per held burst: it ends the hold at the latest.
+                if self.hold_due != Some(due) {
+                    self.hold_due = Some(due);
+                    self.timers.insert(Timer::HoldEnds, due - now);
+                }
+                return;
+            }
         }
         // Meta first: the writer is FIFO and commits whole batches, so an
         // event anyone saw (committed) implies its step's meta is stored too
@@ -90,10 +108,11 @@ impl Actor {
         if released.frames.first().is_some_and(|(seq, _)| *seq == 1) {
             self.rt.notices.sessions_changed(&self.id, "created");
         }
-        for (seq, frame) in released.frames {
-            self.log.push(seq, frame.clone());
-            self.broadcast(frame);
+        for (seq, frame) in &released.frames {
+            self.log.push(*seq, frame.clone());
         }
+        let frames: Vec<Frame> = released.frames.into_iter().map(|(_, f)| f).collect();
+        self.broadcast(&frames);
         for at in released.line_arrivals {
             self.rt.stats.event_delay.observe(at.elapsed());
         }

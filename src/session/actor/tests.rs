@@ -19,6 +19,7 @@ fn runtime(subscriber_queue: usize) -> SessionRuntime {
         store: Store::open(&dir).unwrap(),
         tail_cap: 100_000,
         bytes: Default::default(),
+        coalesce: Duration::ZERO,
         slots: crate::session::agent_slots::AgentSlots::new(64),
         notices: Default::default(),
         agents: Arc::new(crate::agent::catalog::AgentCatalog::only(never_started())),
