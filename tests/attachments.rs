@@ -260,3 +260,78 @@ async fn big_attachments_stay_within_bytes() {
     let frames = c.turn("still here").await;
     assert_eq!(frames.last().unwrap()["status"], "success");
 }
+
+/// Tried: 24 uploads announce 10 MiB each, send 9 MiB and stall (a slow
+/// or hostile client). Only as many as fit in 64 MiB are read at once, the
+/// rest wait unread; memory grows by about that much (before: 134 MiB in
+/// 5 s, growing with every stalled client), not by 216 MiB; once
+/// the stalled clients go, the room comes back and an upload succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_uploads_hold_a_bounded_number_of_bytes() {
+    use tokio::io::AsyncWriteExt;
+    const MIB: usize = 1 << 20;
+    let server = Server::claude().start().await;
+    let (_, base_kib) = rss_kib(server.pid());
+    let mut writers = tokio::task::JoinSet::new();
+    for i in 0..24 {
+        let addr = server.addr;
+        writers.spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let head = format!(
+                "POST /api/sessions/stall/attachments?name=s{i}.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+                10 * MIB
+            );
+            s.write_all(head.as_bytes()).await.unwrap();
+            s.write_all(&vec![b'z'; 9 * MIB]).await.unwrap();
+            s // held open, the last MiB never sent
+        });
+    }
+    // Six fit in the 64 MiB; the seventh waits for room (reserving the
+    // last 4 MiB, unread).
+    let held = async { while server.metric("attachment_bytes_held").await < (60 * MIB) as f64 {} };
+    tokio::time::timeout(WAIT, held)
+        .await
+        .expect("six uploads admitted");
+    // A client's write completes only once the server reads it (an unread
+    // socket takes a few hundred KiB): these are the admitted six.
+    let mut stalled = Vec::new();
+    for _ in 0..6 {
+        let s = tokio::time::timeout(WAIT, writers.join_next())
+            .await
+            .expect("an admitted upload is read")
+            .unwrap()
+            .unwrap();
+        stalled.push(s);
+    }
+    let held = server.metric("attachment_bytes_held").await;
+    assert!(held <= (64 * MIB) as f64, "{held} bytes held");
+    let (peak_kib, now_kib) = rss_kib(server.pid());
+    eprintln!(
+        "24 stalled 10 MiB uploads: RSS {} MiB → {} MiB (peak {} MiB)",
+        base_kib >> 10,
+        now_kib >> 10,
+        peak_kib >> 10
+    );
+    assert!(
+        peak_kib.saturating_sub(base_kib) < (100 * MIB / 1024) as u64,
+        "RSS grew by {} MiB",
+        peak_kib.saturating_sub(base_kib) >> 10
+    );
+    // The clients go: their room comes back, and a file goes through.
+    writers.abort_all();
+    while writers.join_next().await.is_some() {}
+    drop(stalled);
+    let freed = async { while server.metric("attachment_bytes_held").await > 0.0 {} };
+    tokio::time::timeout(WAIT, freed)
+        .await
+        .expect("room given back");
+    let (status, meta) = upload(
+        &server,
+        "stall",
+        "ok.bin",
+        "application/octet-stream",
+        &vec![1u8; MIB],
+    )
+    .await;
+    assert_eq!(status, 201, "{meta}");
+}

@@ -6,7 +6,6 @@
 
 use base64::Engine as _;
 use serde::Serialize;
-use std::sync::Arc;
 
 /// Largest attachment, in bytes (the Messages API takes images up to 5 MB
 /// each; text files this big are already more than a context holds).
@@ -25,8 +24,9 @@ pub struct Attachment {
     pub id: String,
     pub name: String,
     pub mime: String,
-    /// Shared: a message is cloned into the queue and the turn, never its bytes.
-    pub bytes: Arc<[u8]>,
+    /// Shared: a message is cloned into the queue and the turn, never its
+    /// bytes; an upload's body becomes this without a copy.
+    pub bytes: bytes::Bytes,
 }
 
 /// What the page shows of an attachment (its bytes are fetched by id).
@@ -138,7 +138,7 @@ mod tests {
             id: name.into(),
             name: name.into(),
             mime: mime.into(),
-            bytes: bytes.into(),
+            bytes: bytes::Bytes::copy_from_slice(bytes),
         }
     }
 

@@ -1,14 +1,19 @@
 //! Files attached to messages: uploaded before the message is sent (the
 //! message then names them by id), kept with the session, and served back
 //! for the page's thumbnails.
+//!
+//! A file is held whole in memory while it is received and stored, or read
+//! and sent; the bytes of all such files at once are bounded (`InFlight`),
+//! so many uploads or downloads, or stalled ones, cannot grow memory
+//! without end.
 
 use super::api::ApiError;
 use super::AppState;
 use crate::agent::attachments::{self, Attachment, IMAGE_TYPES, MAX_BYTES};
 use crate::agent::valid_agent_session_id;
 use crate::session::valid_session_id;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,13 +21,72 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Bytes of attached files held in memory at once, across all uploads and
+/// downloads: six files of the largest size.
+pub(super) const IN_FLIGHT_BYTES: usize = 64 << 20;
+/// How long a request waits for room before it is answered 503.
+const WAIT_FOR_ROOM: Duration = Duration::from_secs(20);
+/// An upload's body must arrive within this (10 MiB at 170 KB/s); a stalled
+/// one gives its room back.
+const BODY_WITHIN: Duration = Duration::from_secs(60);
+
+/// The bound on attached files' bytes in memory. Invariant: a file's bytes
+/// exist only while a permit for at least as many bytes is held (taken
+/// before the body is read or the blob is fetched, given back once it is
+/// stored or the response has been sent or dropped).
+pub(super) struct InFlight {
+    room: Arc<Semaphore>,
+    total: usize,
+}
+
+impl InFlight {
+    pub(super) fn new(total: usize) -> Self {
+        Self {
+            room: Arc::new(Semaphore::new(total)),
+            total,
+        }
+    }
+
+    /// Bytes held now (for /metrics).
+    pub(super) fn held(&self) -> usize {
+        self.total - self.room.available_permits()
+    }
+
+    /// Room for `bytes`, waiting up to `WAIT_FOR_ROOM` for others to finish.
+    async fn take(&self, bytes: usize) -> Result<OwnedSemaphorePermit, ApiError> {
+        let n = u32::try_from(bytes.clamp(1, self.total)).unwrap_or(u32::MAX);
+        match tokio::time::timeout(WAIT_FOR_ROOM, self.room.clone().acquire_many_owned(n)).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(ApiError::Unavailable(format!(
+                "other attached files fill the {} MiB swe-swe holds at once; try again shortly",
+                self.total >> 20
+            ))),
+        }
+    }
+}
+
+/// A response body that gives its room back when it is sent or dropped.
+struct Held {
+    bytes: Bytes,
+    _room: OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
 
 pub(super) fn routes(prefix: &str) -> Router<Arc<AppState>> {
     Router::new()
         .route(
             &format!("{prefix}/api/sessions/{{id}}/attachments"),
-            // The body is read whole (one file); larger ones get 413.
-            post(upload).layer(DefaultBodyLimit::max(MAX_BYTES)),
+            // The body is read whole (one file, within `InFlight`); larger
+            // ones get 413.
+            post(upload),
         )
         .route(
             &format!("{prefix}/api/sessions/{{id}}/attachments/{{file}}"),
@@ -42,11 +106,34 @@ async fn upload(
     Path(session): Path<String>,
     Query(q): Query<UploadQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     if !valid_session_id(&session) {
         return Err(ApiError::BadRequest("invalid session id".into()));
     }
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BYTES as u64) {
+        return Err(too_large());
+    }
+    // Room first: a body is not read until it fits.
+    let _room = app
+        .attachment_bytes
+        .take(announced.map_or(MAX_BYTES, |n| n as usize))
+        .await?;
+    let body = match tokio::time::timeout(BODY_WITHIN, axum::body::to_bytes(body, MAX_BYTES)).await
+    {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => return Err(too_large()),
+        Err(_) => {
+            return Err(ApiError::BadRequest(format!(
+                "the file did not arrive within {}s",
+                BODY_WITHIN.as_secs()
+            )))
+        }
+    };
     if body.is_empty() {
         return Err(ApiError::BadRequest("the file is empty".into()));
     }
@@ -59,14 +146,18 @@ async fn upload(
         id: uuid::Uuid::new_v4().simple().to_string(),
         name: attachments::clean_name(q.name.as_deref().unwrap_or("attachment")),
         mime,
-        // One copy out of the request buffer (not two through a Vec).
-        bytes: std::sync::Arc::from(&body[..]),
+        bytes: body,
     };
     let meta = attachment.meta();
+    // The room is held until the store has written the file.
     if !app.store.put_attachment(&session, attachment).await? {
         return Err(ApiError::Unavailable("the file could not be stored".into()));
     }
     Ok((StatusCode::CREATED, Json(json!(meta))).into_response())
+}
+
+fn too_large() -> ApiError {
+    ApiError::TooLarge(format!("a file may be at most {} MiB", MAX_BYTES >> 20))
 }
 
 /// `type/subtype` in lower case without parameters; anything odd is a
@@ -101,6 +192,12 @@ async fn download(
     if !valid_session_id(&session) || !valid_agent_session_id(&file) {
         return Err(ApiError::BadRequest("invalid id".into()));
     }
+    // Its size first (the file is not read), then room for it.
+    let size = match app.store.attachment_size(&session, &file).await? {
+        Some(size) => size,
+        None => return Err(ApiError::NotFound(file)),
+    };
+    let room = app.attachment_bytes.take(size).await?;
     let found = app
         .store
         .attachments(&session, vec![file.clone()], usize::MAX)
@@ -141,8 +238,12 @@ async fn download(
             ),
             (header::CACHE_CONTROL, "private, max-age=86400".into()),
         ],
-        // The stored bytes themselves, not a copy (a file may be 10 MiB).
-        Bytes::from_owner(a.bytes),
+        // The stored bytes themselves, not a copy (a file may be 10 MiB),
+        // holding their room until sent.
+        Bytes::from_owner(Held {
+            bytes: a.bytes,
+            _room: room,
+        }),
     )
         .into_response())
 }

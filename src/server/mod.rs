@@ -55,6 +55,8 @@ pub(crate) struct AppState {
     /// Open TCP connections (for /metrics).
     open: Arc<conn::Open>,
     max_frame_bytes: usize,
+    /// Attached files' bytes in memory (uploads, downloads).
+    attachment_bytes: attachments::InFlight,
     next_conn: AtomicU64,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -145,6 +147,7 @@ pub async fn serve(
         home: std::env::var_os("HOME").map_or_else(|| ".".into(), Into::into),
         stop_grace: cfg.stop_grace,
         max_frame_bytes: cfg.max_frame_bytes,
+        attachment_bytes: attachments::InFlight::new(attachments::IN_FLIGHT_BYTES),
         next_conn: AtomicU64::new(1),
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
@@ -369,6 +372,12 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         "gauge",
         "Permission prompts waiting for an answer.",
         s.prompts_waiting.load(Relaxed).to_string(),
+    );
+    m(
+        "attachment_bytes_held",
+        "gauge",
+        "Bytes of attached files in memory (being uploaded, stored, read or sent).",
+        app.attachment_bytes.held().to_string(),
     );
     m(
         "store_batches_total",

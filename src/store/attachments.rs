@@ -26,6 +26,24 @@ impl Store {
         rx.await.map_err(|_| StoreError::Stopped)
     }
 
+    /// The size of attachment `id` of `session` (the file is not read).
+    pub async fn attachment_size(
+        &self,
+        session: &str,
+        id: &str,
+    ) -> Result<Option<usize>, StoreError> {
+        let (session, id) = (session.to_owned(), id.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT length(bytes) FROM attachments WHERE session = ?1 AND id = ?2",
+            )?
+            .query_row(params![session, id], |r| r.get::<_, i64>(0))
+            .optional()
+            .map(|n| n.map(|n| n.max(0) as usize))
+        })
+        .await
+    }
+
     /// The attachments `ids` of `session`, in that order, if they exist and
     /// come to at most `max_total` bytes (sizes are read before any file).
     pub async fn attachments(
