@@ -11,6 +11,7 @@ pub mod config;
 pub mod files;
 pub mod lane;
 pub mod log_safe;
+pub mod permissions;
 pub mod process;
 pub mod protocol;
 pub mod server;

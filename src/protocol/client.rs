@@ -4,7 +4,7 @@
 //! client's messages (no `type`, a `sender` field) and the typed messages can
 //! both be recognised, and so every failure names what was wrong.
 
-use crate::session::permissions::PermissionMode;
+use crate::permissions::PermissionMode;
 use serde_json::{Map, Value};
 use thiserror::Error;
 

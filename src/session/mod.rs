@@ -8,7 +8,6 @@ pub mod event_log;
 pub mod history;
 pub mod latency;
 pub mod notices;
-pub mod permissions;
 pub mod registry;
 pub mod runtime;
 pub mod state;

@@ -19,8 +19,8 @@ mod tests;
 mod writer;
 
 use crate::lane::Lane;
+use crate::permissions::{PermissionMode, Permissions};
 use crate::protocol::server::Frame;
-use crate::session::permissions::{PermissionMode, Permissions};
 use nix::fcntl::{Flock, FlockArg};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@ pub mod transcripts;
 
 use super::attachments::Attachment;
 use super::{SpawnSpec, StdinMode};
-use crate::session::permissions::{PermissionMode, Permissions};
+use crate::permissions::{PermissionMode, Permissions};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 

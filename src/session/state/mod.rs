@@ -6,13 +6,13 @@
 //! can be tested exhaustively without threads.
 
 use super::history::History;
-use super::permissions::{PermissionMode, Permissions};
 use super::tool_cache::{ToolCache, ToolUse};
 use crate::agent::acp::client::{AcpClient, FileCall};
 use crate::agent::attachments::{self, Attachment};
 use crate::agent::claude::past::PastConversation;
 use crate::agent::claude::{self, lines};
 use crate::agent::{valid_agent_session_id, AgentSpec, ClaudeMode, SpawnSpec};
+use crate::permissions::{PermissionMode, Permissions};
 use crate::protocol::server::{Frame, Reply, SessionEvent, TurnStatus};
 use crate::protocol::Decision;
 use crate::store::SessionMeta;
