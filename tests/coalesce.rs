@@ -11,22 +11,49 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use support::*;
 use swe_swe::protocol::client::Decision;
-use swe_swe::session::actor::{SessionHandle, Subscription};
+use swe_swe::session::actor::{SessionHandle, SessionRuntime, Subscription};
 use swe_swe::session::state::Input;
+use swe_swe::session::Registry;
 use tokio::sync::mpsc;
 
 const HOLD: Duration = Duration::from_secs(300);
+
+/// One session holding output for `HOLD`, with one tab joined.
+struct Held {
+    dir: tempfile::TempDir,
+    rt: SessionRuntime,
+    registry: Registry,
+    h: SessionHandle,
+    tab: Tab,
+}
+
+impl Held {
+    async fn start(session: &str) -> Held {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = in_process::duplex_fake_agent(dir.path());
+        let rt = in_process::runtime(dir.path(), &agent, HOLD);
+        let registry = in_process::registry(agent, &rt);
+        let h = registry.get_or_create(session).unwrap();
+        let (private, _) = mpsc::channel(16);
+        let sub = h.subscribe(1, Some(0), private.clone()).await.unwrap();
+        Held {
+            dir,
+            rt,
+            registry,
+            h,
+            tab: Tab { sub, private },
+        }
+    }
+
+    async fn end(self) {
+        in_process::shut_down(&self.rt, &self.registry).await;
+    }
+}
 
 struct Tab {
     sub: Subscription,
     /// The tab's own replies; kept so the session can reach it.
     private: mpsc::Sender<swe_swe::protocol::server::Frame>,
-}
-
-async fn tab(h: &SessionHandle, conn: u64) -> Tab {
-    let (private, _) = mpsc::channel(16);
-    let sub = h.subscribe(conn, Some(0), private.clone()).await.unwrap();
-    Tab { sub, private }
 }
 
 impl Tab {
@@ -63,18 +90,14 @@ impl Tab {
 /// (its end is never held), in far fewer commits than lines.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_streams_in_few_commits_and_its_end_is_not_held() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = in_process::duplex_fake_agent(dir.path());
-    let rt = in_process::runtime(dir.path(), &agent, HOLD);
-    let registry = in_process::registry(agent, &rt);
-    let h = registry.get_or_create("coalesced").unwrap();
-    let mut t = tab(&h, 1).await;
-    t.say(&h, "lines 40 0 1000").await;
+    let mut s = Held::start("coalesced").await;
+    let (h, t) = (&s.h, &mut s.tab);
+    t.say(h, "lines 40 0 1000").await;
     // The message and the turn's start are not held either.
     t.until("exec_start").await;
-    let before = rt.store.stats.batches.load(Ordering::SeqCst);
+    let before = s.rt.store.stats.batches.load(Ordering::SeqCst);
     let frames = t.until("exec_end").await;
-    let commits = rt.store.stats.batches.load(Ordering::SeqCst) - before;
+    let commits = s.rt.store.stats.batches.load(Ordering::SeqCst) - before;
     let texts: Vec<String> = frames
         .iter()
         .filter(|v| v["type"] == "claudejson")
@@ -97,7 +120,7 @@ async fn a_turn_streams_in_few_commits_and_its_end_is_not_held() {
     // Without the hold: a commit per line or per few lines. With it: the
     // lines wait for the turn's end and go in one or two.
     assert!(commits <= 5, "{commits} commits for 40 lines");
-    in_process::shut_down(&rt, &registry).await;
+    s.end().await;
 }
 
 /// Tried: a Write that needs approval, under a five-minute hold. The
@@ -105,13 +128,9 @@ async fn a_turn_streams_in_few_commits_and_its_end_is_not_held() {
 /// goes through, and the turn ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permission_question_is_not_held() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = in_process::duplex_fake_agent(dir.path());
-    let rt = in_process::runtime(dir.path(), &agent, HOLD);
-    let registry = in_process::registry(agent, &rt);
-    let h = registry.get_or_create("asking").unwrap();
-    let mut t = tab(&h, 1).await;
-    t.say(&h, "write held.txt").await;
+    let mut s = Held::start("asking").await;
+    let (h, t) = (&s.h, &mut s.tab);
+    t.say(h, "write held.txt").await;
     let frames = t.until("permission_request").await;
     assert!(
         frames.iter().any(|v| v["type"] == "claudejson"
@@ -134,8 +153,8 @@ async fn a_permission_question_is_not_held() {
     };
     h.input(answer, Some(t.private.clone())).await.unwrap();
     t.until("exec_end").await;
-    assert!(dir.path().join("held.txt").exists());
-    in_process::shut_down(&rt, &registry).await;
+    assert!(s.dir.path().join("held.txt").exists());
+    s.end().await;
 }
 
 /// Tried: the agent's first line is held, and then someone asks the
@@ -144,13 +163,9 @@ async fn a_permission_question_is_not_held() {
 /// the hold ends; then a stop ends the turn.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_to_the_session_sends_what_was_held() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = in_process::duplex_fake_agent(dir.path());
-    let rt = in_process::runtime(dir.path(), &agent, HOLD);
-    let registry = in_process::registry(agent, &rt);
-    let h = registry.get_or_create("asked").unwrap();
-    let mut t = tab(&h, 1).await;
-    t.say(&h, "hold").await;
+    let mut s = Held::start("asked").await;
+    let (h, t) = (&s.h, &mut s.tab);
+    t.say(h, "hold").await;
     let run_id = t.until("exec_start").await.last().unwrap()["runId"].as_u64();
     // Each snapshot is a request; the loop ends once one came after the
     // agent's line (no timer involved: the hold is five minutes).
@@ -172,5 +187,5 @@ async fn a_request_to_the_session_sends_what_was_held() {
         .await
         .unwrap();
     t.until("exec_end").await;
-    in_process::shut_down(&rt, &registry).await;
+    s.end().await;
 }
