@@ -134,6 +134,11 @@ pub struct Args {
     /// 0s: every event goes out as soon as it is stored.
     #[arg(long, env = "SWE_SWE_COALESCE", default_value = "0s", value_parser = parse_duration)]
     pub coalesce: Duration,
+    /// Bytes of attached files that messages waiting or running may hold in
+    /// memory at once, across sessions; a message beyond it is refused
+    /// (`attachments_busy`) until a turn ends.
+    #[arg(long, env = "SWE_SWE_MESSAGE_FILES_BYTES", default_value_t = 256 << 20)]
+    pub message_files_bytes: usize,
     /// Messages that may wait while a turn runs, per session.
     #[arg(long, env = "SWE_SWE_QUEUE_CAP", default_value_t = 16)]
     pub queue_cap: usize,
@@ -255,6 +260,7 @@ pub struct Config {
     pub bytes: crate::session::runtime::ByteBudgets,
     /// `--coalesce` (at most one second).
     pub coalesce: Duration,
+    pub message_files_bytes: usize,
     pub max_sessions: usize,
     pub data_dir: PathBuf,
     pub max_files: usize,
@@ -352,6 +358,7 @@ impl Args {
             max_line_bytes: self.max_line_bytes,
             subscriber_queue: self.subscriber_queue,
             coalesce: self.coalesce,
+            message_files_bytes: self.message_files_bytes.max(1),
             bytes: crate::session::runtime::ByteBudgets::new(
                 self.tail_bytes,
                 self.replay_page_bytes.max(1),

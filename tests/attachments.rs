@@ -335,3 +335,49 @@ async fn stalled_uploads_hold_a_bounded_number_of_bytes() {
     .await;
     assert_eq!(status, 201, "{meta}");
 }
+
+/// Tried: with room for 3 MiB of files in waiting or running messages, a
+/// turn that holds a 2 MiB image runs, and a second message with another
+/// 2 MiB image is sent meanwhile: it is refused, saying why, and not sent.
+/// Once the first turn ends its room comes back and the same message goes.
+#[tokio::test]
+async fn files_of_waiting_and_running_messages_are_bounded() {
+    let server = Server::claude()
+        .args(["--message-files-bytes", "3145728"])
+        .start()
+        .await;
+    let mut c = server.joined("room").await;
+    let two = vec![3u8; 2 << 20];
+    let a = upload(&server, "room", "a.png", "image/png", &two).await.1["id"].clone();
+    let b = upload(&server, "room", "b.png", "image/png", &two).await.1["id"].clone();
+    c.send(json!({"type":"message","content":"hold","attachments":[a]}))
+        .await;
+    let run_id = c.until_type("exec_start").await.pop().unwrap()["runId"].clone();
+    assert_eq!(
+        server.metric("message_attachment_bytes_held").await,
+        (2 << 20) as f64
+    );
+    c.send(json!({"type":"message","content":"another image","attachments":[b]}))
+        .await;
+    let frames = c.until_type("error").await;
+    let err = frames.last().unwrap();
+    assert_eq!(err["code"], "attachments_busy", "{err}");
+    assert!(err["message"].as_str().unwrap().contains("3 MiB"), "{err}");
+    assert!(
+        !frames
+            .iter()
+            .any(|f| f["type"] == "user_message" || f["type"] == "queued"),
+        "the refused message was not sent: {frames:?}"
+    );
+    c.send(json!({"type":"stop","runId":run_id})).await;
+    c.until_type("exec_end").await;
+    let freed = async { while server.metric("message_attachment_bytes_held").await > 0.0 {} };
+    tokio::time::timeout(WAIT, freed)
+        .await
+        .expect("the turn's room came back");
+    c.send(json!({"type":"message","content":"another image","attachments":[b]}))
+        .await;
+    let frames = c.until_type("exec_end").await;
+    assert_eq!(frames.last().unwrap()["status"], "success", "{frames:?}");
+    assert!(assistant_text(&frames).contains("[image image/png"));
+}

@@ -55,6 +55,16 @@ impl InFlight {
         self.total - self.room.available_permits()
     }
 
+    pub(super) fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Room for `bytes` if there is some now.
+    pub(super) fn try_take(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        let n = u32::try_from(bytes.clamp(1, self.total)).ok()?;
+        self.room.clone().try_acquire_many_owned(n).ok()
+    }
+
     /// Room for `bytes`, waiting up to `WAIT_FOR_ROOM` for others to finish.
     async fn take(&self, bytes: usize) -> Result<OwnedSemaphorePermit, ApiError> {
         let n = u32::try_from(bytes.clamp(1, self.total)).unwrap_or(u32::MAX);
@@ -68,16 +78,34 @@ impl InFlight {
     }
 }
 
-/// A response body that gives its room back when it is sent or dropped.
-struct Held {
+/// Bytes that give their room back when the last of them is dropped (a
+/// response body once sent; a message's files once its turn is over).
+struct Held<R> {
     bytes: Bytes,
-    _room: OwnedSemaphorePermit,
+    _room: R,
 }
 
-impl AsRef<[u8]> for Held {
+impl<R> AsRef<[u8]> for Held<R> {
     fn as_ref(&self) -> &[u8] {
         &self.bytes
     }
+}
+
+/// `files`, each now holding a share of `room`: it is given back when the
+/// message no longer needs any of them (its turn has ended, or it was
+/// cancelled while waiting).
+pub(super) fn holding(files: Vec<Attachment>, room: OwnedSemaphorePermit) -> Vec<Attachment> {
+    let room = Arc::new(room);
+    files
+        .into_iter()
+        .map(|a| Attachment {
+            bytes: Bytes::from_owner(Held {
+                bytes: a.bytes,
+                _room: room.clone(),
+            }),
+            ..a
+        })
+        .collect()
 }
 
 pub(super) fn routes(prefix: &str) -> Router<Arc<AppState>> {
@@ -193,9 +221,13 @@ async fn download(
         return Err(ApiError::BadRequest("invalid id".into()));
     }
     // Its size first (the file is not read), then room for it.
-    let size = match app.store.attachment_size(&session, &file).await? {
-        Some(size) => size,
-        None => return Err(ApiError::NotFound(file)),
+    let size = match app
+        .store
+        .attachments_size(&session, vec![file.clone()])
+        .await?
+    {
+        Ok(size) => size,
+        Err(_) => return Err(ApiError::NotFound(file)),
     };
     let room = app.attachment_bytes.take(size).await?;
     let found = app

@@ -57,6 +57,8 @@ pub(crate) struct AppState {
     max_frame_bytes: usize,
     /// Attached files' bytes in memory (uploads, downloads).
     attachment_bytes: attachments::InFlight,
+    /// Attached files held by messages waiting or running (`--message-files-bytes`).
+    message_files: attachments::InFlight,
     next_conn: AtomicU64,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -148,6 +150,7 @@ pub async fn serve(
         stop_grace: cfg.stop_grace,
         max_frame_bytes: cfg.max_frame_bytes,
         attachment_bytes: attachments::InFlight::new(attachments::IN_FLIGHT_BYTES),
+        message_files: attachments::InFlight::new(cfg.message_files_bytes),
         next_conn: AtomicU64::new(1),
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
@@ -378,6 +381,12 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         "gauge",
         "Bytes of attached files in memory (being uploaded, stored, read or sent).",
         app.attachment_bytes.held().to_string(),
+    );
+    m(
+        "message_attachment_bytes_held",
+        "gauge",
+        "Bytes of attached files held by messages waiting or running.",
+        app.message_files.held().to_string(),
     );
     m(
         "store_batches_total",

@@ -26,22 +26,15 @@ impl Store {
         rx.await.map_err(|_| StoreError::Stopped)
     }
 
-    /// The size of attachment `id` of `session` (the file is not read).
-    pub async fn attachment_size(
+    /// The total size of the attachments `ids` of `session`, if they all
+    /// exist (no file is read).
+    pub async fn attachments_size(
         &self,
         session: &str,
-        id: &str,
-    ) -> Result<Option<usize>, StoreError> {
-        let (session, id) = (session.to_owned(), id.to_owned());
-        self.read(move |c| {
-            c.prepare_cached(
-                "SELECT length(bytes) FROM attachments WHERE session = ?1 AND id = ?2",
-            )?
-            .query_row(params![session, id], |r| r.get::<_, i64>(0))
-            .optional()
-            .map(|n| n.map(|n| n.max(0) as usize))
-        })
-        .await
+        ids: Vec<String>,
+    ) -> Result<Result<usize, Refused>, StoreError> {
+        let session = session.to_owned();
+        self.read(move |c| sizes(c, &session, &ids)).await
     }
 
     /// The attachments `ids` of `session`, in that order, if they exist and
@@ -54,19 +47,10 @@ impl Store {
     ) -> Result<Result<Vec<Attachment>, Refused>, StoreError> {
         let session = session.to_owned();
         self.read(move |c| {
-            let mut sizes = c.prepare_cached(
-                "SELECT length(bytes) FROM attachments WHERE session = ?1 AND id = ?2",
-            )?;
-            let mut total = 0usize;
-            for id in &ids {
-                match sizes
-                    .query_row(params![session, id], |r| r.get::<_, i64>(0))
-                    .optional()?
-                {
-                    Some(n) => total = total.saturating_add(n.max(0) as usize),
-                    None => return Ok(Err(Refused::Unknown(id.clone()))),
-                }
-            }
+            let total = match sizes(c, &session, &ids)? {
+                Ok(total) => total,
+                Err(refused) => return Ok(Err(refused)),
+            };
             if total > max_total {
                 return Ok(Err(Refused::TooLarge(total)));
             }
@@ -98,6 +82,27 @@ impl Store {
         })
         .await
     }
+}
+
+/// The total size of attachments `ids` of `session`, or the first unknown.
+fn sizes(
+    c: &Connection,
+    session: &str,
+    ids: &[String],
+) -> Result<Result<usize, Refused>, rusqlite::Error> {
+    let mut sizes =
+        c.prepare_cached("SELECT length(bytes) FROM attachments WHERE session = ?1 AND id = ?2")?;
+    let mut total = 0usize;
+    for id in ids {
+        match sizes
+            .query_row(params![session, id], |r| r.get::<_, i64>(0))
+            .optional()?
+        {
+            Some(n) => total = total.saturating_add(n.max(0) as usize),
+            None => return Ok(Err(Refused::Unknown(id.clone()))),
+        }
+    }
+    Ok(Ok(total))
 }
 
 /// Why a message's attachments were not read.

@@ -9,6 +9,7 @@ use crate::protocol::server::{Frame, Reply};
 use crate::session::actor::StoreGap;
 use crate::session::state::{ConnId, Input};
 use crate::session::{SessionHandle, Subscription};
+use crate::store::Refused;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
@@ -214,25 +215,53 @@ impl Conn {
     }
 
     /// A message whose attached files are read from the store first; one
-    /// that names a file the session does not have is refused, whole.
+    /// that names a file the session does not have is refused, whole. The
+    /// files stay in memory while the message waits and while its turn
+    /// runs, so they take room (`message_files`) first, by their sizes
+    /// alone; without room the message is refused, not queued.
     async fn with_files(&mut self, mut input: Input, ids: Vec<String>) {
         let Some(session) = self.session.as_ref().map(|h| h.id().to_owned()) else {
             return self.send_error("no_session", "send a hello first");
         };
         use crate::agent::attachments::MAX_MESSAGE_BYTES;
-        use crate::store::Refused;
-        match self.app.store.attachments(&session, ids, MAX_MESSAGE_BYTES).await {
+        let store = &self.app.store;
+        let room = match store.attachments_size(&session, ids.clone()).await {
+            Ok(Ok(total)) if total > MAX_MESSAGE_BYTES => {
+                return self.refused(Refused::TooLarge(total))
+            }
+            Ok(Ok(total)) => match self.app.message_files.try_take(total) {
+                Some(room) => room,
+                None => return self.send_error(
+                    "attachments_busy",
+                    format!(
+                        "the files of messages waiting or running already fill the {} MiB swe-swe holds for them; send this one once a turn has ended (the message was not sent)",
+                        self.app.message_files.total() >> 20
+                    ),
+                ),
+            },
+            Ok(Err(refused)) => return self.refused(refused),
+            Err(e) => return self.send_error("store_unavailable", e.to_string()),
+        };
+        match store.attachments(&session, ids, MAX_MESSAGE_BYTES).await {
             Ok(Ok(files)) => {
                 if let Input::UserMessage { attachments, .. } = &mut input {
-                    *attachments = files;
+                    *attachments = super::attachments::holding(files, room);
                 }
                 self.input(input).await;
             }
-            Ok(Err(Refused::Unknown(id))) => self.send_error(
+            Ok(Err(refused)) => self.refused(refused),
+            Err(e) => self.send_error("store_unavailable", e.to_string()),
+        }
+    }
+
+    fn refused(&self, refused: Refused) {
+        use crate::agent::attachments::MAX_MESSAGE_BYTES;
+        match refused {
+            Refused::Unknown(id) => self.send_error(
                 "unknown_attachment",
                 format!("no attachment {id:?} in this session; upload it again (the message was not sent)"),
             ),
-            Ok(Err(Refused::TooLarge(total))) => self.send_error(
+            Refused::TooLarge(total) => self.send_error(
                 "attachments_too_large",
                 format!(
                     "the attached files come to {} MiB, over the {} MiB one message may carry (the message was not sent)",
@@ -240,7 +269,6 @@ impl Conn {
                     MAX_MESSAGE_BYTES >> 20
                 ),
             ),
-            Err(e) => self.send_error("store_unavailable", e.to_string()),
         }
     }
 
