@@ -85,6 +85,11 @@ struct Args {
     floor: bool,
     #[arg(long, default_value_t = 1)]
     floor_batch: usize,
+    /// After the run, also measure the kernel floor (as `--floor`, up to
+    /// 100,000 writes) and print the server's CPU per delivered event as a
+    /// multiple of it: a figure that moves less with the VM's hour.
+    #[arg(long)]
+    with_floor: bool,
     /// Per-tab queue on the server (--subscriber-queue).
     #[arg(long, default_value_t = 4096)]
     subscriber_queue: usize,
@@ -165,7 +170,9 @@ fn main() -> anyhow::Result<()> {
     if args.floor {
         let conns = (args.sessions * args.tabs).max(1);
         let frames = (args.sessions * args.tabs * args.lines).max(conns);
-        return rt.block_on(floor::run(conns, frames, args.pad + 150, args.floor_batch));
+        return rt
+            .block_on(floor::run(conns, frames, args.pad + 150, args.floor_batch))
+            .map(drop);
     }
     rt.block_on(run(args))
 }
@@ -325,6 +332,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         cpu_used / 1e6,
         cpu_used / events.max(1) as f64
     );
+    let per_event = cpu_used / events.max(1) as f64;
     println!(
         "server RSS           start {} MiB, all connected {} MiB, end {} MiB, peak {} MiB",
         rss0 / 1024,
@@ -375,6 +383,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&scratch);
     if errors > 0 || !status.success() {
         bail!("errors: {errors}, server exit: {status}");
+    }
+    if args.with_floor {
+        // Measured once the server is gone, on the same connection count.
+        let conns = (args.sessions * args.tabs).max(1);
+        let frames = (args.sessions * args.tabs * args.lines).clamp(conns, 100_000);
+        let floor = floor::run(conns, frames, args.pad + 150, 1).await?;
+        println!(
+            "against the floor    {:.2}x the kernel's CPU for one write ({per_event:.2} / {floor:.2} us)",
+            per_event / floor.max(0.01)
+        );
     }
     Ok(())
 }
