@@ -25,7 +25,7 @@ pub struct SessionRuntime {
     /// Byte budgets of what a session holds for its tabs.
     pub bytes: ByteBudgets,
     /// How long a streaming turn's output may wait to be stored and sent
-    /// with the output that follows (`--coalesce-ms`; zero: not at all).
+    /// with the output that follows (`--coalesce`; zero: not at all).
     pub coalesce: std::time::Duration,
     /// The `--max-agents` slots, shared by every session.
     pub slots: Arc<super::agent_slots::AgentSlots>,

@@ -190,26 +190,25 @@ impl Actor {
                 // Counted before the send, so the writer's subtraction never
                 // comes first.
                 let before = sub.queued.fetch_add(len, Ordering::AcqRel);
+                // Err(true): behind (over its budget or queue); Err(false):
+                // the tab has gone.
                 let sent = if admits(before, budget) {
-                    sub.events.try_send(frame.clone())
+                    sub.events
+                        .try_send(frame.clone())
+                        .map_err(|e| matches!(e, mpsc::error::TrySendError::Full(_)))
                 } else {
-                    Err(mpsc::error::TrySendError::Full(frame.clone()))
+                    Err(true)
                 };
-                match sent {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        sub.queued.fetch_sub(len, Ordering::AcqRel);
+                if let Err(behind) = sent {
+                    sub.queued.fetch_sub(len, Ordering::AcqRel);
+                    if behind {
                         // Before the sender goes: the tab's writer reads the
                         // flag once it sees the stream end.
                         sub.lagged.store(true, Ordering::Release);
                         stats.dropped_subscribers.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(session = %id, conn, queued = before, "dropping a subscriber that is not keeping up");
-                        return false;
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => {
-                        sub.queued.fetch_sub(len, Ordering::AcqRel);
-                        return false;
-                    }
+                    return false;
                 }
             }
             true

@@ -114,7 +114,7 @@ enum Timer {
     StopGrace(u64),
     AgentStart(ProcId),
     StoreRetry,
-    /// The end of a `--coalesce-ms` hold of agent output.
+    /// The end of a `--coalesce` hold of agent output.
     HoldEnds,
 }
 
@@ -180,7 +180,7 @@ impl Actor {
         let mut commands_open = true;
         loop {
             // Only agent output (and what follows it: its commit, the end
-            // of a hold) may be held back by `--coalesce-ms`.
+            // of a hold) may be held back by `--coalesce`.
             let mut may_hold = false;
             // Every branch is cancel-safe: `recv`, `changed`, a token and a
             // timer sleep. Commands go first, so a stop is never queued behind

@@ -52,7 +52,7 @@ impl Actor {
     /// room here slows this session (and so its agent) when the disk is
     /// slow; the store never waits for an actor, so this cannot deadlock.
     ///
-    /// With `--coalesce-ms`, a step of agent output (`may_hold`) in a turn
+    /// With `--coalesce`, a step of agent output (`may_hold`) in a turn
     /// that streams may leave its events (and meta) waiting up to that long
     /// for more, so one commit and one write per tab carry several. Anything
     /// a person is waiting on goes at once: a step that came from a command
