@@ -277,7 +277,7 @@ impl Conn {
             return self.send_error("no_session", "send a hello first");
         };
         if let Err(e) = session.input(input, Some(self.private.clone())).await {
-            self.send_error("session_unavailable", e.to_string());
+            self.send_error(e.code(), e.to_string());
         }
     }
 
@@ -316,8 +316,8 @@ impl Conn {
         if let Some(name) = agent {
             // Before the subscription, in the same queue: the `session`
             // reply already names the agent the session runs.
-            if handle.choose_agent(name).await.is_err() {
-                self.send_error("session_unavailable", "the session has ended");
+            if let Err(e) = handle.choose_agent(name).await {
+                self.send_error(e.code(), e.to_string());
                 return false;
             }
         }
@@ -346,7 +346,7 @@ impl Conn {
                 true
             }
             Err(e) => {
-                self.send_error("session_unavailable", e.to_string());
+                self.send_error(e.code(), e.to_string());
                 false
             }
         }

@@ -22,6 +22,16 @@ pub enum SessionError {
     Timeout(Duration),
 }
 
+impl SessionError {
+    /// The stable `code` of the `error` a client gets: either way the
+    /// session cannot take the request now; the tab may join it again.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SessionError::Gone | SessionError::Timeout(_) => "session_unavailable",
+        }
+    }
+}
+
 /// A joined tab: the `session` reply, then `from_store` (events older than
 /// the memory tail, read by the tab's writer), `replay`, then live events.
 pub struct Subscription {
