@@ -23,3 +23,29 @@ async fn an_idle_store_wakes_no_thread() {
         "the store's threads woke {woke} times in 6 idle seconds"
     );
 }
+
+/// Tried: a session left quiet in memory (a turn, then its only tab
+/// closed; it retires after the default 10 minutes). Nothing is due for
+/// minutes, so the runtime's workers must sleep: the sweep of quiet
+/// sessions ticked every 1.25 s (9 worker wakeups in this window before;
+/// now it sleeps until the first quiet session comes due).
+#[tokio::test]
+async fn a_quiet_session_in_memory_wakes_no_worker() {
+    let server = Server::claude().start().await;
+    let mut c = server.joined("quiet").await;
+    c.turn("lines 5").await;
+    c.close().await;
+    // The tab's leaving has reached the session once /metrics says so.
+    let gone = async { while server.metric("connections").await > 0.0 {} };
+    tokio::time::timeout(WAIT, gone)
+        .await
+        .expect("the tab left");
+    let before = thread_wakeups(server.pid(), "tokio-rt-worker");
+    // The measurement window, not a synchronisation.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let woke = thread_wakeups(server.pid(), "tokio-rt-worker") - before;
+    assert!(
+        woke <= 3,
+        "the runtime's workers woke {woke} times in 6 idle seconds"
+    );
+}

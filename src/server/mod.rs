@@ -251,35 +251,38 @@ fn open_file_limit() -> usize {
         .map_or(1024, |(soft, _)| soft.min(usize::MAX as u64) as usize)
 }
 
-/// Sweeps quiet sessions out of memory (see `Registry::retire_idle`) a few
-/// times per `after`, until shutdown.
+/// Sweeps quiet sessions out of memory (see `Registry::retire_idle`) when
+/// the first of them comes due, until shutdown. It sleeps while no session
+/// is quiet: a session turning quiet rings it.
 async fn retire_idle_sessions(registry: Registry, after: Duration, shutdown: CancellationToken) {
     let empty_after = after.min(EMPTY_SESSION_RETIRE);
-    let mut tick = tokio::time::interval(
-        (empty_after / 4).clamp(Duration::from_millis(25), Duration::from_secs(30)),
-    );
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // How soon to look again at a session that is due but must wait.
+    let retry = (empty_after / 4).clamp(Duration::from_millis(25), Duration::from_secs(30));
     loop {
-        // Nothing in memory: no timer until a session enters it.
+        // Nothing in memory: nothing to wait for until a session enters it.
         if registry.is_empty() {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = registry.session_added() => tick.reset(),
+                _ = registry.session_added() => {}
             }
         }
+        let sweep = registry.retire_idle(after, empty_after, retry);
+        if sweep.retired > 0 {
+            registry
+                .runtime()
+                .stats
+                .sessions_retired
+                .fetch_add(sweep.retired as u64, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(retired = sweep.retired, "quiet sessions left memory");
+        }
+        // Invariant: a session turning quiet after the pass above rings
+        // `session_quiet`, whose permit waits for the select below; so no
+        // quiet spell goes unseen while the sweep sleeps without a timer.
+        let due = sweep.next;
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {
-                let retired = registry.retire_idle(after, empty_after);
-                if retired > 0 {
-                    registry
-                        .runtime()
-                        .stats
-                        .sessions_retired
-                        .fetch_add(retired as u64, std::sync::atomic::Ordering::Relaxed);
-                    tracing::debug!(retired, "quiet sessions left memory");
-                }
-            }
+            _ = registry.session_quiet() => {}
+            _ = tokio::time::sleep(due.unwrap_or_default()), if due.is_some() => {}
         }
     }
 }

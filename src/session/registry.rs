@@ -5,6 +5,7 @@ use super::state::SessionConfig;
 use super::valid_session_id;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq)]
@@ -28,6 +29,13 @@ impl RegistryError {
     }
 }
 
+/// What one pass of `retire_idle` did, and when the next is needed.
+#[derive(Debug, PartialEq)]
+pub struct Sweep {
+    pub retired: usize,
+    pub next: Option<Duration>,
+}
+
 #[derive(Clone)]
 pub struct Registry {
     inner: Arc<Inner>,
@@ -41,6 +49,9 @@ struct Inner {
     /// Told when a session enters memory: the idle sweep waits on it while
     /// there is none, instead of ticking on an idle server.
     added: tokio::sync::Notify,
+    /// Rung when a session turns quiet: the sweep waits on it while no
+    /// quiet session is due, instead of ticking.
+    quiet: Arc<tokio::sync::Notify>,
     cfg: SessionConfig,
     rt: SessionRuntime,
     max_sessions: usize,
@@ -52,6 +63,7 @@ impl Registry {
             inner: Arc::new(Inner {
                 sessions: Mutex::new(HashMap::new()),
                 added: tokio::sync::Notify::new(),
+                quiet: Arc::default(),
                 cfg,
                 rt,
                 max_sessions,
@@ -86,7 +98,12 @@ impl Registry {
         if map.len() >= self.inner.max_sessions {
             return Err(RegistryError::TooMany(self.inner.max_sessions));
         }
-        let handle = SessionHandle::spawn(id, self.inner.cfg.clone(), self.inner.rt.clone());
+        let handle = SessionHandle::spawn(
+            id,
+            self.inner.cfg.clone(),
+            self.inner.rt.clone(),
+            self.inner.quiet.clone(),
+        );
         map.insert(id.to_owned(), handle.clone());
         // Stores a permit if nobody waits yet: a sweep that saw an empty
         // registry just before this insert still wakes.
@@ -98,6 +115,12 @@ impl Registry {
     /// (at once if one did meanwhile).
     pub async fn session_added(&self) {
         self.inner.added.notified().await
+    }
+
+    /// Resolves once a session has turned quiet since the last call (at
+    /// once if one did meanwhile).
+    pub async fn session_quiet(&self) {
+        self.inner.quiet.notified().await
     }
 
     /// A new session with a fresh id.
@@ -128,34 +151,41 @@ impl Registry {
 
     /// Retires sessions quiet for at least `after`: first their idle agent
     /// process is asked to end, then (once none is left) the actor itself
-    /// leaves memory; the next use loads it again from the store. Returns
-    /// how many actors were retired.
+    /// leaves memory; the next use loads it again from the store.
     ///
     /// A session with no events (a tab looked at a new session and left, or
     /// a burst of `POST /api/sessions`) has nothing to lose and goes after
     /// `empty_after`: it must not hold one of `--max-sessions` for minutes.
-    pub fn retire_idle(
-        &self,
-        after: std::time::Duration,
-        empty_after: std::time::Duration,
-    ) -> usize {
+    ///
+    /// Says how many actors were retired and when to look again: when the
+    /// first quiet session comes due, or after `retry` if one is due but
+    /// must wait (its agent is ending, or someone holds its handle); `None`
+    /// if none is quiet (`session_quiet` rings when one turns quiet).
+    pub fn retire_idle(&self, after: Duration, empty_after: Duration, retry: Duration) -> Sweep {
         let mut map = self
             .inner
             .sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let before = map.len();
+        let mut next: Option<Duration> = None;
+        let mut look_in = |d: Duration| next = Some(next.map_or(d, |n| n.min(d)));
         map.retain(|_, h| {
             let after = if h.has_no_events() {
                 empty_after.min(after)
             } else {
                 after
             };
-            if h.quiet_for().is_none_or(|q| q < after) {
+            let Some(quiet) = h.quiet_for() else {
+                return true;
+            };
+            if quiet < after {
+                look_in(after - quiet);
                 return true;
             }
             if h.has_agent_process() {
                 h.release_agent();
+                look_in(retry);
                 return true;
             }
             // Invariant: the lock is held and this is the only handle, so
@@ -163,9 +193,16 @@ impl Registry {
             // removal: it stays quiet, and no second actor of the session
             // can exist while it winds down (a new one is only created
             // through this map, after this handle is gone).
-            !h.is_only_handle()
+            let keep = !h.is_only_handle();
+            if keep {
+                look_in(retry);
+            }
+            keep
         });
-        before - map.len()
+        Sweep {
+            retired: before - map.len(),
+            next,
+        }
     }
 
     /// Drops every handle so each actor, once shut down, can end.

@@ -1,14 +1,18 @@
 //! What the registry may know of a session actor without asking it: since
 //! when it has been quiet (no tab, no turn, nothing queued, everything
 //! saved) and whether an agent process is still alive. Only the actor writes
-//! it, at the end of each step; the registry's sweeper reads it.
+//! it, at the end of each step; the registry's sweeper reads it, and is rung
+//! when the session turns quiet, so it need not poll.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 #[derive(Debug, Default)]
 pub struct Activity {
+    /// Shared by the registry's sessions: rung when one turns quiet.
+    bell: Arc<Notify>,
     /// Milliseconds (of `now_ms`) when the actor became quiet; 0: busy.
     quiet_since_ms: AtomicU64,
     has_proc: AtomicBool,
@@ -17,6 +21,13 @@ pub struct Activity {
 }
 
 impl Activity {
+    pub fn new(bell: Arc<Notify>) -> Self {
+        Self {
+            bell,
+            ..Self::default()
+        }
+    }
+
     pub fn set(&self, quiet: bool, has_proc: bool, empty: bool) {
         self.has_proc.store(has_proc, Relaxed);
         self.empty.store(empty, Relaxed);
@@ -24,6 +35,9 @@ impl Activity {
             self.quiet_since_ms.store(0, Relaxed);
         } else if self.quiet_since_ms.load(Relaxed) == 0 {
             self.quiet_since_ms.store(now_ms(), Relaxed);
+            // After the store: a sweep woken by this reads the new spell
+            // (`notify_one` keeps the ring if the sweep is not waiting yet).
+            self.bell.notify_one();
         }
     }
 

@@ -35,13 +35,19 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 impl SessionHandle {
     /// Starts the actor of session `id`; the handle is how everyone else
     /// reaches it (`handle.rs`).
-    pub fn spawn(id: &str, cfg: SessionConfig, rt: SessionRuntime) -> Self {
+    /// `quiet` is rung when the session turns quiet (the registry's sweep).
+    pub fn spawn(
+        id: &str,
+        cfg: SessionConfig,
+        rt: SessionRuntime,
+        quiet: Arc<tokio::sync::Notify>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let (agent_tx, agent_rx) = mpsc::channel(AGENT_QUEUE);
         let agent_tx = process::AgentEvents::new(agent_tx, rt.bytes.agent_lines);
         let (commit_tx, commit_rx) = watch::channel(Commit::default());
         let agent: Arc<str> = cfg.agent.label().into();
-        let activity = Arc::new(Activity::default());
+        let activity = Arc::new(Activity::new(quiet));
         let actor = Actor {
             activity: activity.clone(),
             id: id.into(),

@@ -49,7 +49,7 @@ fn config(history_cap: usize) -> SessionConfig {
 fn session(history_cap: usize, subscriber_queue: usize) -> (SessionHandle, SessionRuntime) {
     let rt = runtime(subscriber_queue);
     (
-        SessionHandle::spawn("s", config(history_cap), rt.clone()),
+        SessionHandle::spawn("s", config(history_cap), rt.clone(), Default::default()),
         rt,
     )
 }
@@ -71,6 +71,47 @@ async fn the_registry_tells_of_a_session_entering_memory() {
     registry.get_or_create("s1").unwrap();
     let again = tokio::time::timeout(Duration::from_millis(100), registry.session_added()).await;
     assert!(again.is_err(), "s1 was already in memory");
+}
+
+/// Tried: a session with no tab and no events, i.e. quiet from its start.
+/// It rings the registry's quiet bell once; the sweep learns when it comes
+/// due (and nothing while it is not quiet); once due it is retired.
+#[tokio::test]
+async fn a_session_turning_quiet_rings_and_the_sweep_knows_when_it_is_due() {
+    use crate::session::registry::Sweep;
+    let registry = crate::session::Registry::new(config(10), runtime(100), 10);
+    let (hour, retry) = (Duration::from_secs(3600), Duration::from_millis(25));
+    assert_eq!(
+        registry.retire_idle(hour, hour, retry),
+        Sweep {
+            retired: 0,
+            next: None
+        },
+        "nothing in memory: nothing to look at"
+    );
+    registry.get_or_create("s1").unwrap();
+    tokio::time::timeout(Duration::from_secs(5), registry.session_quiet())
+        .await
+        .expect("the session turned quiet and said so");
+    let sweep = registry.retire_idle(hour, hour, retry);
+    assert_eq!(sweep.retired, 0);
+    let next = sweep.next.expect("a quiet session has a due time");
+    assert!(
+        next <= hour && next > hour - Duration::from_secs(60),
+        "{next:?}"
+    );
+    // Still quiet: no second ring for the same spell.
+    let again = tokio::time::timeout(Duration::from_millis(100), registry.session_quiet()).await;
+    assert!(again.is_err(), "rung twice for one quiet spell");
+    let sweep = registry.retire_idle(Duration::ZERO, Duration::ZERO, retry);
+    assert_eq!(
+        sweep,
+        Sweep {
+            retired: 1,
+            next: None
+        }
+    );
+    assert!(registry.is_empty());
 }
 
 /// Seed race 1: 100 concurrent appends through the public handle.
