@@ -4,6 +4,15 @@ mod support;
 
 use support::*;
 
+/// Voluntary context switches of the server's threads named `name…` over
+/// six seconds from now.
+async fn wakeups_over_six_seconds(server: &Server, name: &str) -> u64 {
+    let before = thread_wakeups(server.pid(), name);
+    // The measurement window, not a synchronisation.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    thread_wakeups(server.pid(), name) - before
+}
+
 /// Tried: a store that has committed a turn and then sits idle. Its threads
 /// (writer, checkpoints, reads) must sleep until there is work: the
 /// checkpoint thread used to wake ten times a second for nothing (66
@@ -14,10 +23,7 @@ async fn an_idle_store_wakes_no_thread() {
     let server = Server::claude().start().await;
     let mut c = server.joined("idle").await;
     c.turn("lines 50").await;
-    let before = thread_wakeups(server.pid(), "swe-swe-");
-    // The measurement window, not a synchronisation.
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
-    let woke = thread_wakeups(server.pid(), "swe-swe-") - before;
+    let woke = wakeups_over_six_seconds(&server, "swe-swe-").await;
     assert!(
         woke <= 20,
         "the store's threads woke {woke} times in 6 idle seconds"
@@ -40,10 +46,7 @@ async fn a_quiet_session_in_memory_wakes_no_worker() {
     tokio::time::timeout(WAIT, gone)
         .await
         .expect("the tab left");
-    let before = thread_wakeups(server.pid(), "tokio-rt-worker");
-    // The measurement window, not a synchronisation.
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
-    let woke = thread_wakeups(server.pid(), "tokio-rt-worker") - before;
+    let woke = wakeups_over_six_seconds(&server, "tokio-rt-worker").await;
     assert!(
         woke <= 3,
         "the runtime's workers woke {woke} times in 6 idle seconds"

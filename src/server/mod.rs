@@ -282,6 +282,8 @@ async fn retire_idle_sessions(registry: Registry, after: Duration, shutdown: Can
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = registry.session_quiet() => {}
+            // The first quiet session's due time: a deadline, not a wait
+            // for an event (none marks it).
             _ = tokio::time::sleep(due.unwrap_or_default()), if due.is_some() => {}
         }
     }
