@@ -135,8 +135,8 @@ pub struct Args {
     #[arg(long, env = "SWE_SWE_COALESCE", default_value = "0s", value_parser = parse_duration)]
     pub coalesce: Duration,
     /// Bytes of attached files that messages waiting or running may hold in
-    /// memory at once, across sessions; a message beyond it is refused
-    /// (`attachments_busy`) until a turn ends.
+    /// memory at once, across sessions (at most 4 GiB); a message beyond it
+    /// is refused (`attachments_busy`) until a turn ends.
     #[arg(long, env = "SWE_SWE_MESSAGE_FILES_BYTES", default_value_t = 256 << 20)]
     pub message_files_bytes: usize,
     /// Messages that may wait while a turn runs, per session.

@@ -43,11 +43,21 @@ pub(super) struct InFlight {
 }
 
 impl InFlight {
+    /// Room for `total` bytes (at least 1, at most 4 GiB: a permit count is
+    /// a `u32`, and a flag far larger must not panic the semaphore).
     pub(super) fn new(total: usize) -> Self {
+        let total = total.clamp(1, u32::MAX as usize);
         Self {
             room: Arc::new(Semaphore::new(total)),
             total,
         }
+    }
+
+    /// The permits for `bytes`: never more than the whole room, so a
+    /// request always fits once the others are done.
+    fn permits(&self, bytes: usize) -> u32 {
+        // Lossless: `total` fits a u32 (see `new`).
+        bytes.clamp(1, self.total) as u32
     }
 
     /// Bytes held now (for /metrics).
@@ -61,13 +71,15 @@ impl InFlight {
 
     /// Room for `bytes` if there is some now.
     pub(super) fn try_take(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
-        let n = u32::try_from(bytes.clamp(1, self.total)).ok()?;
-        self.room.clone().try_acquire_many_owned(n).ok()
+        self.room
+            .clone()
+            .try_acquire_many_owned(self.permits(bytes))
+            .ok()
     }
 
     /// Room for `bytes`, waiting up to `WAIT_FOR_ROOM` for others to finish.
     async fn take(&self, bytes: usize) -> Result<OwnedSemaphorePermit, ApiError> {
-        let n = u32::try_from(bytes.clamp(1, self.total)).unwrap_or(u32::MAX);
+        let n = self.permits(bytes);
         match tokio::time::timeout(WAIT_FOR_ROOM, self.room.clone().acquire_many_owned(n)).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => Err(ApiError::Unavailable(format!(
@@ -230,9 +242,10 @@ async fn download(
         Err(_) => return Err(ApiError::NotFound(file)),
     };
     let room = app.attachment_bytes.take(size).await?;
+    // No more than the room taken is read.
     let found = app
         .store
-        .attachments(&session, vec![file.clone()], usize::MAX)
+        .attachments(&session, vec![file.clone()], size)
         .await?;
     let Some(a) = found.ok().and_then(|mut v| v.pop()) else {
         return Err(ApiError::NotFound(file));
@@ -282,6 +295,27 @@ async fn download(
 
 #[cfg(test)]
 mod tests {
+    use super::InFlight;
+
+    /// Tried: a budget far beyond what a permit count holds (a flag of
+    /// 2^62), a request larger than the whole room, and a full room.
+    #[test]
+    fn room_is_bounded_and_given_back() {
+        let huge = InFlight::new(1 << 62);
+        assert_eq!(huge.total(), u32::MAX as usize, "clamped, no panic");
+        let room = InFlight::new(10);
+        let all = room
+            .try_take(1 << 30)
+            .expect("a request larger than the room takes all of it");
+        assert_eq!(room.held(), 10);
+        assert!(room.try_take(1).is_none(), "full");
+        drop(all);
+        assert_eq!(room.held(), 0);
+        let some = room.try_take(4).unwrap();
+        assert_eq!((room.held(), room.try_take(7).is_none()), (4, true));
+        drop(some);
+    }
+
     #[test]
     fn mime_types_are_cleaned() {
         assert_eq!(super::clean_mime("Image/PNG; charset=x"), "image/png");

@@ -225,12 +225,12 @@ impl Conn {
         };
         use crate::agent::attachments::MAX_MESSAGE_BYTES;
         let store = &self.app.store;
-        let room = match store.attachments_size(&session, ids.clone()).await {
+        let (room, total) = match store.attachments_size(&session, ids.clone()).await {
             Ok(Ok(total)) if total > MAX_MESSAGE_BYTES => {
                 return self.refused(Refused::TooLarge(total))
             }
             Ok(Ok(total)) => match self.app.message_files.try_take(total) {
-                Some(room) => room,
+                Some(room) => (room, total),
                 None => return self.send_error(
                     "attachments_busy",
                     format!(
@@ -242,7 +242,8 @@ impl Conn {
             Ok(Err(refused)) => return self.refused(refused),
             Err(e) => return self.send_error("store_unavailable", e.to_string()),
         };
-        match store.attachments(&session, ids, MAX_MESSAGE_BYTES).await {
+        // No more than the room taken is read.
+        match store.attachments(&session, ids, total).await {
             Ok(Ok(files)) => {
                 if let Input::UserMessage { attachments, .. } = &mut input {
                     *attachments = super::attachments::holding(files, room);
