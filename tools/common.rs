@@ -50,3 +50,46 @@ fn cpu_ticks(pid: u32) -> u64 {
     let n = |k: usize| f.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     n(11) + n(12)
 }
+
+/// CPU time (ns, from `/proc/PID/task/TID/schedstat`) of each live thread of
+/// `pid`, keyed by thread id, with the thread's name.
+pub fn thread_cpu_ns(pid: u32) -> std::collections::HashMap<u32, (String, u64)> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let ns = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok());
+        if let Some(ns) = ns {
+            out.insert(tid, (name.trim().to_owned(), ns));
+        }
+    }
+    out
+}
+
+/// What each group of threads (by name) used between two `thread_cpu_ns`
+/// readings, largest first, in µs; threads that ended in between are missing
+/// (their time shows in the process total only).
+pub fn thread_cpu_between(
+    before: &std::collections::HashMap<u32, (String, u64)>,
+    after: &std::collections::HashMap<u32, (String, u64)>,
+) -> Vec<(String, f64)> {
+    let mut by_name = std::collections::BTreeMap::<String, u64>::new();
+    for (tid, (name, ns)) in after {
+        let was = before.get(tid).map_or(0, |(_, ns)| *ns);
+        *by_name.entry(name.clone()).or_default() += ns.saturating_sub(was);
+    }
+    let mut out: Vec<(String, f64)> = by_name
+        .into_iter()
+        .map(|(name, ns)| (name, ns as f64 / 1e3))
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out
+}

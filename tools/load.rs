@@ -14,7 +14,7 @@ mod common;
 mod floor;
 #[path = "server_metrics.rs"]
 mod server_metrics;
-use common::cpu_us;
+use common::{cpu_us, thread_cpu_between, thread_cpu_ns};
 use server_metrics::{delay_buckets, delay_quantiles, metric};
 
 use anyhow::{bail, Context};
@@ -246,6 +246,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let (rss_connected, _) = rss_kib(server_pid);
     let batches_before = metric(base, "store_batches_total").await.unwrap_or(0.0);
     let cpu_before = cpu_us(server_pid);
+    let threads_before = thread_cpu_ns(server_pid);
     let started = Instant::now();
     go.wait().await;
     // The server's own histogram, read once the warm-up is over.
@@ -268,6 +269,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let wall = started.elapsed();
     let cpu_used = (cpu_us(server_pid) - cpu_before).max(0.0);
+    let threads = thread_cpu_between(&threads_before, &thread_cpu_ns(server_pid));
     let (rss_end, hwm) = rss_kib(server_pid);
     if args.timeline {
         print_timeline(&lat);
@@ -333,6 +335,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         cpu_used / events.max(1) as f64
     );
     let per_event = cpu_used / events.max(1) as f64;
+    let by_thread: Vec<String> = threads
+        .iter()
+        .filter(|(_, us)| *us >= 0.5 * events.max(1) as f64 / 100.0)
+        .map(|(name, us)| format!("{name} {:.2}", us / events.max(1) as f64))
+        .collect();
+    println!("  by thread (us/event) {}", by_thread.join(", "));
     println!(
         "server RSS           start {} MiB, all connected {} MiB, end {} MiB, peak {} MiB",
         rss0 / 1024,
