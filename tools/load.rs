@@ -14,8 +14,11 @@ mod common;
 mod floor;
 #[path = "server_metrics.rs"]
 mod server_metrics;
-use common::{cpu_us, thread_cpu_between, thread_cpu_ns};
+#[path = "thread_cpu.rs"]
+mod thread_cpu;
+use common::cpu_us;
 use server_metrics::{delay_buckets, delay_quantiles, metric};
+use thread_cpu::{thread_cpu_between, thread_cpu_ns};
 
 use anyhow::{bail, Context};
 use clap::Parser;
