@@ -497,12 +497,12 @@ impl SessionState {
         self.shutting_down && self.turn.is_none() && self.proc.is_none()
     }
 
-    /// No turn runs and nothing is queued (an idle process may be alive).
     /// No event has been given a seq: nothing of this session is stored.
     pub fn has_no_events(&self) -> bool {
         self.next_seq == 1
     }
 
+    /// No turn runs and nothing is queued (an idle process may be alive).
     pub fn is_calm(&self) -> bool {
         self.turn.is_none() && self.queue.is_empty()
     }
