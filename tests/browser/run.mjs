@@ -615,6 +615,17 @@ const scenarios = {
       .filter((e) => e.getBoundingClientRect().height < 44)
       .map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}.${e.className} ${Math.round(e.getBoundingClientRect().height)}px "${(e.textContent || e.ariaLabel || '').slice(0, 20)}"`));
     assert.deepEqual(small, [], 'controls under 44 px on a phone');
+    // A message's actions sit under its own text: above it, a Copy row
+    // looked like the previous message's.
+    const above = await page.evaluate(() => [...document.querySelectorAll('.assistant, .item.user')]
+      .map((m) => {
+        const actions = m.querySelector(':scope > .msg-actions').getBoundingClientRect();
+        const text = [...m.children].filter((c) => !c.classList.contains('msg-actions')).map((c) => c.getBoundingClientRect());
+        return { bottom: Math.max(...text.map((r) => r.bottom)), actions: actions.top, what: m.textContent.slice(0, 30) };
+      })
+      .filter((m) => m.actions < m.bottom - 1));
+    assert.ok((await page.locator('.assistant').count()) > 0, 'the showcase has replies');
+    assert.deepEqual(above, [], 'message actions above their message on a phone');
     await page.fill('#input', 'write phone.txt');
     await page.tap('#send');
     await page.waitForSelector('.approval:not(.done) button[data-decision="allow"]');

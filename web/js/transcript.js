@@ -294,7 +294,9 @@ export class Transcript {
       b.el = this.add(h('details', { class: 'thinking' }, h('summary', null, 'Thinking'), b.body), container);
     } else {
       b.body = h('div', { class: 'md' });
-      b.el = this.add(h('div', { class: 'assistant' }, h('div', { class: 'msg-actions' }, copyButton('Copy message', () => b.text)), b.body), container);
+      // The text, then its actions: read in that order, and on a phone
+      // (where the actions are a row in the flow) shown under the text.
+      b.el = this.add(h('div', { class: 'assistant' }, b.body, h('div', { class: 'msg-actions' }, copyButton('Copy message', () => b.text))), container);
     }
     return b;
   }
