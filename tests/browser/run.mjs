@@ -449,6 +449,13 @@ const scenarios = {
     const all = await text(page);
     assert.match(all, /You said: queued one/);
     assert.doesNotMatch(all, /queued two/);
+    // An agent that dies mid-turn: one red notice that says the turn failed
+    // and why (the server sends the reason as an error and again with the
+    // turn's end; the page showed it twice).
+    await send(page, 'crash');
+    await ended(page, 5);
+    const failed = await page.$$eval('.notice.err', (ns) => ns.map((n) => n.textContent));
+    assert.deepEqual(failed, ['The turn failed: the agent exited during the turn (exit code 3): fake agent crashing on purpose.'], 'one notice for a failed turn');
     noErrors(page);
   },
 

@@ -154,7 +154,12 @@ export class Transcript {
     return card?.children || this.root;
   }
 
-  notice(text, cls = '') { this.add(h('div', { class: 'notice ' + cls }, text)); }
+  /** Adds a notice line; returns the notice (not its item wrapper). */
+  notice(text, cls = '') {
+    const el = h('div', { class: 'notice ' + cls }, text);
+    this.add(el);
+    return el;
+  }
 
   apply(ev) {
     switch (ev.type) {
@@ -176,6 +181,7 @@ export class Transcript {
       case 'queued': this.state.queue.set(ev.queueId, ev.content); break;
       case 'queue_cancelled': this.state.queue.delete(ev.queueId); break;
       case 'exec_start':
+        this.lastError = null;
         this.state.running = ev.runId;
         this.runFooter = null;
         // An agent's cold start takes a second or more: say so where the reply will come.
@@ -195,7 +201,9 @@ export class Transcript {
       case 'content': this.state.waiting = null; this.content(ev.content); break;
       case 'stderr': this.stderrLine(ev.content); break;
       case 'info': this.notice(ev.message); break;
-      case 'error': this.notice(ev.message, 'err'); break;
+      // A failed turn's reason comes as an error and again with its end:
+      // kept to be reworded then, not shown twice.
+      case 'error': this.lastError = { message: ev.message, el: this.notice(ev.message, 'err') }; break;
       case 'permission_request': {
         // A tool approval goes into the card of its call when that is shown.
         const id = ev.toolUseId ?? ev.toolCall?.toolCallId;
@@ -237,7 +245,12 @@ export class Transcript {
     if (ev.status === 'stopped') this.notice('Stopped.', 'stopped');
     // swe-swe itself cut the turn short (shut down or killed): not a user's stop.
     else if (ev.status === 'interrupted') this.notice(`${(ev.message || 'interrupted').replace(/^interrupted/, 'Interrupted')}.`, 'stopped interrupted');
-    else if (ev.status === 'error') this.notice(`The turn failed${ev.message ? ': ' + ev.message : ''}.`, 'err');
+    else if (ev.status === 'error') {
+      const said = `The turn failed${ev.message ? ': ' + ev.message : ''}.`;
+      if (ev.message && this.lastError?.message === ev.message) this.lastError.el.textContent = said;
+      else this.notice(said, 'err');
+    }
+    this.lastError = null;
     // When the reply was done, in the turn's footer.
     if (ev.at) this.footerAdd([timeAgo(ev.at)]);
   }
