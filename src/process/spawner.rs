@@ -109,7 +109,7 @@ fn hand_over<C>(
 /// every agent runs in one); Tokio reaps a dropped child that has exited.
 fn abandon(mut child: tokio::process::Child) {
     if let Some(pid) = child.id() {
-        let _ = nix::sys::signal::killpg(
+        super::signal_group(
             nix::unistd::Pid::from_raw(pid as i32),
             nix::sys::signal::Signal::SIGKILL,
         );
