@@ -45,6 +45,9 @@ export class Transcript {
   reset() {
     this.root.replaceChildren();
     this.starting = null; // the "Starting the agent…" item of the running turn
+    // The error notice of the running turn, { message, el }: its end says
+    // the same again, reworded into it (see 'exec_end').
+    this.lastError = null;
     this.pending = [];
     this.head = 0;
     this.stuck = true;
