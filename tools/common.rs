@@ -44,9 +44,17 @@ pub fn cpu_us(pid: u32) -> f64 {
 
 /// Clock ticks (1/100 s) process `pid` has used, user + system.
 fn cpu_ticks(pid: u32) -> u64 {
+    stat_field(pid, 11) + stat_field(pid, 12)
+}
+
+/// Field `k` of `/proc/PID/stat`, counted from the process's state (0), so
+/// past the name, which may hold spaces; 0 when unreadable.
+pub fn stat_field(pid: u32, k: usize) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let Some(end) = stat.rfind(')') else { return 0 };
-    let f: Vec<&str> = stat[end + 2..].split_whitespace().collect();
-    let n = |k: usize| f.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    n(11) + n(12)
+    stat[end + 2..]
+        .split_whitespace()
+        .nth(k)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }

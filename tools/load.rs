@@ -18,7 +18,7 @@ mod server_metrics;
 mod thread_cpu;
 use common::cpu_us;
 use server_metrics::{delay_buckets, delay_quantiles, metric};
-use thread_cpu::{thread_cpu_between, thread_cpu_ns};
+use thread_cpu::{minor_faults, thread_cpu_between, thread_cpu_ns};
 
 use anyhow::{bail, Context};
 use clap::Parser;
@@ -67,6 +67,11 @@ struct Args {
     /// round) for this many minutes, printing the server's RSS each minute.
     #[arg(long)]
     soak_minutes: Option<u64>,
+    /// Rounds of the same turns, unmeasured, before the measured one: a
+    /// server that has run a while (tails and SQLite's files at their size,
+    /// memory already touched) instead of one just started.
+    #[arg(long, default_value_t = 0)]
+    warm_rounds: u64,
     /// `spread`: session k's agent starts k/sessions of a pace interval late,
     /// as independent agents would be; `lockstep`: all agents print at the
     /// same instants (the worst burst).
@@ -231,9 +236,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let url = format!("ws://{}ws", base);
     let (rss0, _) = rss_kib(server_pid);
 
-    // Connect everyone first; measure only the turns.
+    for _ in 0..args.warm_rounds {
+        round(&url, &args).await?;
+    }
+    // Connect everyone first; measure only the turns. After warm rounds the
+    // tabs join live: a replay of those rounds is not this round's load.
     let total_tabs = args.sessions * args.tabs;
-    let (ready, go, mut tasks) = spawn_tabs(&url, &args, 0);
+    let from = if args.warm_rounds > 0 { u64::MAX } else { 0 };
+    let (ready, go, mut tasks) = spawn_tabs(&url, &args, from);
     let mut idle = Vec::new();
     for i in 0..args.idle {
         let mut ws = connect(&url).await?;
@@ -249,6 +259,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let (rss_connected, _) = rss_kib(server_pid);
     let batches_before = metric(base, "store_batches_total").await.unwrap_or(0.0);
     let cpu_before = cpu_us(server_pid);
+    let faults_before = minor_faults(server_pid);
     let threads_before = thread_cpu_ns(server_pid);
     let started = Instant::now();
     go.wait().await;
@@ -272,6 +283,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let wall = started.elapsed();
     let cpu_used = (cpu_us(server_pid) - cpu_before).max(0.0);
+    let faults = minor_faults(server_pid).saturating_sub(faults_before);
     let threads = thread_cpu_between(&threads_before, &thread_cpu_ns(server_pid));
     let (rss_end, hwm) = rss_kib(server_pid);
     if args.timeline {
@@ -344,6 +356,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .map(|(name, us)| format!("{name} {:.2}", us / events.max(1) as f64))
         .collect();
     println!("  by thread (us/event) {}", by_thread.join(", "));
+    println!(
+        "  page faults          {faults} ({:.3} per delivered event)",
+        faults as f64 / events.max(1) as f64
+    );
     println!(
         "server RSS           start {} MiB, all connected {} MiB, end {} MiB, peak {} MiB",
         rss0 / 1024,
@@ -537,6 +553,31 @@ fn raise_fd_limit() {
     }
 }
 
+/// One turn in every session, its tabs joining live; the events delivered.
+async fn round(url: &str, args: &Args) -> anyhow::Result<u64> {
+    let (ready, go, mut tasks) = spawn_tabs(url, args, u64::MAX);
+    // A tab that failed never reaches the barrier: do not wait forever.
+    if tokio::time::timeout(Duration::from_secs(60), ready.wait())
+        .await
+        .is_err()
+    {
+        while let Some(r) = tasks.join_next().await {
+            r??;
+        }
+        bail!("tabs did not connect");
+    }
+    go.wait().await;
+    let mut events = 0;
+    while let Some(r) = tasks.join_next().await {
+        let r = r??;
+        if r.errors > 0 {
+            bail!("errors in a round of turns");
+        }
+        events += r.events;
+    }
+    Ok(events)
+}
+
 /// Rounds of turns for `minutes`; every tab reconnects each round and joins
 /// live (no replay), so memory must stay flat.
 async fn soak(url: &str, args: &Args, server_pid: u32, minutes: u64) -> anyhow::Result<()> {
@@ -545,25 +586,7 @@ async fn soak(url: &str, args: &Args, server_pid: u32, minutes: u64) -> anyhow::
     let (mut rounds, mut events, mut minute) = (0u64, 0u64, 0u64);
     println!("soak: {minutes} min of rounds; RSS each minute");
     while Instant::now() < end {
-        let (ready, go, mut tasks) = spawn_tabs(url, args, u64::MAX);
-        // A tab that failed never reaches the barrier: do not wait forever.
-        if tokio::time::timeout(Duration::from_secs(60), ready.wait())
-            .await
-            .is_err()
-        {
-            while let Some(r) = tasks.join_next().await {
-                r??;
-            }
-            bail!("tabs did not connect");
-        }
-        go.wait().await;
-        while let Some(r) = tasks.join_next().await {
-            let r = r??;
-            if r.errors > 0 {
-                bail!("errors during the soak");
-            }
-            events += r.events;
-        }
+        events += round(url, args).await?;
         rounds += 1;
         if Instant::now() >= next_report {
             minute += 1;

@@ -1,8 +1,15 @@
 //! Where the server's CPU goes by thread: each live thread's time on CPU
 //! (`/proc/PID/task/TID/schedstat`, ns) read before and after the turns,
-//! grouped by thread name.
+//! grouped by thread name; and the process's page faults.
 
+use crate::common::stat_field;
 use std::collections::{BTreeMap, HashMap};
+
+/// Minor page faults of process `pid` (every thread's, not its children's):
+/// each is a trip into the kernel, a µs or more on a VM.
+pub fn minor_faults(pid: u32) -> u64 {
+    stat_field(pid, 7)
+}
 
 /// CPU time (ns, from `/proc/PID/task/TID/schedstat`) of each live thread of
 /// `pid`, keyed by thread id, with the thread's name.

@@ -108,10 +108,14 @@ impl Actor {
         if released.frames.first().is_some_and(|(seq, _)| *seq == 1) {
             self.rt.notices.sessions_changed(&self.id, "created");
         }
-        for (seq, frame) in &released.frames {
-            self.log.push(*seq, frame.clone());
+        // A new vector, not `collect()` in place: that reallocates to the
+        // smaller element and copies the whole capacity, unwritten pages too
+        // (see `parse_line`'s `fresh_vec`).
+        let mut frames = Vec::with_capacity(released.frames.len());
+        for (seq, frame) in released.frames {
+            self.log.push(seq, frame.clone());
+            frames.push(frame);
         }
-        let frames: Vec<Frame> = released.frames.into_iter().map(|(_, f)| f).collect();
         self.broadcast(&frames);
         for at in released.line_arrivals {
             self.rt.stats.event_delay.observe(at.elapsed());
