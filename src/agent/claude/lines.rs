@@ -7,7 +7,7 @@
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
-use wire::{ControlRequest, Line, Usage};
+use wire::{Block, ControlRequest, Line, Usage};
 
 mod wire;
 
@@ -72,18 +72,6 @@ pub struct TurnResult {
 /// borrowed from the line and everything else is skipped, not built: the
 /// most common lines (token deltas, text) cost one scan and no allocation
 /// (a `Value` per line was ~5 % of the server's CPU per event).
-/// The items in a new vector. `collect()` from a `Vec`'s own iterator
-/// reuses its allocation and then reallocates it to the new element size,
-/// copying its whole capacity: unwritten bytes too. When those lay on a
-/// page never touched, the read mapped the zero page there, and the next
-/// allocation on that page paid a second fault and a TLB shootdown (an IPI,
-/// a VM exit here): half of the server's page faults under load.
-fn fresh_vec<T>(items: impl Iterator<Item = T>) -> Vec<T> {
-    let mut out = Vec::new();
-    out.extend(items);
-    out
-}
-
 pub fn parse_line(line: &str) -> ClaudeLine {
     // A struct also deserialises from a JSON array: only objects are lines.
     if !line.trim_start().starts_with('{') {
@@ -103,21 +91,16 @@ pub fn parse_line(line: &str) -> ClaudeLine {
             let (blocks, usage) = l
                 .message
                 .map_or((Vec::new(), None), |m| (m.content, m.usage));
-            let tool_uses = fresh_vec(
-                blocks
-                    .into_iter()
-                    .filter(|b| b.kind.as_deref() == Some("tool_use"))
-                    .filter_map(|b| {
-                        Some(ToolUseBlock {
-                            id: b.id?.into_owned(),
-                            name: b.name?.into_owned(),
-                            input: b
-                                .input
-                                .and_then(|r| serde_json::from_str(r.get()).ok())
-                                .unwrap_or(Value::Null),
-                        })
-                    }),
-            );
+            let tool_uses = blocks_of(blocks, "tool_use", |b| {
+                Some(ToolUseBlock {
+                    id: b.id?.into_owned(),
+                    name: b.name?.into_owned(),
+                    input: b
+                        .input
+                        .and_then(|r| serde_json::from_str(r.get()).ok())
+                        .unwrap_or(Value::Null),
+                })
+            });
             ClaudeLine::Assistant {
                 tool_uses,
                 context_tokens: usage.map(|u| u.input_total()).filter(|n| *n > 0),
@@ -125,18 +108,13 @@ pub fn parse_line(line: &str) -> ClaudeLine {
         }
         Some("user") => {
             let blocks = l.message.map(|m| m.content).unwrap_or_default();
-            let results = fresh_vec(
-                blocks
-                    .into_iter()
-                    .filter(|b| b.kind.as_deref() == Some("tool_result"))
-                    .filter_map(|b| {
-                        Some(ToolResultBlock {
-                            tool_use_id: b.tool_use_id?.into_owned(),
-                            is_error: b.is_error.unwrap_or(false),
-                            text: result_text(b.content),
-                        })
-                    }),
-            );
+            let results = blocks_of(blocks, "tool_result", |b| {
+                Some(ToolResultBlock {
+                    tool_use_id: b.tool_use_id?.into_owned(),
+                    is_error: b.is_error.unwrap_or(false),
+                    text: result_text(b.content),
+                })
+            });
             if results.is_empty() {
                 ClaudeLine::Other
             } else {
@@ -194,6 +172,28 @@ pub fn parse_line(line: &str) -> ClaudeLine {
         }
         _ => ClaudeLine::Other,
     }
+}
+
+/// What `read` makes of each content block of type `kind`, in a new vector.
+/// Not `collect()`: from a `Vec`'s own iterator it reuses the allocation and
+/// then reallocates it to the new element size, copying its whole capacity,
+/// unwritten bytes too. When those lay on a page never touched, the read
+/// mapped the zero page there, and the next allocation on that page paid a
+/// second fault and a TLB shootdown (an IPI, a VM exit here): half of the
+/// server's page faults under load.
+fn blocks_of<'a, T>(
+    blocks: Vec<Block<'a>>,
+    kind: &str,
+    read: impl FnMut(Block<'a>) -> Option<T>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    out.extend(
+        blocks
+            .into_iter()
+            .filter(|b| b.kind.as_deref() == Some(kind))
+            .filter_map(read),
+    );
+    out
 }
 
 /// tool_result content is a string or an array of `{type:"text",text}`.

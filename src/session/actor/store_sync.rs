@@ -110,7 +110,7 @@ impl Actor {
         }
         // A new vector, not `collect()` in place: that reallocates to the
         // smaller element and copies the whole capacity, unwritten pages too
-        // (see `parse_line`'s `fresh_vec`).
+        // (see `claude::lines::blocks_of`).
         let mut frames = Vec::with_capacity(released.frames.len());
         for (seq, frame) in released.frames {
             self.log.push(seq, frame.clone());
