@@ -53,6 +53,15 @@ impl AgentSpec {
         matches!(self, AgentSpec::Acp(_))
     }
 
+    /// Whether attached images reach this agent; `None` when the agent
+    /// itself says so, later (ACP's `promptCapabilities.image`).
+    pub fn takes_images(&self) -> Option<bool> {
+        match self {
+            AgentSpec::Acp(_) => None,
+            other => Some(other.is_duplex()),
+        }
+    }
+
     /// The name the page shows for the agent a session runs.
     pub fn label(&self) -> &str {
         match self {
@@ -129,17 +138,6 @@ impl SpawnSpec {
 /// Agent session ids are passed to the CLI as one `--resume=ID` argv item;
 /// beyond that we only accept the characters real ids use, so a hostile id
 /// from a browser can neither look like a flag nor grow without bound.
-impl AgentSpec {
-    /// Whether attached images reach this agent; `None` when the agent
-    /// itself says so, later (ACP's `promptCapabilities.image`).
-    pub fn takes_images(&self) -> Option<bool> {
-        match self {
-            AgentSpec::Acp(_) => None,
-            other => Some(other.is_duplex()),
-        }
-    }
-}
-
 pub fn valid_agent_session_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
         && !id.starts_with('-')
