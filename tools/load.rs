@@ -89,6 +89,8 @@ struct Args {
     /// Measure no server: only the kernel's CPU for one small write to one
     /// of `--sessions × --tabs` loopback connections, the floor under the
     /// server's CPU per delivered event (`--floor-batch`: messages per write).
+    /// With `--pace-us`, on the load's schedule (each session's tabs one
+    /// message per interval), so each write also wakes a sleeping reader.
     #[arg(long)]
     floor: bool,
     #[arg(long, default_value_t = 1)]
@@ -179,7 +181,7 @@ fn main() -> anyhow::Result<()> {
         let conns = (args.sessions * args.tabs).max(1);
         let frames = (args.sessions * args.tabs * args.lines).max(conns);
         return rt
-            .block_on(floor::run(conns, frames, args.pad + 150, args.floor_batch))
+            .block_on(floor::run(conns, frames, args.pad + 150, args.floor_batch, floor_pace(&args)))
             .map(drop);
     }
     rt.block_on(run(args))
@@ -415,7 +417,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         // Measured once the server is gone, on the same connection count.
         let conns = (args.sessions * args.tabs).max(1);
         let frames = (args.sessions * args.tabs * args.lines).clamp(conns, 100_000);
-        let floor = floor::run(conns, frames, args.pad + 150, 1).await?;
+        let floor = floor::run(conns, frames, args.pad + 150, 1, floor_pace(&args)).await?;
         println!(
             "against the floor    {:.2}x the kernel's CPU for one write ({per_event:.2} / {floor:.2} us)",
             per_event / floor.max(0.01)
@@ -512,6 +514,15 @@ fn steady_state(samples: &[(u64, u64)], warmup_ms: u64) -> Option<(u64, u64, usi
     l.sort_unstable();
     let q = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)];
     Some((q(0.5), q(0.99), l.len()))
+}
+
+/// A paced run's floor follows its schedule: each session's tabs get one
+/// message every `--pace-us`, the sessions spread over it.
+fn floor_pace(args: &Args) -> Option<floor::Pace> {
+    (args.pace_us > 0).then(|| floor::Pace {
+        group: args.tabs.max(1),
+        interval: Duration::from_micros(args.pace_us),
+    })
 }
 
 fn phase_us(args: &Args, session: usize) -> u64 {
