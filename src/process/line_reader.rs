@@ -4,7 +4,7 @@
 //! end in the middle of a UTF-8 character). A line longer than the cap is
 //! never buffered past the cap: the rest is skipped and its length reported.
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum LineOut {
@@ -14,15 +14,25 @@ pub enum LineOut {
 
 pub struct LineReader<R> {
     inner: R,
-    buf: Vec<u8>,
+    /// What was read and not yet consumed: `chunk[at..]`. Read into the
+    /// vector's spare room, never zero-filled first (a `BufReader` zeroes
+    /// its whole buffer when made: 64 KiB for every agent run).
+    chunk: Vec<u8>,
+    at: usize,
+    /// The line being gathered, up to `cap` bytes.
+    line: Vec<u8>,
     cap: usize,
 }
 
-impl<R: AsyncBufRead + Unpin> LineReader<R> {
-    pub fn new(inner: R, cap: usize) -> Self {
+impl<R: AsyncRead + Unpin> LineReader<R> {
+    /// Reads up to `chunk` bytes at a time (one syscall for a burst of
+    /// lines), keeps lines up to `cap` bytes.
+    pub fn new(inner: R, chunk: usize, cap: usize) -> Self {
         Self {
             inner,
-            buf: Vec::new(),
+            chunk: Vec::with_capacity(chunk.max(1)),
+            at: 0,
+            line: Vec::new(),
             cap,
         }
     }
@@ -30,22 +40,28 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     /// The next line without its `\n` (and `\r`), or `None` at end of input.
     /// Invalid UTF-8 is replaced, never an error.
     pub async fn next_line(&mut self) -> std::io::Result<Option<LineOut>> {
-        self.buf.clear();
+        self.line.clear();
         let mut len = 0usize;
         loop {
-            let chunk = self.inner.fill_buf().await?;
-            if chunk.is_empty() {
-                return Ok((len > 0).then(|| self.finish(len)));
+            if self.at == self.chunk.len() {
+                self.chunk.clear();
+                self.at = 0;
+                // Reads into the capacity kept from `new` (the vector is
+                // empty, so it never grows here).
+                if self.inner.read_buf(&mut self.chunk).await? == 0 {
+                    return Ok((len > 0).then(|| self.finish(len)));
+                }
             }
-            let (take, done) = match memchr::memchr(b'\n', chunk) {
+            let rest = &self.chunk[self.at..];
+            let (take, done) = match memchr::memchr(b'\n', rest) {
                 Some(i) => (i, true),
-                None => (chunk.len(), false),
+                None => (rest.len(), false),
             };
             if len + take <= self.cap {
-                self.buf.extend_from_slice(&chunk[..take]);
+                self.line.extend_from_slice(&rest[..take]);
             }
             len += take;
-            self.inner.consume(take + usize::from(done));
+            self.at += take + usize::from(done);
             if done {
                 return Ok(Some(self.finish(len)));
             }
@@ -56,11 +72,11 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
         if len > self.cap {
             return LineOut::TooLong { len };
         }
-        if self.buf.last() == Some(&b'\r') {
-            self.buf.pop();
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
         }
         // Valid UTF-8 (nearly always) becomes the line without a copy.
-        let line = match String::from_utf8(std::mem::take(&mut self.buf)) {
+        let line = match String::from_utf8(std::mem::take(&mut self.line)) {
             Ok(line) => line,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
@@ -71,10 +87,9 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::BufReader;
 
     async fn all(input: &[u8], cap: usize, buf_size: usize) -> Vec<LineOut> {
-        let mut r = LineReader::new(BufReader::with_capacity(buf_size, input), cap);
+        let mut r = LineReader::new(input, buf_size, cap);
         let mut out = Vec::new();
         while let Some(l) = r.next_line().await.unwrap() {
             out.push(l);
@@ -85,16 +100,19 @@ mod tests {
     #[tokio::test]
     async fn splits_caps_and_survives_garbage() {
         let input = b"ab\r\n\xff\x00z\n0123456789\nlast";
-        let out = all(input, 5, 3).await;
-        assert_eq!(
-            out,
-            [
-                LineOut::Line("ab".into()),
-                LineOut::Line("\u{fffd}\u{0}z".into()),
-                LineOut::TooLong { len: 10 },
-                LineOut::Line("last".into()),
-            ]
-        );
+        // Every read size: a line cut anywhere, several lines in one read.
+        for size in 1..=input.len() + 1 {
+            assert_eq!(
+                all(input, 5, size).await,
+                [
+                    LineOut::Line("ab".into()),
+                    LineOut::Line("\u{fffd}\u{0}z".into()),
+                    LineOut::TooLong { len: 10 },
+                    LineOut::Line("last".into()),
+                ],
+                "read size {size}"
+            );
+        }
     }
 
     #[tokio::test]

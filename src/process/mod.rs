@@ -26,7 +26,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -158,9 +158,13 @@ async fn run(
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(false)
-        // The access token is for browsers, never for the agent.
-        .env_remove("SWE_SWE_TOKEN");
+        .kill_on_drop(false);
+    // The access token is for browsers, never for the agent. Removed only
+    // where it is set: any change to the environment makes every spawn copy
+    // the whole of it (std builds a new one, ~10 % of an agent start).
+    if std::env::var_os("SWE_SWE_TOKEN").is_some() {
+        cmd.env_remove("SWE_SWE_TOKEN");
+    }
     let mut child = match spawner.spawn(cmd).await {
         Ok(c) => c,
         Err(e) => {
@@ -199,7 +203,7 @@ async fn run(
         let cap = limits.max_line_bytes;
         let units = (cap / LINE_BUDGET_UNIT + 1).min(events.total_units());
         io.spawn(async move {
-            let mut r = LineReader::new(BufReader::with_capacity(64 * 1024, out), cap);
+            let mut r = LineReader::new(out, 64 * 1024, cap);
             while let Ok(Some(line)) = r.next_line().await {
                 let ev = match line {
                     LineOut::Line(l) => {
@@ -225,7 +229,7 @@ async fn run(
     if let Some(err) = child.stderr.take() {
         let events = events.clone();
         io.spawn(async move {
-            let mut r = LineReader::new(BufReader::new(err), STDERR_LINE_CAP);
+            let mut r = LineReader::new(err, 8 * 1024, STDERR_LINE_CAP);
             while let Ok(Some(line)) = r.next_line().await {
                 let text = match line {
                     LineOut::Line(l) => l,
