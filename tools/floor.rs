@@ -49,7 +49,12 @@ fn thread_cpu_ns() -> u64 {
 /// place in the interval, and returns the CPU of the writes alone in µs
 /// (system, user is not split here): the sleeps between groups are not
 /// counted, as the server's idle time is not.
-fn paced_writes(socks: &mut [TcpStream], msg: &[u8], writes: usize, pace: Pace) -> std::io::Result<f64> {
+fn paced_writes(
+    socks: &mut [TcpStream],
+    msg: &[u8],
+    writes: usize,
+    pace: Pace,
+) -> std::io::Result<f64> {
     let group = pace.group.clamp(1, socks.len());
     let groups = socks.len() / group;
     let step = pace.interval / groups as u32;
@@ -59,7 +64,8 @@ fn paced_writes(socks: &mut [TcpStream], msg: &[u8], writes: usize, pace: Pace) 
     let mut slot = 0u32;
     while done < writes {
         // The load tool's own schedule: sleeping to the next group's turn.
-        if let Some(wait) = (start + step * slot).checked_duration_since(std::time::Instant::now()) {
+        if let Some(wait) = (start + step * slot).checked_duration_since(std::time::Instant::now())
+        {
             std::thread::sleep(wait);
         }
         let g = slot as usize % groups;

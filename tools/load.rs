@@ -160,6 +160,9 @@ struct TabResult {
     /// (when the agent stamped the line, ns; latency, µs)
     latencies_us: Vec<(u64, u64)>,
     errors: u64,
+    /// Still open: a tab that leaves is not part of the turns' load, so it
+    /// closes only once the server's CPU has been read.
+    ws: Ws,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -181,7 +184,13 @@ fn main() -> anyhow::Result<()> {
         let conns = (args.sessions * args.tabs).max(1);
         let frames = (args.sessions * args.tabs * args.lines).max(conns);
         return rt
-            .block_on(floor::run(conns, frames, args.pad + 150, args.floor_batch, floor_pace(&args)))
+            .block_on(floor::run(
+                conns,
+                frames,
+                args.pad + 150,
+                args.floor_batch,
+                floor_pace(&args),
+            ))
             .map(drop);
     }
     rt.block_on(run(args))
@@ -277,16 +286,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut events = 0;
     let mut errors = 0;
     let mut lat = Vec::new();
+    let mut open = Vec::new();
     while let Some(r) = tasks.join_next().await {
         let r = r??;
         events += r.events;
         errors += r.errors;
         lat.extend(r.latencies_us);
+        open.push(r.ws);
     }
     let wall = started.elapsed();
     let cpu_used = (cpu_us(server_pid) - cpu_before).max(0.0);
     let faults = minor_faults(server_pid).saturating_sub(faults_before);
     let threads = thread_cpu_between(&threads_before, &thread_cpu_ns(server_pid));
+    drop(open);
     let (rss_end, hwm) = rss_kib(server_pid);
     if args.timeline {
         print_timeline(&lat);
@@ -448,27 +460,27 @@ async fn tab(
         ))
         .await?;
     }
-    let mut r = TabResult {
-        events: 0,
-        latencies_us: Vec::new(),
-        errors: 0,
-    };
+    let (mut events, mut latencies_us, mut errors) = (0, Vec::new(), 0);
     while let Some(msg) = tokio::time::timeout(Duration::from_secs(120), ws.next()).await? {
         let Message::Text(t) = msg? else { continue };
         let t = t.as_str();
-        r.events += 1;
+        events += 1;
         if let Some(ts) = ts_of(t) {
-            r.latencies_us
-                .push((ts, now_ns().saturating_sub(ts) / 1000));
+            latencies_us.push((ts, now_ns().saturating_sub(ts) / 1000));
         }
         if t.contains(r#""type":"error""#) {
-            r.errors += 1;
+            errors += 1;
         }
         if t.contains(r#""type":"exec_end""#) {
             break;
         }
     }
-    Ok(r)
+    Ok(TabResult {
+        events,
+        latencies_us,
+        errors,
+        ws,
+    })
 }
 
 type Tabs = tokio::task::JoinSet<anyhow::Result<TabResult>>;
