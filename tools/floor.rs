@@ -37,27 +37,27 @@ pub struct Pace {
     pub interval: std::time::Duration,
 }
 
-/// This thread's CPU time in ns, exact (not tick-sampled).
-fn thread_cpu_ns() -> u64 {
+/// This thread's CPU time in ns, exact (user and system together).
+fn this_thread_cpu_ns() -> u64 {
     use nix::time::{clock_gettime, ClockId};
     clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
         .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
         .unwrap_or(0)
 }
 
-/// Writes `msg` to each socket of every group in turn, each group at its
-/// place in the interval, and returns the CPU of the writes alone in µs
-/// (system, user is not split here): the sleeps between groups are not
-/// counted, as the server's idle time is not.
+/// Writes `msg` to each socket of every group of `group` sockets in turn,
+/// each group at its place in `interval`, and returns the CPU of the writes
+/// alone in µs (user and system together): the sleeps between groups are
+/// not counted, as the server's idle time is not.
 fn paced_writes(
     socks: &mut [TcpStream],
     msg: &[u8],
     writes: usize,
-    pace: Pace,
+    group: usize,
+    interval: std::time::Duration,
 ) -> std::io::Result<f64> {
-    let group = pace.group.clamp(1, socks.len());
     let groups = socks.len() / group;
-    let step = pace.interval / groups as u32;
+    let step = interval / groups as u32;
     let start = std::time::Instant::now();
     let mut cpu_ns = 0u64;
     let mut done = 0;
@@ -69,11 +69,11 @@ fn paced_writes(
             std::thread::sleep(wait);
         }
         let g = slot as usize % groups;
-        let before = thread_cpu_ns();
+        let before = this_thread_cpu_ns();
         for s in &mut socks[g * group..(g + 1) * group] {
             s.write_all(msg)?;
         }
-        cpu_ns += thread_cpu_ns().saturating_sub(before);
+        cpu_ns += this_thread_cpu_ns().saturating_sub(before);
         done += group;
         slot += 1;
     }
@@ -102,6 +102,7 @@ pub async fn run(
         frames / batch
     };
     let total = (writes * batch * size) as u64;
+    // (user, system) µs; paced, one figure for both (`paced_writes`).
     let writer = std::thread::spawn(move || -> std::io::Result<(f64, f64)> {
         let mut socks: Vec<TcpStream> = Vec::with_capacity(conns);
         for _ in 0..conns {
@@ -111,7 +112,10 @@ pub async fn run(
         }
         let msg = vec![b'x'; size * batch];
         if let Some(p) = pace {
-            return Ok((0.0, paced_writes(&mut socks, &msg, writes, p)?));
+            return Ok((
+                0.0,
+                paced_writes(&mut socks, &msg, writes, group, p.interval)?,
+            ));
         }
         let (u0, s0) = thread_cpu_us();
         for i in 0..writes {
@@ -153,11 +157,18 @@ pub async fn run(
             "kernel floor         {conns} loopback connections, {writes} writes of {batch} x {size} B"
         ),
     }
+    let split = if pace.is_some() {
+        "user and system together".to_owned()
+    } else {
+        format!(
+            "{:.2} user + {:.2} system",
+            user / writes as f64,
+            sys / writes as f64
+        )
+    };
     println!(
-        "writer CPU per write {:.2} us ({:.2} user + {:.2} system), per message {:.2} us",
+        "writer CPU per write {:.2} us ({split}), per message {:.2} us",
         (user + sys) / writes as f64,
-        user / writes as f64,
-        sys / writes as f64,
         (user + sys) / (writes * batch) as f64
     );
     Ok((user + sys) / writes as f64)
