@@ -62,18 +62,33 @@ fn claude_history(home: &Path, workdir: &Path) {
     std::fs::write(dir.join(format!("{id}.jsonl")), lines.join("\n") + "\n").unwrap();
 }
 
+/// Runs scenario `name` against a fresh server. When chromium itself went
+/// away under it (a crash of the browser, seen once in CI, not a check of
+/// the page failing), it runs once more on a fresh server and browser, with
+/// the first run's output printed; any other failure fails the test.
 async fn scenario(name: &str, builder: ServerBuilder) {
-    let workdir = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    project_files(workdir.path());
-    claude_history(state.path(), workdir.path());
-    let server = Server::start_in(builder, workdir, state).await;
-    let url = format!("http://{}{}/", server.addr, server.prefix);
-    browser::run_scenario(name, &url, server.workdir.path()).await;
-    assert!(
-        !server.panicked.load(std::sync::atomic::Ordering::SeqCst),
-        "the server panicked"
-    );
+    for attempt in 1..=2 {
+        let workdir = tempfile::tempdir().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        project_files(workdir.path());
+        claude_history(state.path(), workdir.path());
+        let server = Server::start_in(builder.clone(), workdir, state).await;
+        let url = format!("http://{}{}/", server.addr, server.prefix);
+        let outcome = browser::try_scenario(name, &url, server.workdir.path()).await;
+        assert!(
+            !server.panicked.load(std::sync::atomic::Ordering::SeqCst),
+            "the server panicked"
+        );
+        match outcome {
+            browser::Outcome::Passed => return,
+            browser::Outcome::BrowserWentAway(out) if attempt == 1 => {
+                eprintln!("scenario {name}: chromium went away under it; once more on a fresh server:\n{out}")
+            }
+            browser::Outcome::BrowserWentAway(out) | browser::Outcome::Failed(out) => {
+                panic!("scenario {name} failed:\n{out}")
+            }
+        }
+    }
 }
 
 #[tokio::test]

@@ -1299,12 +1299,24 @@ if (!scenarios[name]) {
   process.exit(2);
 }
 const browser = name === 'hostile' ? null : await launch();
+// Chromium itself going away (its process crashed or killed) is told apart
+// from the page failing a check: the harness may run such a scenario again
+// on a fresh server, the page's failures never.
+let closing = false;
+let gone = null;
+browser?.on('disconnected', () => { if (!closing) gone = 'the browser process exited'; });
 try {
   await scenarios[name](browser);
   console.log(`scenario ${name}: ok`);
 } catch (e) {
   console.error(`scenario ${name} failed:`, e);
-  process.exitCode = 1;
+  gone ??= /Target page, context or browser has been closed|Target crashed|Page crashed/.test(String(e?.message))
+    ? 'a page or the browser was closed under the scenario' : null;
+  if (gone) {
+    console.error(`CHROMIUM_WENT_AWAY: ${gone} (chromium's own output is above, from DEBUG=pw:browser)`);
+  }
+  process.exitCode = gone ? 75 : 1;
 } finally {
+  closing = true;
   await browser?.close();
 }

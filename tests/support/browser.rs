@@ -85,20 +85,41 @@ pub fn scenario_command(name: &str, url: &str, workdir: &Path) -> tokio::process
     cmd
 }
 
+/// What one run of a scenario came to.
+pub enum Outcome {
+    Passed,
+    /// Chromium itself went away under the scenario (its process crashed or
+    /// was killed; run.mjs exits 75): not a failure of the page.
+    BrowserWentAway(String),
+    Failed(String),
+}
+
 /// Runs scenario `name` of tests/browser/run.mjs against the page at `url`
-/// (the project folder is `workdir`); panics with its output if it fails.
-pub async fn run_scenario(name: &str, url: &str, workdir: &Path) {
-    let child = scenario_command(name, url, workdir).output();
-    let out = tokio::time::timeout(SCENARIO_TIMEOUT, child)
+/// (the project folder is `workdir`), with its output.
+pub async fn try_scenario(name: &str, url: &str, workdir: &Path) -> Outcome {
+    let mut cmd = scenario_command(name, url, workdir);
+    // Chromium's own output and how its process ended, shown when a run fails.
+    cmd.env("DEBUG", "pw:browser");
+    let out = tokio::time::timeout(SCENARIO_TIMEOUT, cmd.output())
         .await
         .unwrap_or_else(|_| panic!("scenario {name} did not finish in {SCENARIO_TIMEOUT:?}"))
         .expect("node is needed for the browser tests");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(
-        out.status.success(),
-        "scenario {name} failed:\n{stdout}\n{stderr}"
-    );
+    let printed = format!("{stdout}\n{stderr}");
+    match out.status.code() {
+        Some(0) => Outcome::Passed,
+        Some(75) => Outcome::BrowserWentAway(printed),
+        _ => Outcome::Failed(printed),
+    }
+}
+
+/// [`try_scenario`], panicking with its output unless it passed.
+pub async fn run_scenario(name: &str, url: &str, workdir: &Path) {
+    match try_scenario(name, url, workdir).await {
+        Outcome::Passed => {}
+        Outcome::BrowserWentAway(out) | Outcome::Failed(out) => {
+            panic!("scenario {name} failed:\n{out}")
+        }
+    }
 }
