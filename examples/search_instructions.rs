@@ -8,7 +8,9 @@
 //!   --toggle-collect='*best_of*' target/release/examples/search_instructions rs
 //! ```
 //!
-//! Each argument is one query; its time (wall clock) goes to stderr.
+//! Each argument is one query; its time (wall clock) goes to stderr. With
+//! `--finder-tree` first, the paths are those of `swe-swe-finder`'s tree
+//! (`tools/finder.rs`: 1-4 levels, folders included) instead.
 
 use swe_swe::files::{search::search, Entry};
 
@@ -18,19 +20,48 @@ const WORDS: [&str; 20] = [
     "stream",
 ];
 
+/// The folder of file `i` in `swe-swe-finder`'s tree (as tools/finder.rs).
+fn finder_folder(i: usize) -> String {
+    match i % 4 {
+        0 => format!("src/m{}", i % 97),
+        1 => format!("src/m{}/sub{}", i % 97, i % 13),
+        2 => format!("lib/p{}/src/a{}/b{}", i % 31, i % 11, i % 5),
+        _ => format!("t{}", i % 41),
+    }
+}
+
 fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut entries = Vec::new();
-    for a in 0..20 {
-        for b in 0..50 {
-            let dir = format!("crates/{}_{a}/src/{}_{b}", WORDS[a], WORDS[(a + b) % 20]);
-            for c in 0..100 {
-                let name = format!("{}_{}_{c}.rs", WORDS[(b + c) % 20], WORDS[(a * 7 + c) % 20]);
-                entries.push(Entry::new(&format!("{dir}/{name}"), false));
+    if args.first().is_some_and(|a| a == "--finder-tree") {
+        args.remove(0);
+        let mut dirs = std::collections::BTreeSet::new();
+        for i in 0..100_000 {
+            let dir = finder_folder(i);
+            entries.push(Entry::new(&format!("{dir}/file_{i}.rs"), false));
+            let mut at = dir.as_str();
+            while dirs.insert(at.to_owned()) {
+                match at.rfind('/') {
+                    Some(k) => at = &at[..k],
+                    None => break,
+                }
+            }
+        }
+        entries.extend(dirs.iter().map(|d| Entry::new(d, true)));
+    } else {
+        for a in 0..20 {
+            for b in 0..50 {
+                let dir = format!("crates/{}_{a}/src/{}_{b}", WORDS[a], WORDS[(a + b) % 20]);
+                for c in 0..100 {
+                    let name =
+                        format!("{}_{}_{c}.rs", WORDS[(b + c) % 20], WORDS[(a * 7 + c) % 20]);
+                    entries.push(Entry::new(&format!("{dir}/{name}"), false));
+                }
             }
         }
     }
     entries.sort_by(|a, b| a.rel.cmp(&b.rel));
-    for q in std::env::args().skip(1) {
+    for q in args {
         let started = std::time::Instant::now();
         let n = search(&entries, "/p", &q, 50).len();
         eprintln!("{q:<10} {n} hits in {:?}", started.elapsed());

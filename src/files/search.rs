@@ -9,6 +9,7 @@ use nucleo_matcher::{Config, Matcher, Utf32Str};
 use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Added to a path's score when the query matches the file name alone.
 const NAME_BONUS: u32 = 1 << 16;
@@ -88,31 +89,13 @@ pub fn search(entries: &[Entry], root: &str, query: &str, max: usize) -> Vec<Hit
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let chunk = entries.len().div_ceil(threads).max(PARALLEL_MIN);
     // Large indexes are ranked with the matcher's linear (greedy) scoring,
     // keeping several times `max` candidates, which are then scored exactly:
     // the exact scoring of every match (O(path × query)) made queries that
     // match tens of thousands of deep paths take 12-15 ms on 100,000.
     let greedy = entries.len() > PARALLEL_MIN;
     let keep = if greedy { max.saturating_mul(4) } else { max };
-    let mut ranked: Vec<RankKey> = if entries.len() <= PARALLEL_MIN || threads == 1 {
-        best_of(entries, 0, &pattern, keep, greedy)
-    } else {
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = entries
-                .chunks(chunk)
-                .enumerate()
-                .map(|(n, part)| {
-                    let pattern = &pattern;
-                    scope.spawn(move || best_of(part, n * chunk, pattern, keep, greedy))
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().unwrap_or_default())
-                .collect()
-        })
-    };
+    let mut ranked = candidates(entries, &pattern, keep, greedy, threads);
     if greedy {
         let mut scorer = Scorer::new(&pattern);
         ranked = ranked
@@ -149,8 +132,57 @@ pub fn search(entries: &[Entry], root: &str, query: &str, max: usize) -> Vec<Hit
         .collect()
 }
 
+/// The best `keep` ranks of `entries`, unordered, on `threads` cores.
+fn candidates(
+    entries: &[Entry],
+    pattern: &Pattern,
+    keep: usize,
+    greedy: bool,
+    threads: usize,
+) -> Vec<RankKey> {
+    if entries.len() <= PARALLEL_MIN || threads == 1 {
+        best_of(entries, 0, pattern, keep, greedy)
+    } else {
+        // Blocks handed out one at a time, not one half per core: the index
+        // is sorted, so a query's matches cluster (`libpsrcab` finds all its
+        // candidates under `lib/`) and halves left one core idle while the
+        // other scored them all. Each worker keeps the best of what it saw;
+        // the best overall are among the union, whichever worker saw them.
+        let blocks = entries.len().div_ceil(BLOCK);
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    let next = &next;
+                    scope.spawn(move || {
+                        let mut scorer = Scorer::new(pattern);
+                        let mut best = Best::new(keep);
+                        loop {
+                            let b = next.fetch_add(1, Ordering::Relaxed);
+                            if b >= blocks {
+                                break;
+                            }
+                            let start = b * BLOCK;
+                            let part = &entries[start..(start + BLOCK).min(entries.len())];
+                            best.scan(part, start, &mut scorer, pattern, greedy);
+                        }
+                        best.into_keys()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        })
+    }
+}
+
 /// Below this many entries one thread is faster than several.
 const PARALLEL_MIN: usize = 20_000;
+
+/// Entries a search worker takes at a time (25 blocks for 100,000).
+const BLOCK: usize = 4_096;
 
 /// The best `max` of `part` (whose first entry is number `offset`).
 fn best_of(
@@ -160,21 +192,51 @@ fn best_of(
     max: usize,
     greedy: bool,
 ) -> Vec<RankKey> {
-    let mut scorer = Scorer::new(pattern);
-    // Min-heap of the best `max`; ties go to files, then to shorter paths.
-    let mut best: BinaryHeap<Reverse<RankKey>> = BinaryHeap::with_capacity(max + 1);
-    for (i, e) in part.iter().enumerate() {
-        let Some(key) = scorer.key(e, offset + i, pattern, greedy) else {
-            continue;
-        };
-        if best.len() < max {
-            best.push(Reverse(key));
-        } else if best.peek().is_some_and(|Reverse(low)| key > *low) {
-            best.pop();
-            best.push(Reverse(key));
+    let mut best = Best::new(max);
+    best.scan(part, offset, &mut Scorer::new(pattern), pattern, greedy);
+    best.into_keys()
+}
+
+/// The best `max` ranks offered so far: a min-heap whose top is the one
+/// to give up. Ties go to files, then to shorter paths (`RankKey`).
+struct Best {
+    heap: BinaryHeap<Reverse<RankKey>>,
+    max: usize,
+}
+
+impl Best {
+    fn new(max: usize) -> Self {
+        Best {
+            heap: BinaryHeap::with_capacity(max + 1),
+            max,
         }
     }
-    best.into_iter().map(|Reverse(k)| k).collect()
+
+    /// Offers every entry of `part` (whose first entry is number `offset`).
+    fn scan(
+        &mut self,
+        part: &[Entry],
+        offset: usize,
+        scorer: &mut Scorer,
+        pattern: &Pattern,
+        greedy: bool,
+    ) {
+        for (i, e) in part.iter().enumerate() {
+            let Some(key) = scorer.key(e, offset + i, pattern, greedy) else {
+                continue;
+            };
+            if self.heap.len() < self.max {
+                self.heap.push(Reverse(key));
+            } else if self.heap.peek().is_some_and(|Reverse(low)| key > *low) {
+                self.heap.pop();
+                self.heap.push(Reverse(key));
+            }
+        }
+    }
+
+    fn into_keys(self) -> Vec<RankKey> {
+        self.heap.into_iter().map(|Reverse(k)| k).collect()
+    }
 }
 
 /// Scores entries for one pattern, with its own matcher and buffers.
@@ -347,6 +409,35 @@ mod tests {
         let hits = search(&e, "/p", "file1", 5);
         assert_eq!(hits.len(), 5);
         assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+    }
+
+    #[test]
+    fn blocks_on_several_cores_keep_what_one_core_keeps() {
+        // Matches clustered in one stretch of the sorted index (the case
+        // the blocks are for) and spread over it; block edges fall inside
+        // both. Whichever worker saw a candidate, the kept set is the same.
+        let mut paths: Vec<String> = (0..45_000)
+            .map(|i| match i % 3 {
+                0 => format!("lib/p{}/src/a{}/file_{i}.rs", i % 31, i % 11),
+                1 => format!("src/m{}/file_{i}.rs", i % 97),
+                _ => format!("t{}/notes_{i}.md", i % 41),
+            })
+            .collect();
+        paths.sort();
+        let e: Vec<Entry> = paths.iter().map(|p| Entry::new(p, false)).collect();
+        for query in ["libpsrca", "rs", "f", "notes_4", "zzz"] {
+            let pattern = Pattern::parse(query, CaseMatching::Smart, Normalization::Smart);
+            let mut one = candidates(&e, &pattern, 200, true, 1);
+            one.sort_unstable();
+            for threads in [2, 3, 8] {
+                let mut many = candidates(&e, &pattern, 200, true, threads);
+                many.sort_unstable();
+                many.reverse();
+                many.truncate(200);
+                many.reverse();
+                assert_eq!(many, one, "{query} on {threads} cores");
+            }
+        }
     }
 
     #[test]
