@@ -2,6 +2,7 @@
 //! (`server`). `docs/PROTOCOL.md` documents every message.
 
 pub mod client;
+mod json_str;
 pub mod server;
 
 pub use client::{decode_client_message, ClientMessage, Decision, DecodeError};

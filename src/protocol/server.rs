@@ -224,13 +224,9 @@ fn claudejson_frame(seq: u64, content: &str) -> Frame {
     out.extend_from_slice(br#"{"seq":"#);
     out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
     out.extend_from_slice(br#","type":"claudejson","content":"#);
-    if serde_json::to_writer(&mut out, content).is_err() {
-        // Writing into a Vec cannot fail; keep the general path's shape.
-        return format!(r#"{{"type":"error","seq":{seq},"message":"serialisation failed"}}"#)
-            .into();
-    }
+    super::json_str::push_json_str(&mut out, content);
     out.push(b'}');
-    // serde_json writes valid UTF-8 only.
+    // The line's own UTF-8 with ASCII escapes put in: valid UTF-8.
     String::from_utf8(out)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
         .into()
