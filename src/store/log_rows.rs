@@ -26,35 +26,37 @@ pub(super) struct Row {
 
 /// `events` (ascending seqs) as rows: a row takes the next event while
 /// the seqs are consecutive and it stays under `ROW_BYTES`; a frame with a
-/// newline (none is expected) is sealed in a row of its own.
+/// newline (none is expected) is sealed in a row of its own. A row's extent
+/// is found first, so its text is allocated once at its size (grown by
+/// doubling, a 64 KiB row was copied on every regrowth).
 pub(super) fn pack(events: &[(u64, Frame)]) -> Vec<Row> {
     let mut rows = Vec::new();
-    // The row being filled, and whether it may take more.
-    let mut open: Option<(Row, bool)> = None;
-    for (seq, frame) in events {
-        let f = frame.as_str();
-        let alone = f.contains('\n');
-        if let Some((mut row, sealed)) = open.take() {
-            if !sealed && !alone && *seq == row.last + 1 && row.frames.len() + f.len() < ROW_BYTES {
-                row.frames.push_str(f);
-                row.frames.push('\n');
-                row.last = *seq;
-                open = Some((row, false));
-                continue;
+    let mut start = 0;
+    while let Some((first, frame)) = events.get(start) {
+        let mut end = start + 1;
+        let mut bytes = frame.len() + 1;
+        if !frame.contains('\n') {
+            while let Some((seq, next)) = events.get(end) {
+                let consecutive = *seq == events[end - 1].0 + 1;
+                if !consecutive || bytes + next.len() >= ROW_BYTES || next.contains('\n') {
+                    break;
+                }
+                bytes += next.len() + 1;
+                end += 1;
             }
-            rows.push(row);
         }
-        let mut frames = String::with_capacity(f.len() + 1);
-        frames.push_str(f);
-        frames.push('\n');
-        let row = Row {
-            first: *seq,
-            last: *seq,
+        let mut frames = String::with_capacity(bytes);
+        for (_, f) in &events[start..end] {
+            frames.push_str(f);
+            frames.push('\n');
+        }
+        rows.push(Row {
+            first: *first,
+            last: events[end - 1].0,
             frames,
-        };
-        open = Some((row, alone));
+        });
+        start = end;
     }
-    rows.extend(open.map(|(row, _)| row));
     rows
 }
 
