@@ -12,21 +12,25 @@
 mod common;
 #[path = "floor.rs"]
 mod floor;
+#[path = "load_report.rs"]
+mod report;
 #[path = "server_metrics.rs"]
 mod server_metrics;
+#[path = "load_tabs.rs"]
+mod tabs;
 #[path = "thread_cpu.rs"]
 mod thread_cpu;
 use common::cpu_us;
+use report::{print_timeline, rss_kib, steady_state};
 use server_metrics::{delay_buckets, delay_quantiles, metric};
+use tabs::{connect, round, spawn_tabs};
 use thread_cpu::{minor_faults, thread_cpu_between, thread_cpu_ns};
 
 use anyhow::{bail, Context};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::Barrier;
+use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Parser, Debug)]
@@ -107,62 +111,6 @@ struct Args {
     /// `--server-arg=--coalesce=100ms`.
     #[arg(long, allow_hyphen_values = true)]
     server_arg: Vec<String>,
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
-/// `ts_ns` of the agent line in a frame: escaped inside a claudejson
-/// line, plain inside an ACP update's `_meta`.
-fn ts_of(frame: &str) -> Option<u64> {
-    let (key, i) = [r#"\"ts_ns\":"#, r#""ts_ns":"#]
-        .iter()
-        .find_map(|k| frame.find(k).map(|i| (*k, i)))?;
-    let digits: String = frame[i + key.len()..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
-fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// One client connection, as a browser would open it. The read buffer is
-/// small on purpose: tungstenite zero-fills the whole buffer before every
-/// read, and its 128 KiB default made this tool spend a third of a core on
-/// memset at 50,000 frames/s — CPU taken from the server it measures.
-async fn connect(url: &str) -> anyhow::Result<Ws> {
-    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-        .read_buffer_size(8 * 1024);
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
-    Ok(ws)
-}
-
-struct TabResult {
-    events: u64,
-    /// (when the agent stamped the line, ns; latency, µs)
-    latencies_us: Vec<(u64, u64)>,
-    errors: u64,
-    /// Still open: a tab that leaves is not part of the turns' load, so it
-    /// closes only once the server's CPU has been read.
-    ws: Ws,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -438,96 +386,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn tab(
-    url: &str,
-    session: &str,
-    prompt: Option<String>,
-    ready: Arc<Barrier>,
-    go: Arc<Barrier>,
-    last_seq: u64,
-) -> anyhow::Result<TabResult> {
-    let mut ws = connect(url).await?;
-    ws.send(Message::text(format!(
-        r#"{{"type":"hello","session":"{session}","lastSeq":{last_seq}}}"#
-    )))
-    .await?;
-    ws.next().await.context("session reply")??;
-    ready.wait().await;
-    go.wait().await;
-    if let Some(p) = prompt {
-        ws.send(Message::text(
-            serde_json::json!({"type":"message","content":p}).to_string(),
-        ))
-        .await?;
-    }
-    let (mut events, mut latencies_us, mut errors) = (0, Vec::new(), 0);
-    while let Some(msg) = tokio::time::timeout(Duration::from_secs(120), ws.next()).await? {
-        let Message::Text(t) = msg? else { continue };
-        let t = t.as_str();
-        events += 1;
-        if let Some(ts) = ts_of(t) {
-            latencies_us.push((ts, now_ns().saturating_sub(ts) / 1000));
-        }
-        if t.contains(r#""type":"error""#) {
-            errors += 1;
-        }
-        if t.contains(r#""type":"exec_end""#) {
-            break;
-        }
-    }
-    Ok(TabResult {
-        events,
-        latencies_us,
-        errors,
-        ws,
-    })
-}
-
-type Tabs = tokio::task::JoinSet<anyhow::Result<TabResult>>;
-
-/// Every tab of every session, waiting at `ready` (connected) and `go`;
-/// tab 0 of each session sends the turn. `last_seq` is each hello's.
-fn spawn_tabs(url: &str, args: &Args, last_seq: u64) -> (Arc<Barrier>, Arc<Barrier>, Tabs) {
-    let total = args.sessions * args.tabs;
-    let ready = Arc::new(Barrier::new(total + 1));
-    let go = Arc::new(Barrier::new(total + 1));
-    let mut tasks = Tabs::new();
-    for s in 0..args.sessions {
-        for t in 0..args.tabs {
-            let (url, ready, go) = (url.to_owned(), ready.clone(), go.clone());
-            let prompt = (t == 0).then(|| {
-                format!(
-                    "lines {} {} {} {}",
-                    args.lines,
-                    args.pad,
-                    args.pace_us,
-                    phase_us(args, s)
-                )
-            });
-            let session = format!("load-{s}");
-            tasks.spawn(async move { tab(&url, &session, prompt, ready, go, last_seq).await });
-        }
-    }
-    (ready, go, tasks)
-}
-
-/// p50 and p99 of the samples stamped after the first `warmup_ms` of the
-/// run (when every agent has started), and how many there were.
-fn steady_state(samples: &[(u64, u64)], warmup_ms: u64) -> Option<(u64, u64, usize)> {
-    let t0 = samples.iter().map(|(t, _)| *t).min()?;
-    let mut l: Vec<u64> = samples
-        .iter()
-        .filter(|(t, _)| t - t0 >= warmup_ms * 1_000_000)
-        .map(|(_, l)| *l)
-        .collect();
-    if l.is_empty() {
-        return None;
-    }
-    l.sort_unstable();
-    let q = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)];
-    Some((q(0.5), q(0.99), l.len()))
-}
-
 /// A paced run's floor follows its schedule: each session's tabs get one
 /// message every `--pace-us`, the sessions spread over it.
 fn floor_pace(args: &Args) -> Option<floor::Pace> {
@@ -537,68 +395,12 @@ fn floor_pace(args: &Args) -> Option<floor::Pace> {
     })
 }
 
-fn phase_us(args: &Args, session: usize) -> u64 {
-    match args.phase.as_str() {
-        "lockstep" => 0,
-        _ => args.pace_us * session as u64 / args.sessions.max(1) as u64,
-    }
-}
-
-/// Latency per 100 ms of agent time: where the slow events cluster.
-fn print_timeline(samples: &[(u64, u64)]) {
-    let Some(t0) = samples.iter().map(|(t, _)| *t).min() else {
-        return;
-    };
-    let mut windows: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
-    for (t, l) in samples {
-        windows.entry((t - t0) / 100_000_000).or_default().push(*l);
-    }
-    println!("timeline (100 ms windows of agent time): start  samples  p50  p99  max  (µs)");
-    for (w, mut l) in windows {
-        l.sort_unstable();
-        let q = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)];
-        println!(
-            "  {:>6} ms {:>7} {:>7} {:>7} {:>7}",
-            w * 100,
-            l.len(),
-            q(0.5),
-            q(0.99),
-            l[l.len() - 1]
-        );
-    }
-}
-
 /// Thousands of sockets need more than the usual 1,024 descriptors.
 fn raise_fd_limit() {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
-}
-
-/// One turn in every session, its tabs joining live; the events delivered.
-async fn round(url: &str, args: &Args) -> anyhow::Result<u64> {
-    let (ready, go, mut tasks) = spawn_tabs(url, args, u64::MAX);
-    // A tab that failed never reaches the barrier: do not wait forever.
-    if tokio::time::timeout(Duration::from_secs(60), ready.wait())
-        .await
-        .is_err()
-    {
-        while let Some(r) = tasks.join_next().await {
-            r??;
-        }
-        bail!("tabs did not connect");
-    }
-    go.wait().await;
-    let mut events = 0;
-    while let Some(r) = tasks.join_next().await {
-        let r = r??;
-        if r.errors > 0 {
-            bail!("errors in a round of turns");
-        }
-        events += r.events;
-    }
-    Ok(events)
 }
 
 /// Rounds of turns for `minutes`; every tab reconnects each round and joins
