@@ -14,21 +14,14 @@
 
 use swe_swe::files::{search::search, Entry};
 
+#[path = "../tools/finder_tree.rs"]
+mod finder_tree;
+
 const WORDS: [&str; 20] = [
     "parser", "lexer", "token", "config", "server", "client", "session", "store", "index",
     "render", "widget", "router", "handler", "model", "view", "util", "error", "event", "buffer",
     "stream",
 ];
-
-/// The folder of file `i` in `swe-swe-finder`'s tree (as tools/finder.rs).
-fn finder_folder(i: usize) -> String {
-    match i % 4 {
-        0 => format!("src/m{}", i % 97),
-        1 => format!("src/m{}/sub{}", i % 97, i % 13),
-        2 => format!("lib/p{}/src/a{}/b{}", i % 31, i % 11, i % 5),
-        _ => format!("t{}", i % 41),
-    }
-}
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,7 +30,7 @@ fn main() {
         args.remove(0);
         let mut dirs = std::collections::BTreeSet::new();
         for i in 0..100_000 {
-            let dir = finder_folder(i);
+            let dir = finder_tree::folder(i);
             entries.push(Entry::new(&format!("{dir}/file_{i}.rs"), false));
             let mut at = dir.as_str();
             while dirs.insert(at.to_owned()) {

@@ -16,7 +16,10 @@
 
 #[path = "common.rs"]
 mod common;
+#[path = "finder_tree.rs"]
+mod finder_tree;
 use common::cpu_us;
+use finder_tree::folder;
 
 use anyhow::{bail, Context};
 use clap::Parser;
@@ -47,16 +50,6 @@ struct Args {
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Folder of file `i`: one to four levels, as in real projects.
-fn folder(i: usize) -> String {
-    match i % 4 {
-        0 => format!("src/m{}", i % 97),
-        1 => format!("src/m{}/sub{}", i % 97, i % 13),
-        2 => format!("lib/p{}/src/a{}/b{}", i % 31, i % 11, i % 5),
-        _ => format!("t{}", i % 41),
-    }
-}
 
 fn generate(root: &Path, files: usize) -> anyhow::Result<usize> {
     let mut dirs = std::collections::HashSet::new();
