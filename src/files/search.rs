@@ -158,6 +158,8 @@ fn candidates(
                         let mut scorer = Scorer::new(pattern);
                         let mut best = Best::new(keep);
                         loop {
+                            // Relaxed: the counter only hands out distinct
+                            // block numbers; results come back through join.
                             let b = next.fetch_add(1, Ordering::Relaxed);
                             if b >= blocks {
                                 break;
