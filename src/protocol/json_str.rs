@@ -27,8 +27,9 @@ static ESCAPE: [u8; 256] = {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Whether any byte of `w` is a quote, a backslash or below 0x20 (each
-/// test is exact: a byte is flagged only if it is one).
+/// Whether any byte of `w` is a quote, a backslash or below 0x20. Exact
+/// as a whole (a borrow starts only at such a byte), though the flag may
+/// sit on a later byte than the one that set it: only the yes/no is used.
 fn any_escape(w: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -62,20 +63,16 @@ fn escape_into(to: &mut [u8], b: u8) -> usize {
     }
 }
 
-/// Appends byte `b` of a string, escaped if it must be.
-fn push_byte(out: &mut Vec<u8>, b: u8) {
-    match ESCAPE[usize::from(b)] {
-        0 => out.push(b),
-        b'u' => {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        }
-        e => {
-            out.push(b'\\');
-            out.push(e);
-        }
+/// Appends up to eight bytes of a string, escaped, with one call: they
+/// are escaped into a buffer on the stack first.
+#[inline(always)] // at the word: a loop of eight, unrolled
+fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut buf = [0u8; 48];
+    let mut n = 0;
+    for &b in bytes {
+        n += escape_into(&mut buf[n..n + 6], b);
     }
+    out.extend_from_slice(&buf[..n]);
 }
 
 /// Appends `s` to `out` as a JSON string, quotes included.
@@ -84,23 +81,17 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     // Eight bytes at a time: a word with nothing to escape is copied whole,
-    // any other is written byte by byte (tested once, not once per byte).
+    // any other escaped (the word tested once, not once per byte).
     let mut words = bytes.chunks_exact(8);
     for word in &mut words {
         let word: [u8; 8] = word.try_into().expect("eight bytes");
         if any_escape(u64::from_le_bytes(word)) {
-            // Escaped into a buffer on the stack, appended with one call.
-            let mut buf = [0u8; 48];
-            let mut n = 0;
-            for b in word {
-                n += escape_into(&mut buf[n..n + 6], b);
-            }
-            out.extend_from_slice(&buf[..n]);
+            push_escaped(out, &word);
         } else {
             out.extend_from_slice(&word);
         }
     }
-    words.remainder().iter().for_each(|&b| push_byte(out, b));
+    push_escaped(out, words.remainder());
     out.push(b'"');
 }
 
