@@ -27,18 +27,47 @@ static ESCAPE: [u8; 256] = {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Whether any byte of `w` is a quote, a backslash or below 0x20. Exact
-/// as a whole (a borrow starts only at such a byte), though the flag may
-/// sit on a later byte than the one that set it: only the yes/no is used.
-fn any_escape(w: u64) -> bool {
+/// A flag in the high bit of each byte of `w` that is a quote, a backslash
+/// or below 0x20. The lowest flag is exact (a borrow starts only at such a
+/// byte and runs upwards), so it both answers "any?" and says where the
+/// first one is; a flag above it may be false.
+fn escape_flags(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let below_0x20 = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    (zero_byte(w ^ (ONES * u64::from(b'"')))
-        | zero_byte(w ^ (ONES * u64::from(b'\\')))
-        | below_0x20)
-        != 0
+    zero_byte(w ^ (ONES * u64::from(b'"'))) | zero_byte(w ^ (ONES * u64::from(b'\\'))) | below_0x20
+}
+
+fn needs_escape(b: u8) -> bool {
+    ESCAPE[usize::from(b)] != 0
+}
+
+/// Where the first byte of `word` is that cannot stand in a JSON string
+/// as it is, if any.
+#[inline]
+pub(crate) fn first_escape_in(word: [u8; 8]) -> Option<usize> {
+    let flags = escape_flags(u64::from_le_bytes(word));
+    (flags != 0).then(|| (flags.trailing_zeros() / 8) as usize)
+}
+
+/// How many bytes at the start of `bytes` stand in a JSON string as they
+/// are: the run before the first quote, backslash or control byte, found
+/// eight bytes at a time (the Claude line reader skips strings with it).
+pub(crate) fn plain_prefix(bytes: &[u8]) -> usize {
+    let mut words = bytes.chunks_exact(8);
+    let mut n = 0;
+    for word in &mut words {
+        if let Some(at) = first_escape_in(word.try_into().expect("eight bytes")) {
+            return n + at;
+        }
+        n += 8;
+    }
+    let tail = words.remainder();
+    n + tail
+        .iter()
+        .position(|&b| needs_escape(b))
+        .unwrap_or(tail.len())
 }
 
 /// Writes byte `b` of a string into `to`, escaped if it must be; returns
@@ -85,7 +114,7 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     let mut words = bytes.chunks_exact(8);
     for word in &mut words {
         let word: [u8; 8] = word.try_into().expect("eight bytes");
-        if any_escape(u64::from_le_bytes(word)) {
+        if escape_flags(u64::from_le_bytes(word)) != 0 {
             push_escaped(out, &word);
         } else {
             out.extend_from_slice(&word);
@@ -158,12 +187,38 @@ mod tests {
             for at in 0..8 {
                 let mut word = [b'a'; 8];
                 word[at] = b;
-                let want = b < 0x20 || b == b'"' || b == b'\\';
-                assert_eq!(
-                    any_escape(u64::from_le_bytes(word)),
-                    want,
-                    "byte {b:#x} at {at}"
-                );
+                let flags = escape_flags(u64::from_le_bytes(word));
+                assert_eq!(flags != 0, needs_escape(b), "byte {b:#x} at {at}");
+                if needs_escape(b) {
+                    assert_eq!(flags.trailing_zeros() / 8, at as u32, "byte {b:#x} at {at}");
+                }
+            }
+        }
+        assert!((0u8..=255)
+            .filter(|&b| needs_escape(b))
+            .eq((0..0x20).chain([b'"', b'\\'])));
+    }
+
+    /// The first flag is exact whatever follows it: every pair of classes
+    /// of byte, the later one at every place after the earlier.
+    #[test]
+    fn the_plain_prefix_ends_at_the_first_byte_that_needs_an_escape() {
+        let classes = [
+            b'a', 0x80, 0xff, 0x7f, b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x5b, 0x5d,
+        ];
+        for len in 0..20 {
+            for &first in &classes {
+                for &second in &classes {
+                    for at in 0..len {
+                        for later in at..len {
+                            let mut bytes = vec![b'x'; len];
+                            bytes[at] = first;
+                            bytes[later] = second;
+                            let want = bytes.iter().position(|&b| needs_escape(b)).unwrap_or(len);
+                            assert_eq!(plain_prefix(&bytes), want, "{bytes:?}");
+                        }
+                    }
+                }
             }
         }
     }

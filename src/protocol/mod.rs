@@ -3,6 +3,7 @@
 
 pub mod client;
 mod json_str;
+pub(crate) use json_str::{first_escape_in, plain_prefix};
 pub mod server;
 
 pub use client::{decode_client_message, ClientMessage, Decision, DecodeError};

@@ -74,7 +74,8 @@ pub fn parse_line_value(line: &str) -> ClaudeLine {
                         .collect()
                 })
                 .unwrap_or_default();
-            let usage = obj.get("usage");
+            // A usage of another shape than an object is none.
+            let usage = obj.get("usage").filter(|u| u.is_object());
             ClaudeLine::Result(TurnResult {
                 session_id: str_of(obj.get("session_id")),
                 failed,

@@ -1,134 +1,175 @@
-//! The JSON shape of a Claude Code line, as far as the session reads it:
-//! borrowed from the line where it can be, lenient where Claude's output
-//! varies (a field of the wrong type is absent, not a reason to drop the
-//! line), and read in the line's one pass.
+//! The members of a Claude Code line the session reads, found by name in
+//! the line's text (`scan`) and read only when wanted. Lenient where
+//! Claude's output varies: a member of the wrong type is absent, not a
+//! reason to drop the line.
 
+use super::scan::{array, members, object, skip, str_of, whole};
 use serde::Deserialize;
-use serde_json::value::RawValue;
-use serde_json::Value;
 use std::borrow::Cow;
 
-/// The fields of a line the session reads; others are skipped unread.
-/// Strings are `Cow`: borrowed unless they hold an escape.
-#[derive(Deserialize)]
+/// The members of a line the session reads, as raw JSON text.
+#[derive(Default)]
 pub(super) struct Line<'a> {
-    #[serde(rename = "type", borrow, default, deserialize_with = "lenient_str")]
-    pub(super) kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
-    pub(super) subtype: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
-    pub(super) session_id: Option<Cow<'a, str>>,
-    /// Read in the same pass as the line (it held the line's text, scanned
-    /// four times when parsed apart): a message of any other shape is none.
-    #[serde(borrow, default, deserialize_with = "message")]
-    pub(super) message: Option<Message<'a>>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub(super) is_error: Option<bool>,
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
-    pub(super) terminal_reason: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub(super) errors: Option<Vec<Value>>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub(super) total_cost_usd: Option<f64>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub(super) usage: Option<Usage>,
-    #[serde(rename = "modelUsage", default, deserialize_with = "lenient")]
-    pub(super) model_usage: Option<std::collections::BTreeMap<String, ModelUsage>>,
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
-    pub(super) request_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub(super) request: Option<&'a RawValue>,
+    pub(super) kind: Option<&'a str>,
+    pub(super) subtype: Option<&'a str>,
+    pub(super) session_id: Option<&'a str>,
+    pub(super) is_error: Option<&'a str>,
+    pub(super) terminal_reason: Option<&'a str>,
+    pub(super) errors: Option<&'a str>,
+    pub(super) total_cost_usd: Option<&'a str>,
+    pub(super) usage: Option<&'a str>,
+    pub(super) model_usage: Option<&'a str>,
+    pub(super) request_id: Option<&'a str>,
+    pub(super) request: Option<&'a str>,
+    /// `message.content` and `message.usage`, read in the line's pass.
+    content: Option<&'a str>,
+    pub(super) message_usage: Option<&'a str>,
 }
 
-/// A string field, borrowed when it holds no escape; any other JSON value
-/// there counts as absent (skipped without building it).
-fn lenient_str<'de: 'a, 'a, D>(d: D) -> Result<Option<Cow<'a, str>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    struct StrOrNot;
-    impl<'de> serde::de::Visitor<'de> for StrOrNot {
-        type Value = Option<Cow<'de, str>>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("any JSON value")
-        }
-        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Borrowed(v)))
-        }
-        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_owned())))
-        }
-        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v)))
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(
-            self,
-            mut a: A,
-        ) -> Result<Self::Value, A::Error> {
-            while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut a: A,
-        ) -> Result<Self::Value, A::Error> {
-            while a
-                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                .is_some()
-            {}
-            Ok(None)
-        }
+impl<'a> Line<'a> {
+    /// `None` if the line is not one JSON object. One pass over it:
+    /// `message` is walked in place, the rest passed over.
+    pub(super) fn read(line: &'a str) -> Option<Self> {
+        let mut l = Line::default();
+        whole(line, |at| {
+            object(line, at, |name, start| {
+                let member = match name {
+                    "type" => &mut l.kind,
+                    "subtype" => &mut l.subtype,
+                    "session_id" => &mut l.session_id,
+                    "message" => return l.message(line, start),
+                    "is_error" => &mut l.is_error,
+                    "terminal_reason" => &mut l.terminal_reason,
+                    "errors" => &mut l.errors,
+                    "total_cost_usd" => &mut l.total_cost_usd,
+                    "usage" => &mut l.usage,
+                    "modelUsage" => &mut l.model_usage,
+                    "request_id" => &mut l.request_id,
+                    "request" => &mut l.request,
+                    _ => return skip(line, start),
+                };
+                let end = skip(line, start)?;
+                *member = Some(&line[start..end]);
+                Some(end)
+            })
+        })?;
+        Some(l)
     }
-    d.deserialize_any(StrOrNot)
+
+    /// `message` at `start`: its content and usage if it is an object
+    /// (a later `message` replaces an earlier one's).
+    fn message(&mut self, line: &'a str, start: usize) -> Option<usize> {
+        (self.content, self.message_usage) = (None, None);
+        if !line[start..].starts_with('{') {
+            return skip(line, start);
+        }
+        object(line, start, |name, at| {
+            let member = match name {
+                "content" => &mut self.content,
+                "usage" => &mut self.message_usage,
+                _ => return skip(line, at),
+            };
+            let end = skip(line, at)?;
+            *member = Some(&line[at..end]);
+            Some(end)
+        })
+    }
+
+    /// Each content block of the message (none unless `content` is an
+    /// array; an element that is not an object is passed over).
+    pub(super) fn blocks(&self, mut each: impl FnMut(Block<'a>)) {
+        let Some(content) = self.content else {
+            return;
+        };
+        // Checked in the line's pass: this walk cannot fail half-way.
+        array(content, 0, |at| {
+            if !content[at..].starts_with('{') {
+                return skip(content, at);
+            }
+            let mut block = Block::default();
+            let end = object(content, at, |name, start| {
+                let member = match name {
+                    "type" => &mut block.kind,
+                    "id" => &mut block.id,
+                    "name" => &mut block.name,
+                    "input" => &mut block.input,
+                    "tool_use_id" => &mut block.tool_use_id,
+                    "is_error" => &mut block.is_error,
+                    "content" => &mut block.content,
+                    _ => return skip(content, start),
+                };
+                let end = skip(content, start)?;
+                *member = Some(&content[start..end]);
+                Some(end)
+            })?;
+            each(block);
+            Some(end)
+        });
+    }
 }
 
-/// A field of an unexpected shape is absent, not a reason to drop the line.
-/// Its text is taken as it stands in the line (validated, nothing built)
-/// and read a second time as a `T`: building a `Value` first cost every
-/// real assistant line a map of its `usage` (a third of its parse).
-fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    let raw = <&'de RawValue>::deserialize(d)?;
-    Ok(serde_json::from_str(raw.get()).ok())
+/// A member as text: a JSON string, else absent.
+pub(super) fn text(raw: Option<&str>) -> Option<Cow<'_, str>> {
+    raw.and_then(str_of)
 }
 
-#[derive(Deserialize, Default)]
+/// A member read as a `T`; absent if it is not one.
+pub(super) fn typed<'a, T: Deserialize<'a>>(raw: Option<&'a str>) -> Option<T> {
+    serde_json::from_str(raw?).ok()
+}
+
+/// A member read as a `u64`: digits as written read here (serde_json's
+/// reader, set up for each, cost more than the number), anything else as
+/// serde_json reads it.
+fn count(raw: Option<&str>) -> Option<u64> {
+    let raw = raw?;
+    if raw.len() <= 19 && raw.bytes().all(|c| c.is_ascii_digit()) && !raw.is_empty() {
+        return Some(raw.bytes().fold(0, |n, c| n * 10 + u64::from(c - b'0')));
+    }
+    typed(Some(raw))
+}
+
+/// A content block: tool_use (`id`, `name`, `input`) or tool_result
+/// (`tool_use_id`, `is_error`, `content`), as raw JSON text.
+#[derive(Default)]
+pub(super) struct Block<'a> {
+    pub(super) kind: Option<&'a str>,
+    pub(super) id: Option<&'a str>,
+    pub(super) name: Option<&'a str>,
+    pub(super) input: Option<&'a str>,
+    pub(super) tool_use_id: Option<&'a str>,
+    pub(super) is_error: Option<&'a str>,
+    pub(super) content: Option<&'a str>,
+}
+
+/// A `usage` object's token counts.
 pub(super) struct Usage {
-    #[serde(default, deserialize_with = "lenient")]
-    pub(super) input_tokens: Option<u64>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub(super) cache_read_input_tokens: Option<u64>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub(super) cache_creation_input_tokens: Option<u64>,
-    #[serde(default, deserialize_with = "lenient")]
+    input_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
     pub(super) output_tokens: Option<u64>,
 }
 
 impl Usage {
+    /// `None` unless `raw` is an object.
+    pub(super) fn read(raw: Option<&str>) -> Option<Self> {
+        let [input, cache_read, cache_creation, output] = members(raw?, |n| {
+            Some(match n {
+                "input_tokens" => 0,
+                "cache_read_input_tokens" => 1,
+                "cache_creation_input_tokens" => 2,
+                "output_tokens" => 3,
+                _ => return None,
+            })
+        })?;
+        Some(Usage {
+            input_tokens: count(input),
+            cache_read_input_tokens: count(cache_read),
+            cache_creation_input_tokens: count(cache_creation),
+            output_tokens: count(output),
+        })
+    }
+
     /// Input tokens, cached ones included.
     pub(super) fn input_total(&self) -> u64 {
         [
@@ -142,135 +183,45 @@ impl Usage {
     }
 }
 
-#[derive(Deserialize)]
-pub(super) struct ModelUsage {
-    #[serde(rename = "contextWindow", default, deserialize_with = "lenient")]
-    pub(super) context_window: Option<u64>,
+/// The largest `contextWindow` of a `modelUsage` object's models.
+pub(super) fn largest_context_window(raw: Option<&str>) -> Option<u64> {
+    let raw = raw?;
+    let mut largest = None;
+    object(raw, 0, |_model, at| {
+        let end = skip(raw, at)?;
+        let [window] =
+            members(&raw[at..end], |n| (n == "contextWindow").then_some(0)).unwrap_or_default();
+        largest = largest.max(count(window));
+        Some(end)
+    })?;
+    largest
 }
 
-/// An `assistant` or `user` message: its content blocks, and the usage of
-/// the request that answered it.
-#[derive(Deserialize)]
-pub(super) struct Message<'a> {
-    #[serde(borrow, default, deserialize_with = "blocks")]
-    pub(super) content: Vec<Block<'a>>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub(super) usage: Option<Usage>,
-}
-
-/// `message`: an object read as a `Message`; any other value is none.
-fn message<'de: 'a, 'a, D>(d: D) -> Result<Option<Message<'a>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    d.deserialize_any(Shaped::<Message<'a>>(std::marker::PhantomData))
-        .map(|s| match s {
-            Shape::Object(m) => Some(m),
-            _ => None,
-        })
-}
-
-/// A content block: tool_use (`id`, `name`, `input`) or tool_result
-/// (`tool_use_id`, `is_error`, `content`); a text block's text is skipped.
-#[derive(Deserialize)]
-pub(super) struct Block<'a> {
-    #[serde(rename = "type", borrow, default, deserialize_with = "lenient_str")]
-    pub(super) kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
-    pub(super) id: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
-    pub(super) name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub(super) input: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
-    pub(super) tool_use_id: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub(super) is_error: Option<bool>,
-    #[serde(borrow, default)]
-    pub(super) content: Option<&'a RawValue>,
-}
-
-/// `content` as blocks, read in place; a string (a plain user prompt) or
-/// anything else has none, and an element that is not an object is skipped.
-fn blocks<'de: 'a, 'a, D>(d: D) -> Result<Vec<Block<'a>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    d.deserialize_any(Shaped::<Block<'a>>(std::marker::PhantomData))
-        .map(|s| match s {
-            Shape::Array(blocks) => blocks,
-            _ => Vec::new(),
-        })
-}
-
-/// What a value read for `T` turned out to be: an object read as a `T`, an
-/// array whose object elements were read as `T`s, or anything else (skipped,
-/// nothing built).
-enum Shape<T> {
-    Object(T),
-    Array(Vec<T>),
-    Other,
-}
-
-struct Shaped<T>(std::marker::PhantomData<T>);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Shape<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Shaped(std::marker::PhantomData))
-    }
-}
-
-impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Shaped<T> {
-    type Value = Shape<T>;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
-        T::deserialize(serde::de::value::MapAccessDeserializer::new(a)).map(Shape::Object)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(element) = a.next_element::<Shape<T>>()? {
-            if let Shape::Object(t) = element {
-                out.push(t);
-            }
-        }
-        Ok(Shape::Array(out))
-    }
-    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-}
-
-#[derive(Deserialize)]
+/// A `control_request`'s `request`, as raw JSON text.
 pub(super) struct ControlRequest<'a> {
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
-    pub(super) subtype: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
-    pub(super) tool_name: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub(super) input: Option<Value>,
-    #[serde(borrow, default, deserialize_with = "lenient_str")]
-    pub(super) tool_use_id: Option<Cow<'a, str>>,
+    pub(super) subtype: Option<&'a str>,
+    pub(super) tool_name: Option<&'a str>,
+    pub(super) input: Option<&'a str>,
+    pub(super) tool_use_id: Option<&'a str>,
+}
+
+impl<'a> ControlRequest<'a> {
+    /// `None` unless `raw` is an object.
+    pub(super) fn read(raw: &'a str) -> Option<Self> {
+        let [subtype, tool_name, input, tool_use_id] = members(raw, |n| {
+            Some(match n {
+                "subtype" => 0,
+                "tool_name" => 1,
+                "input" => 2,
+                "tool_use_id" => 3,
+                _ => return None,
+            })
+        })?;
+        Some(ControlRequest {
+            subtype,
+            tool_name,
+            input,
+            tool_use_id,
+        })
+    }
 }
