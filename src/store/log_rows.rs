@@ -35,10 +35,10 @@ pub(super) fn pack(events: &[(u64, Frame)]) -> Vec<Row> {
     while let Some((first, frame)) = events.get(start) {
         let mut end = start + 1;
         let mut bytes = frame.len() + 1;
-        if !frame.contains('\n') {
+        if !has_newline(frame) {
             while let Some((seq, next)) = events.get(end) {
                 let consecutive = *seq == events[end - 1].0 + 1;
-                if !consecutive || bytes + next.len() >= ROW_BYTES || next.contains('\n') {
+                if !consecutive || bytes + next.len() >= ROW_BYTES || has_newline(next) {
                     break;
                 }
                 bytes += next.len() + 1;
@@ -58,6 +58,12 @@ pub(super) fn pack(events: &[(u64, Frame)]) -> Vec<Row> {
         start = end;
     }
     rows
+}
+
+/// The vectorised search (str::contains is a word at a time: 2.6 % of the
+/// server's instructions at the load tool's classic load).
+fn has_newline(frame: &str) -> bool {
+    memchr::memchr(b'\n', frame.as_bytes()).is_some()
 }
 
 /// The newest seq stored for the session whose log key is `key` (0: none);
