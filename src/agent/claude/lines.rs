@@ -472,15 +472,7 @@ mod tests {
                 cut in any::<bool>(),
             ) {
                 let mut text = value.to_string();
-                let mut at = at.index(text.len() + 1);
-                while !text.is_char_boundary(at) {
-                    at -= 1;
-                }
-                if cut {
-                    text.truncate(at);
-                } else {
-                    text.insert_str(at, put);
-                }
+                scan::tests::mangle(&mut text, at, put, cut);
                 let want = reference::parse_line_value(&text);
                 let json_by_grammar = text.trim_start().starts_with('{')
                     && serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();

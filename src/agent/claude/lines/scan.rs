@@ -95,14 +95,25 @@ pub(super) fn members<const N: usize>(
     let mut found = [None; N];
     whole(text, |at| {
         object(text, at, |name, start| {
-            let end = skip(text, start)?;
-            if let Some(place) = slot(name) {
-                found[place] = Some(&text[start..end]);
-            }
-            Some(end)
+            keep(text, start, slot(name).map(|place| &mut found[place]))
         })
     })?;
     Some(found)
+}
+
+/// The value at `start` passed over, and its raw text put in `into` if
+/// there is one: where it ends.
+#[inline(always)]
+pub(super) fn keep<'a>(
+    text: &'a str,
+    start: usize,
+    into: Option<&mut Option<&'a str>>,
+) -> Option<usize> {
+    let end = skip(text, start)?;
+    if let Some(into) = into {
+        *into = Some(&text[start..end]);
+    }
+    Some(end)
 }
 
 /// The value at `at`, checked and passed over: where it ends.
@@ -328,7 +339,7 @@ impl Open {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -338,6 +349,24 @@ mod tests {
         text.trim_start_matches([' ', '\n', '\t', '\r'])
             .starts_with('{')
             && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+    }
+
+    /// `text` cut at `at`, or `put` put in there (at a character's start).
+    pub(in super::super) fn mangle(
+        text: &mut String,
+        at: prop::sample::Index,
+        put: &str,
+        cut: bool,
+    ) {
+        let mut at = at.index(text.len() + 1);
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        if cut {
+            text.truncate(at);
+        } else {
+            text.insert_str(at, put);
+        }
     }
 
     fn checked(text: &str) -> bool {
@@ -488,15 +517,7 @@ mod tests {
             cut in any::<bool>(),
         ) {
             let mut text = serde_json::json!({ "v": value, "type": "x" }).to_string();
-            let mut at = at.index(text.len() + 1);
-            while !text.is_char_boundary(at) {
-                at -= 1;
-            }
-            if cut {
-                text.truncate(at);
-            } else {
-                text.insert_str(at, &with);
-            }
+            mangle(&mut text, at, &with, cut);
             prop_assert_eq!(checked(&text), serde_takes(&text), "{}", text);
         }
     }

@@ -3,7 +3,7 @@
 //! Claude's output varies: a member of the wrong type is absent, not a
 //! reason to drop the line.
 
-use super::scan::{array, members, object, skip, str_of, whole};
+use super::scan::{array, keep, members, object, skip, str_of, whole};
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -48,9 +48,7 @@ impl<'a> Line<'a> {
                     "request" => &mut l.request,
                     _ => return skip(line, start),
                 };
-                let end = skip(line, start)?;
-                *member = Some(&line[start..end]);
-                Some(end)
+                keep(line, start, Some(member))
             })
         })?;
         Some(l)
@@ -69,9 +67,7 @@ impl<'a> Line<'a> {
                 "usage" => &mut self.message_usage,
                 _ => return skip(line, at),
             };
-            let end = skip(line, at)?;
-            *member = Some(&line[at..end]);
-            Some(end)
+            keep(line, at, Some(member))
         })
     }
 
@@ -98,9 +94,7 @@ impl<'a> Line<'a> {
                     "content" => &mut block.content,
                     _ => return skip(content, start),
                 };
-                let end = skip(content, start)?;
-                *member = Some(&content[start..end]);
-                Some(end)
+                keep(content, start, Some(member))
             })?;
             each(block);
             Some(end)
