@@ -314,30 +314,32 @@ struct Open {
 impl Open {
     fn push(&mut self, object: bool) {
         let d = self.depth;
-        if d >= 64 && (d - 64) / 64 == self.deep.len() {
-            self.deep.push(0);
-        }
-        let (word, bit) = self.word(d);
+        let word = if d < 64 {
+            &mut self.near
+        } else {
+            if (d - 64) / 64 == self.deep.len() {
+                self.deep.push(0);
+            }
+            &mut self.deep[(d - 64) / 64]
+        };
+        let bit = d % 64;
         *word = (*word & !(1 << bit)) | (u64::from(object) << bit);
         self.depth += 1;
     }
 
-    fn top(&mut self) -> Option<bool> {
+    /// Whether the innermost container is an object; `None` outside any.
+    fn top(&self) -> Option<bool> {
         let d = self.depth.checked_sub(1)?;
-        let (word, bit) = self.word(d);
-        Some(*word >> bit & 1 == 1)
+        let word = if d < 64 {
+            self.near
+        } else {
+            self.deep[(d - 64) / 64]
+        };
+        Some(word >> (d % 64) & 1 == 1)
     }
 
     fn pop(&mut self) {
         self.depth -= 1;
-    }
-
-    fn word(&mut self, d: usize) -> (&mut u64, usize) {
-        if d < 64 {
-            (&mut self.near, d)
-        } else {
-            (&mut self.deep[(d - 64) / 64], (d - 64) % 64)
-        }
     }
 }
 

@@ -112,15 +112,12 @@ pub(super) fn typed<'a, T: Deserialize<'a>>(raw: Option<&'a str>) -> Option<T> {
     serde_json::from_str(raw?).ok()
 }
 
-/// A member read as a `u64`: digits as written read here (serde_json's
-/// reader, set up for each, cost more than the number), anything else as
-/// serde_json reads it.
+/// A member read as a `u64`: plain digits parsed here (serde_json's
+/// reader, set up for each, cost more than the number), anything else
+/// (`-0`, `1e3`) as serde_json reads it.
 fn count(raw: Option<&str>) -> Option<u64> {
     let raw = raw?;
-    if raw.len() <= 19 && raw.bytes().all(|c| c.is_ascii_digit()) && !raw.is_empty() {
-        return Some(raw.bytes().fold(0, |n, c| n * 10 + u64::from(c - b'0')));
-    }
-    typed(Some(raw))
+    raw.parse().ok().or_else(|| typed(Some(raw)))
 }
 
 /// A content block: tool_use (`id`, `name`, `input`) or tool_result
