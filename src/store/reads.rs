@@ -18,11 +18,8 @@ impl Store {
         let session = session.to_owned();
         self.read(move |c| {
             let row: Option<(i64, Option<String>, String)> = c
-                .query_row(
-                    "SELECT key, meta, agent FROM sessions WHERE id = ?1",
-                    params![session],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
+                .prepare_cached("SELECT key, meta, agent FROM sessions WHERE id = ?1")?
+                .query_row(params![session], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
             let Some((key, meta, agent)) = row else {
                 return Ok(None);
