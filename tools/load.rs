@@ -104,6 +104,15 @@ struct Args {
     /// multiple of it: a figure that moves less with the VM's hour.
     #[arg(long)]
     with_floor: bool,
+    /// A shell command run just before the measured turns start, with the
+    /// server's pid in `$SERVER_PID` (e.g. `callgrind_control -z
+    /// $SERVER_PID` to count only the turns' instructions).
+    #[arg(long)]
+    before_turns: Option<String>,
+    /// A shell command run as soon as the measured turns have ended (e.g.
+    /// `callgrind_control -d $SERVER_PID`).
+    #[arg(long)]
+    after_turns: Option<String>,
     /// Per-tab queue on the server (--subscriber-queue).
     #[arg(long, default_value_t = 4096)]
     subscriber_queue: usize,
@@ -185,7 +194,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .args(["--max-connections-per-ip", "1000000"])
         .args(["--max-agents", &(args.sessions + 10).to_string()])
         .args(&args.server_arg)
-        .env("FAKE_AGENT_STATE_DIR", &work);
+        // The agent keeps its conversations outside the project, as
+        // Claude Code does (~/.claude): in it, each turn's write would wake
+        // the file watcher, which no real turn of that kind does.
+        .env("FAKE_AGENT_STATE_DIR", scratch.join("agent-state"));
     let common::Started {
         child: mut server,
         pid: server_pid,
@@ -219,6 +231,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let batches_before = metric(base, "store_batches_total").await.unwrap_or(0.0);
     let cpu_before = cpu_us(server_pid);
     let faults_before = minor_faults(server_pid);
+    run_hook(args.before_turns.as_deref(), server_pid)?;
     let threads_before = thread_cpu_ns(server_pid);
     let started = Instant::now();
     go.wait().await;
@@ -246,6 +259,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let cpu_used = (cpu_us(server_pid) - cpu_before).max(0.0);
     let faults = minor_faults(server_pid).saturating_sub(faults_before);
     let threads = thread_cpu_between(&threads_before, &thread_cpu_ns(server_pid));
+    run_hook(args.after_turns.as_deref(), server_pid)?;
     drop(open);
     let (rss_end, hwm) = rss_kib(server_pid);
     if args.timeline {
@@ -393,6 +407,19 @@ fn floor_pace(args: &Args) -> Option<floor::Pace> {
         group: args.tabs.max(1),
         interval: Duration::from_micros(args.pace_us),
     })
+}
+
+/// Runs a `--before-turns` / `--after-turns` command to its end (a
+/// profiler's zero or dump must have happened before the turns go on).
+fn run_hook(cmd: Option<&str>, server_pid: u32) -> anyhow::Result<()> {
+    let Some(cmd) = cmd else { return Ok(()) };
+    let status = std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .env("SERVER_PID", server_pid.to_string())
+        .status()
+        .with_context(|| format!("run {cmd:?}"))?;
+    anyhow::ensure!(status.success(), "{cmd:?} failed: {status}");
+    Ok(())
 }
 
 /// Thousands of sockets need more than the usual 1,024 descriptors.
