@@ -13,7 +13,7 @@ pub mod leftovers;
 pub mod line_reader;
 pub mod spawner;
 
-pub use leftovers::{kill_leftovers, start_ticks};
+pub use leftovers::{kill_leftovers, start_ticks, ticks_since_boot};
 pub use spawner::Spawner;
 
 use crate::agent::{SpawnSpec, StdinMode};
@@ -112,13 +112,13 @@ impl AgentEvents {
 pub fn spawn_run(
     tracker: &TaskTracker,
     id: ProcId,
-    spec: SpawnSpec,
+    spec: Arc<SpawnSpec>,
     spawner: &Spawner,
     events: AgentEvents,
     limits: ProcLimits,
 ) -> ProcHandle {
     let (control_tx, control_rx) = mpsc::channel(8);
-    let (stdin_tx, stdin_rx) = match spec.stdin {
+    let (stdin_tx, stdin_rx) = match &spec.stdin {
         StdinMode::Open => {
             let (tx, rx) = mpsc::channel(STDIN_QUEUE);
             (Some(tx), Some(rx))
@@ -142,7 +142,7 @@ pub fn spawn_run(
 
 async fn run(
     id: ProcId,
-    spec: SpawnSpec,
+    spec: Arc<SpawnSpec>,
     spawner: Spawner,
     events: AgentEvents,
     limits: ProcLimits,
@@ -191,8 +191,16 @@ async fn run(
         return;
     };
     let pid = Pid::from_raw(raw_pid as i32);
+    // After the start returned: the leader started no later than this.
+    let started_by = ticks_since_boot();
     let _ = events
-        .send((id, AgentEvent::Started { pid: pid.as_raw() }))
+        .send((
+            id,
+            AgentEvent::Started {
+                pid: pid.as_raw(),
+                started_by,
+            },
+        ))
         .await;
     // The command holds the prompt: escaped, and only at debug level.
     tracing::debug!(proc = id.0, pid = raw_pid, command = %crate::log_safe::log_safe(&spec.display()), "agent started");
@@ -243,8 +251,9 @@ async fn run(
     }
     let mut stdin_task = JoinSet::new();
     if let Some(mut stdin) = child.stdin.take() {
-        match (spec.stdin, stdin_rx) {
+        match (&spec.stdin, stdin_rx) {
             (StdinMode::Once(text), _) => {
+                let text = text.clone();
                 stdin_task.spawn(async move {
                     let _ = stdin.write_all(text.as_bytes()).await;
                     let _ = stdin.shutdown().await;

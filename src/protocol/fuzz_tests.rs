@@ -290,7 +290,7 @@ proptest! {
                 }
             }
         };
-        feed(Input::Agent { proc, event: AgentEvent::Started { pid: 4242 } });
+        feed(Input::Agent { proc, event: AgentEvent::Started { pid: 4242, started_by: None } });
         for (pick, mutations) in &picks {
             let bytes = mutate(&corpus[pick.index(corpus.len())], mutations, &others);
             feed(Input::Agent { proc, event: AgentEvent::Line(String::from_utf8_lossy(&bytes).into_owned()) });

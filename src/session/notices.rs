@@ -29,18 +29,24 @@ impl Notices {
         self.tx.subscribe()
     }
 
-    fn send(&self, v: serde_json::Value) {
-        // No tab open: nobody to tell.
-        let _ = self.tx.send(v.to_string().into());
+    /// Sends the notice `make` builds, built only when a tab watches: a
+    /// turn makes three, and writing one costs more than its turn's lines
+    /// cost to read (a JSON map built and written out).
+    fn send(&self, make: impl FnOnce() -> serde_json::Value) {
+        // No tab watches: nobody to tell (a send would be dropped too).
+        if self.tx.receiver_count() == 0 {
+            return;
+        }
+        let _ = self.tx.send(make().to_string().into());
     }
 
     /// `change`: `created`, `renamed` or `deleted`.
     pub fn sessions_changed(&self, session: &str, change: &str) {
-        self.send(json!({"type": "sessions_changed", "session": session, "change": change}));
+        self.send(|| json!({"type": "sessions_changed", "session": session, "change": change}));
     }
 
     pub fn status(&self, session: &str, running: bool, needs_you: bool) {
-        self.send(json!({"type": "session_status", "session": session, "running": running, "needsYou": needs_you}));
+        self.send(|| json!({"type": "session_status", "session": session, "running": running, "needsYou": needs_you}));
     }
 
     /// What a tab that missed notices gets: refresh everything.

@@ -144,6 +144,8 @@ pub enum Cmd {
     ProcStarted {
         session: Arc<str>,
         pgid: i32,
+        /// Clock ticks since boot by which the leader had started (see
+        /// `process::kill_leftovers`).
         start_ticks: u64,
     },
     ProcEnded {
@@ -240,11 +242,11 @@ impl Store {
         // every start-over stalled commits.
         write.pragma_update(None, "journal_size_limit", 256 * 1024 * 1024)?;
         let checkpoint_conn = Connection::open(&path).map_err(corrupt)?;
-        checkpoint_conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::tune(&checkpoint_conn)?;
         let stats = Arc::new(StoreStats::default());
         let bell = checkpoint::spawn(checkpoint_conn, stats.clone(), wal_restart_frames);
         let read = Connection::open(&path).map_err(corrupt)?;
-        read.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::tune(&read)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         writer::spawn(write, rx, stats.clone(), bell);
         Ok(Store {

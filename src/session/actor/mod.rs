@@ -29,6 +29,23 @@ const COMMAND_QUEUE: usize = 256;
 const AGENT_QUEUE: usize = 256;
 /// Agent events taken in one actor step when they are already waiting.
 const AGENT_BURST: usize = 64;
+
+/// When a burst of agent lines was taken from the queue: on the monotonic
+/// clock (for the delay histogram) and the wall clock (for event times).
+#[derive(Clone, Copy)]
+struct Arrival {
+    at: std::time::Instant,
+    wall_ms: i64,
+}
+
+impl Arrival {
+    fn now() -> Self {
+        Arrival {
+            at: std::time::Instant::now(),
+            wall_ms: crate::store::now_ms(),
+        }
+    }
+}
 /// After a failed commit, events are offered to the store again this often.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 
@@ -248,7 +265,9 @@ impl Actor {
                 // commit (which always comes, or fails and is retried).
                 Some((proc, event)) = self.agent_rx.recv(), if self.outbox.unacked_bytes() < self.rt.bytes.unstored => {
                     may_hold = true;
-                    self.on_agent_event(proc, event);
+                    // Every line of the burst had arrived by now.
+                    let arrived = Arrival::now();
+                    self.on_agent_event(proc, event, arrived);
                     // What else the agents already wrote goes into the same
                     // step: one hand-over to the store and one loop turn for
                     // a burst instead of one per line. Bounded, and under the
@@ -259,7 +278,7 @@ impl Actor {
                             break;
                         }
                         match self.agent_rx.try_recv() {
-                            Ok((proc, event)) => self.on_agent_event(proc, event),
+                            Ok((proc, event)) => self.on_agent_event(proc, event, arrived),
                             Err(_) => break,
                         }
                     }
@@ -293,13 +312,13 @@ impl Actor {
         // frames already queued (exec_end included) have been delivered.
     }
 
-    fn on_agent_event(&mut self, proc: ProcId, event: AgentEvent) {
+    fn on_agent_event(&mut self, proc: ProcId, event: AgentEvent, arrived: Arrival) {
         match event {
-            AgentEvent::Started { pid } => {
+            AgentEvent::Started { pid, started_by } => {
                 // Remembered so a server killed with SIGKILL can clean up
                 // this group at its next start.
                 self.pgids.insert(proc, pid);
-                if let Some(start_ticks) = process::start_ticks(pid) {
+                if let Some(start_ticks) = started_by {
                     self.proc_records.push(Cmd::ProcStarted {
                         session: self.id.clone(),
                         pgid: pid,
@@ -320,9 +339,9 @@ impl Actor {
                     _ => None,
                 };
                 if line_len.is_some() {
-                    self.line_at = Some(std::time::Instant::now());
+                    self.line_at = Some(arrived.at);
                 }
-                self.feed(Input::Agent { proc, event }, None);
+                self.feed_at(Input::Agent { proc, event }, None, arrived.wall_ms);
                 if let Some(len) = line_len {
                     // Made into events (held in the outbox now): the reader
                     // may hand over more.

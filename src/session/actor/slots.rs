@@ -7,7 +7,7 @@ use crate::session::agent_slots::Ticket;
 
 pub(super) struct PendingSpawn {
     pub proc: ProcId,
-    pub spec: crate::agent::SpawnSpec,
+    pub spec: std::sync::Arc<crate::agent::SpawnSpec>,
     pub ticket: Ticket,
     /// Lines for its stdin (the prompt), in order.
     pub writes: Vec<String>,
@@ -37,7 +37,7 @@ impl Actor {
     pub(super) fn start_agent(
         &mut self,
         proc: ProcId,
-        spec: crate::agent::SpawnSpec,
+        spec: std::sync::Arc<crate::agent::SpawnSpec>,
         slot: SlotGuard,
     ) {
         // The command line holds the prompt: only at debug level.

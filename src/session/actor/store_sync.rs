@@ -117,8 +117,14 @@ impl Actor {
             frames.push(frame);
         }
         self.broadcast(&frames);
+        // One clock read for the whole release: the lines' events were all
+        // queued for their tabs just now.
+        let now = std::time::Instant::now();
         for at in released.line_arrivals {
-            self.rt.stats.event_delay.observe(at.elapsed());
+            self.rt
+                .stats
+                .event_delay
+                .observe(now.saturating_duration_since(at));
         }
         if released.recovered {
             // The failed batch may have held this session's meta.

@@ -97,7 +97,7 @@ impl SessionState {
     fn command(&self) -> String {
         self.proc
             .as_ref()
-            .map(|p| p.command.clone())
+            .map(|p| p.command.display())
             .unwrap_or_else(|| self.cfg.agent.program().to_owned())
     }
 

@@ -33,7 +33,11 @@ impl SessionState {
             AgentEvent::Exited { code, signal } => self.on_exit(code, signal),
             AgentEvent::FileCallDone { rpc_id, outcome } => self.on_file_call_done(&rpc_id, outcome),
             AgentEvent::SpawnFailed { error } => {
-                let command = self.proc.take().map(|p| p.command).unwrap_or_default();
+                let command = self
+                    .proc
+                    .take()
+                    .map(|p| p.command.display())
+                    .unwrap_or_default();
                 let message = format!(
                     "Could not start the agent `{command}`: {error}. {}",
                     self.cfg.agent.install_hint()
@@ -82,7 +86,7 @@ impl SessionState {
             AgentSpec::Acp(_) => {
                 let msg = format!(
                     "the agent `{}` exited during the turn ({how}){detail}",
-                    proc.command
+                    proc.command.display()
                 );
                 self.finish_turn(TurnStatus::Error, code, Some(msg));
             }

@@ -18,6 +18,7 @@ use crate::protocol::Decision;
 use crate::store::SessionMeta;
 use serde_json::Value;
 use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A WebSocket connection, as the session knows it.
@@ -106,9 +107,12 @@ pub enum Input {
 /// always the last event of a process.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentEvent {
-    /// The process runs, as the leader of process group `pid`.
+    /// The process runs, as the leader of process group `pid`; it had
+    /// started by `started_by` (clock ticks since boot, see
+    /// `process::kill_leftovers`).
     Started {
         pid: i32,
+        started_by: Option<u64>,
     },
     Line(String),
     LineTooLong {
@@ -169,7 +173,7 @@ pub enum Effect {
     },
     Spawn {
         proc: ProcId,
-        spec: SpawnSpec,
+        spec: Arc<SpawnSpec>,
     },
     /// One line to the process's stdin.
     Write {
@@ -213,7 +217,9 @@ pub struct SessionSnapshot {
 #[derive(Debug)]
 struct Proc {
     id: ProcId,
-    command: String,
+    /// What was started; written out (`display`) only for a message: the
+    /// quoting cost more than the rest of starting a turn.
+    command: Arc<SpawnSpec>,
     /// The id given with `--resume`, if any.
     resumed: Option<String>,
     no_conversation: bool,

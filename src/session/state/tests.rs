@@ -47,7 +47,7 @@ fn types(effects: &[Effect]) -> Vec<String> {
 
 fn spawned(effects: &[Effect]) -> Option<(ProcId, SpawnSpec)> {
     effects.iter().find_map(|e| match e {
-        Effect::Spawn { proc, spec } => Some((*proc, spec.clone())),
+        Effect::Spawn { proc, spec } => Some((*proc, SpawnSpec::clone(spec))),
         _ => None,
     })
 }

@@ -79,9 +79,10 @@ impl SessionState {
     pub(super) fn spawn(&mut self, spec: SpawnSpec, resumed: Option<String>) {
         let id = ProcId(self.next_proc);
         self.next_proc += 1;
+        let spec = Arc::new(spec);
         self.proc = Some(Proc {
             id,
-            command: spec.display(),
+            command: spec.clone(),
             resumed,
             no_conversation: false,
             terminating: false,
