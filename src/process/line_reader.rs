@@ -68,6 +68,18 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         }
     }
 
+    /// The next line if the last read already holds all of it (up to the
+    /// cap), without reading: the lines of a burst are handed over together.
+    /// `None` leaves what is buffered to `next_line`.
+    pub fn buffered_line(&mut self) -> Option<LineOut> {
+        let rest = &self.chunk[self.at..];
+        let len = memchr::memchr(b'\n', rest).filter(|&i| i <= self.cap)?;
+        self.line.clear();
+        self.line.extend_from_slice(&rest[..len]);
+        self.at += len + 1;
+        Some(self.finish(len))
+    }
+
     fn finish(&mut self, len: usize) -> LineOut {
         if len > self.cap {
             return LineOut::TooLong { len };
@@ -97,11 +109,29 @@ mod tests {
         out
     }
 
+    /// As `all`, taking after each line those already read.
+    async fn all_batched(input: &[u8], cap: usize, buf_size: usize) -> Vec<LineOut> {
+        let mut r = LineReader::new(input, buf_size, cap);
+        let mut out = Vec::new();
+        while let Some(l) = r.next_line().await.unwrap() {
+            out.push(l);
+            while let Some(l) = r.buffered_line() {
+                out.push(l);
+            }
+        }
+        out
+    }
+
     #[tokio::test]
     async fn splits_caps_and_survives_garbage() {
         let input = b"ab\r\n\xff\x00z\n0123456789\nlast";
         // Every read size: a line cut anywhere, several lines in one read.
         for size in 1..=input.len() + 1 {
+            assert_eq!(
+                all(input, 5, size).await,
+                all_batched(input, 5, size).await,
+                "read size {size}: lines taken from the buffer are the same lines"
+            );
             assert_eq!(
                 all(input, 5, size).await,
                 [
@@ -113,6 +143,33 @@ mod tests {
                 "read size {size}"
             );
         }
+    }
+
+    /// Tried: lines already read, one over the cap among them, an empty
+    /// line, a last line without its newline. Taken from the buffer only
+    /// while whole and within the cap; the rest is `next_line`'s.
+    #[tokio::test]
+    async fn buffered_lines_are_whole_lines_within_the_cap() {
+        let input: &[u8] = b"one\ntwo\r\n\nfar too long\nfour\nfive";
+        let mut r = LineReader::new(input, 64, 5);
+        assert_eq!(
+            r.next_line().await.unwrap(),
+            Some(LineOut::Line("one".into()))
+        );
+        assert_eq!(r.buffered_line(), Some(LineOut::Line("two".into())));
+        assert_eq!(r.buffered_line(), Some(LineOut::Line(String::new())));
+        assert_eq!(r.buffered_line(), None, "over the cap: left to next_line");
+        assert_eq!(
+            r.next_line().await.unwrap(),
+            Some(LineOut::TooLong { len: 12 })
+        );
+        assert_eq!(r.buffered_line(), Some(LineOut::Line("four".into())));
+        assert_eq!(r.buffered_line(), None, "no newline yet");
+        assert_eq!(
+            r.next_line().await.unwrap(),
+            Some(LineOut::Line("five".into()))
+        );
+        assert_eq!(r.next_line().await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -38,6 +38,14 @@ struct Arrival {
     wall_ms: i64,
 }
 
+/// Lines an agent event carries (1 for any other event: a step's share).
+fn lines_in(event: &AgentEvent) -> usize {
+    match event {
+        AgentEvent::Lines(lines) => lines.len(),
+        _ => 1,
+    }
+}
+
 impl Arrival {
     fn now() -> Self {
         Arrival {
@@ -267,18 +275,22 @@ impl Actor {
                     may_hold = true;
                     // Every line of the burst had arrived by now.
                     let arrived = Arrival::now();
+                    let mut taken = lines_in(&event);
                     self.on_agent_event(proc, event, arrived);
                     // What else the agents already wrote goes into the same
                     // step: one hand-over to the store and one loop turn for
                     // a burst instead of one per line. Bounded, and under the
                     // same byte invariant, so a command waits at most
-                    // AGENT_BURST lines.
-                    for _ in 1..AGENT_BURST {
+                    // AGENT_BURST lines (and one batch of a reader).
+                    while taken < AGENT_BURST {
                         if self.outbox.unacked_bytes() >= self.rt.bytes.unstored {
                             break;
                         }
                         match self.agent_rx.try_recv() {
-                            Ok((proc, event)) => self.on_agent_event(proc, event, arrived),
+                            Ok((proc, event)) => {
+                                taken += lines_in(&event);
+                                self.on_agent_event(proc, event, arrived);
+                            }
                             Err(_) => break,
                         }
                     }
@@ -326,6 +338,24 @@ impl Actor {
                     });
                 }
             }
+            // Fed one by one, as the reader would have handed them over
+            // without the batch; their budget comes back once, as taken.
+            AgentEvent::Lines(lines) => {
+                let lens: Vec<usize> = lines.iter().map(String::len).collect();
+                self.line_at = Some(arrived.at);
+                for line in lines {
+                    self.feed_at(
+                        Input::Agent {
+                            proc,
+                            event: AgentEvent::Line(line),
+                        },
+                        None,
+                        arrived.wall_ms,
+                    );
+                }
+                self.line_at = None;
+                self.agent_tx.lines_done(lens);
+            }
             event => {
                 if let AgentEvent::SpawnFailed { error } = &event {
                     tracing::error!(session = %self.id, proc = proc.0, %error, "agent failed to start");
@@ -345,7 +375,7 @@ impl Actor {
                 if let Some(len) = line_len {
                     // Made into events (held in the outbox now): the reader
                     // may hand over more.
-                    self.agent_tx.line_done(len);
+                    self.agent_tx.lines_done([len]);
                 }
                 self.line_at = None;
                 if last {

@@ -13,6 +13,7 @@ impl SessionState {
                 }
             }
             AgentEvent::Line(line) => self.on_line(line),
+            AgentEvent::Lines(lines) => lines.into_iter().for_each(|l| self.on_line(l)),
             AgentEvent::LineTooLong { len, limit } => self.emit(SessionEvent::Error {
                 message: format!(
                     "the agent printed a line of {len} bytes, over the {limit}-byte limit; that line was skipped"

@@ -115,6 +115,10 @@ pub enum AgentEvent {
         started_by: Option<u64>,
     },
     Line(String),
+    /// Lines that one read brought, in order: handed over together (one
+    /// queue slot and one budget take for a burst). The actor feeds them
+    /// as `Line`s one by one; fed whole, they are those lines in one step.
+    Lines(Vec<String>),
     LineTooLong {
         len: usize,
         limit: usize,
