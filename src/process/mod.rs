@@ -75,7 +75,7 @@ pub struct AgentEvents {
 pub const LINE_BUDGET_UNIT: usize = 1024;
 
 /// What a line of `len` bytes takes from a budget of `total` units.
-pub fn line_units(len: usize, total: usize) -> u32 {
+fn line_units(len: usize, total: usize) -> u32 {
     (len / LINE_BUDGET_UNIT + 1)
         .min(total)
         .min(u32::MAX as usize) as u32

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 const COMMAND_QUEUE: usize = 256;
 /// Agent events waiting for the actor (all processes of the session).
 const AGENT_QUEUE: usize = 256;
-/// Agent events taken in one actor step when they are already waiting.
+/// Agent lines taken in one actor step when they are already waiting.
 const AGENT_BURST: usize = 64;
 
 /// When a burst of agent lines was taken from the queue: on the monotonic
@@ -38,14 +38,6 @@ struct Arrival {
     wall_ms: i64,
 }
 
-/// Lines an agent event carries (1 for any other event: a step's share).
-fn lines_in(event: &AgentEvent) -> usize {
-    match event {
-        AgentEvent::Lines(lines) => lines.len(),
-        _ => 1,
-    }
-}
-
 impl Arrival {
     fn now() -> Self {
         Arrival {
@@ -54,6 +46,15 @@ impl Arrival {
         }
     }
 }
+
+/// Lines an agent event carries (1 for any other event: a step's share).
+fn lines_in(event: &AgentEvent) -> usize {
+    match event {
+        AgentEvent::Lines(lines) => lines.len(),
+        _ => 1,
+    }
+}
+
 /// After a failed commit, events are offered to the store again this often.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 
@@ -269,8 +270,10 @@ impl Actor {
                 },
                 _ = self.release_wanted.notified() => self.feed(Input::ReleaseAgent, None),
                 // Invariant: at most `unstored` bytes of events wait for the
-                // store; beyond it agent output stays in the pipe until a
-                // commit (which always comes, or fails and is retried).
+                // store (plus what one reader's batch brings: a line and
+                // the rest of its 64 KiB read); beyond it agent output stays
+                // in the pipe until a commit (which always comes, or fails
+                // and is retried).
                 Some((proc, event)) = self.agent_rx.recv(), if self.outbox.unacked_bytes() < self.rt.bytes.unstored => {
                     may_hold = true;
                     // Every line of the burst had arrived by now.
