@@ -188,7 +188,7 @@ impl Actor {
     /// reconnects and replays by seq. Nobody waits. A tab's frames are queued
     /// together, so a tab woken by the first finds the rest and sends the
     /// release in one write.
-    pub(super) fn broadcast(&mut self, frames: &[Frame]) {
+    pub(super) fn broadcast(&mut self, frames: &[(u64, Frame)]) {
         let stats = &self.rt.stats;
         stats
             .events
@@ -196,7 +196,7 @@ impl Actor {
         let id = &self.id;
         let budget = self.rt.bytes.subscriber_queue;
         self.subscribers.retain(|conn, sub| {
-            for frame in frames {
+            for (_, frame) in frames {
                 let len = frame.len();
                 // Counted before the send, so the writer's subtraction never
                 // comes first.
