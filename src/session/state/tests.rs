@@ -110,6 +110,39 @@ fn classic_turn_is_bracketed_and_learns_the_session_id() {
     assert_eq!(resume_arg(&spawned(&fx).unwrap().1).as_deref(), Some("s1"));
 }
 
+/// A reader's batch fed whole makes the events its lines make one by one.
+/// Tried: a turn's init, text, tool use and result lines, then the exit.
+#[test]
+fn lines_fed_together_make_what_they_make_one_by_one() {
+    let lines = [
+        r#"{"type":"system","subtype":"init","session_id":"s1"}"#,
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"a \"b\""}]}}"#,
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t1","name":"Read","input":{"file_path":"x"}}]}}"#,
+        "not json",
+        r#"{"type":"result","subtype":"success","is_error":false,"session_id":"s1"}"#,
+    ];
+    let run = |together: bool| {
+        let mut s = SessionState::new(cfg(classic(), 10));
+        let (p, _) = spawned(&s.handle(msg("hello"))).unwrap();
+        let mut fx = Vec::new();
+        if together {
+            fx.extend(s.handle(Input::Agent {
+                proc: p,
+                event: AgentEvent::Lines(lines.iter().map(|l| l.to_string()).collect()),
+            }));
+        } else {
+            for l in lines {
+                fx.extend(s.handle(line(p, l)));
+            }
+        }
+        fx.extend(s.handle(exited(p, 0)));
+        (events(&fx), s.snapshot().history)
+    };
+    let (one_by_one, together) = (run(false), run(true));
+    assert!(one_by_one.0.len() > lines.len(), "{:?}", one_by_one.0);
+    assert_eq!(together, one_by_one);
+}
+
 #[test]
 fn classic_resume_falls_back_newest_first_then_fresh_and_says_so() {
     let mut s = SessionState::new(cfg(classic(), 10));
