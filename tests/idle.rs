@@ -16,8 +16,10 @@ async fn wakeups_over_six_seconds(server: &Server, name: &str) -> u64 {
 /// Tried: a store that has committed a turn and then sits idle. Its threads
 /// (writer, checkpoints, reads) must sleep until there is work: the
 /// checkpoint thread used to wake ten times a second for nothing (66
-/// wakeups in this window before; 9 after, all of them the one checkpoint
-/// pass the turn's last commit started, with its disk waits).
+/// wakeups in this window before; 6–11 after, all of them the one
+/// checkpoint pass the turn's last commit started, with its disk waits,
+/// and 22 once while builds were writing to the same disk). The bound
+/// tells a pass with a slow disk from a thread that polls.
 #[tokio::test]
 async fn an_idle_store_wakes_no_thread() {
     let server = Server::claude().start().await;
@@ -25,7 +27,7 @@ async fn an_idle_store_wakes_no_thread() {
     c.turn("lines 50").await;
     let woke = wakeups_over_six_seconds(&server, "swe-swe-").await;
     assert!(
-        woke <= 20,
+        woke <= 35,
         "the store's threads woke {woke} times in 6 idle seconds"
     );
 }
