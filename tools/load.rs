@@ -231,7 +231,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let batches_before = metric(base, "store_batches_total").await.unwrap_or(0.0);
     let cpu_before = cpu_us(server_pid);
     let faults_before = minor_faults(server_pid);
-    run_hook(args.before_turns.as_deref(), server_pid)?;
+    run_hook(args.before_turns.as_deref(), server_pid).await?;
     let threads_before = thread_cpu_ns(server_pid);
     let started = Instant::now();
     go.wait().await;
@@ -259,7 +259,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let cpu_used = (cpu_us(server_pid) - cpu_before).max(0.0);
     let faults = minor_faults(server_pid).saturating_sub(faults_before);
     let threads = thread_cpu_between(&threads_before, &thread_cpu_ns(server_pid));
-    run_hook(args.after_turns.as_deref(), server_pid)?;
+    run_hook(args.after_turns.as_deref(), server_pid).await?;
     drop(open);
     let (rss_end, hwm) = rss_kib(server_pid);
     if args.timeline {
@@ -410,14 +410,22 @@ fn floor_pace(args: &Args) -> Option<floor::Pace> {
 }
 
 /// Runs a `--before-turns` / `--after-turns` command to its end (a
-/// profiler's zero or dump must have happened before the turns go on).
-fn run_hook(cmd: Option<&str>, server_pid: u32) -> anyhow::Result<()> {
+/// profiler's zero or dump must have happened before the turns go on), on
+/// the runtime rather than blocking it, and at most `HOOK_WITHIN`.
+async fn run_hook(cmd: Option<&str>, server_pid: u32) -> anyhow::Result<()> {
+    const HOOK_WITHIN: Duration = Duration::from_secs(300);
     let Some(cmd) = cmd else { return Ok(()) };
-    let status = std::process::Command::new("sh")
-        .args(["-c", cmd])
-        .env("SERVER_PID", server_pid.to_string())
-        .status()
-        .with_context(|| format!("run {cmd:?}"))?;
+    let status = tokio::time::timeout(
+        HOOK_WITHIN,
+        tokio::process::Command::new("sh")
+            .args(["-c", cmd])
+            .env("SERVER_PID", server_pid.to_string())
+            .kill_on_drop(true)
+            .status(),
+    )
+    .await
+    .with_context(|| format!("{cmd:?} did not end within {HOOK_WITHIN:?}"))?
+    .with_context(|| format!("run {cmd:?}"))?;
     anyhow::ensure!(status.success(), "{cmd:?} failed: {status}");
     Ok(())
 }
