@@ -3,8 +3,53 @@
 //! Lines are split on `\n` as bytes first and decoded afterwards (a read can
 //! end in the middle of a UTF-8 character). A line longer than the cap is
 //! never buffered past the cap: the rest is skipped and its length reported.
+//!
+//! A reader holds a read buffer only while it holds unread output: one that
+//! waits for its agent gives the buffer back to its thread's spares, and the
+//! next read (by any reader on that thread) takes one. A buffer per agent
+//! run kept 64 KiB resident for an idle agent's life, and on a new server
+//! its first fill was 16 page faults per run (a quarter of the faults at
+//! the load tool's turn; docs/PERFORMANCE.md).
 
+use std::cell::RefCell;
+use std::future::Future;
 use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Spare read buffers kept per thread: a runtime thread reads one pipe at a
+/// time, so a few cover it; more are freed.
+const SPARES_PER_THREAD: usize = 4;
+
+thread_local! {
+    static SPARES: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer of exactly `size` bytes' room (the read size), a spare
+/// one if this thread has one.
+fn take_buffer(size: usize) -> Vec<u8> {
+    SPARES
+        .try_with(|spares| {
+            let mut spares = spares.borrow_mut();
+            let i = spares.iter().position(|b| b.capacity() == size)?;
+            Some(spares.swap_remove(i))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Vec::with_capacity(size))
+}
+
+fn give_back(mut buffer: Vec<u8>) {
+    if buffer.capacity() == 0 {
+        return;
+    }
+    buffer.clear();
+    // `try_with`: a reader dropped while its thread ends frees its buffer.
+    let _ = SPARES.try_with(|spares| {
+        let mut spares = spares.borrow_mut();
+        if spares.len() < SPARES_PER_THREAD {
+            spares.push(buffer);
+        }
+    });
+}
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum LineOut {
@@ -16,11 +61,16 @@ pub struct LineReader<R> {
     inner: R,
     /// What was read and not yet consumed: `chunk[at..]`. Read into the
     /// vector's spare room, never zero-filled first (a `BufReader` zeroes
-    /// its whole buffer when made: 64 KiB for every agent run).
+    /// its whole buffer when made: 64 KiB for every agent run). No room at
+    /// all while everything read is consumed (the buffer is a spare then).
     chunk: Vec<u8>,
     at: usize,
-    /// The line being gathered, up to `cap` bytes.
+    /// Bytes read at most at a time.
+    chunk_size: usize,
+    /// The line being gathered, up to `cap` bytes, and its length so far
+    /// (past the cap too).
     line: Vec<u8>,
+    len: usize,
     cap: usize,
 }
 
@@ -30,41 +80,68 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     pub fn new(inner: R, chunk: usize, cap: usize) -> Self {
         Self {
             inner,
-            chunk: Vec::with_capacity(chunk.max(1)),
+            chunk: Vec::new(),
             at: 0,
+            chunk_size: chunk.max(1),
             line: Vec::new(),
+            len: 0,
             cap,
         }
     }
 
     /// The next line without its `\n` (and `\r`), or `None` at end of input.
-    /// Invalid UTF-8 is replaced, never an error.
+    /// Invalid UTF-8 is replaced, never an error. Cancel-safe: a call
+    /// dropped while it waits keeps what it gathered for the next one.
     pub async fn next_line(&mut self) -> std::io::Result<Option<LineOut>> {
-        self.line.clear();
-        let mut len = 0usize;
         loop {
-            if self.at == self.chunk.len() {
-                self.chunk.clear();
-                self.at = 0;
-                // Reads into the capacity kept from `new` (the vector is
-                // empty, so it never grows here).
-                if self.inner.read_buf(&mut self.chunk).await? == 0 {
-                    return Ok((len > 0).then(|| self.finish(len)));
-                }
+            if self.at == self.chunk.len() && self.fill().await? == 0 {
+                return Ok((self.len > 0).then(|| self.finish()));
             }
             let rest = &self.chunk[self.at..];
             let (take, done) = match memchr::memchr(b'\n', rest) {
                 Some(i) => (i, true),
                 None => (rest.len(), false),
             };
-            if len + take <= self.cap {
+            if self.len + take <= self.cap {
                 self.line.extend_from_slice(&rest[..take]);
             }
-            len += take;
+            self.len += take;
             self.at += take + usize::from(done);
             if done {
-                return Ok(Some(self.finish(len)));
+                self.release_if_consumed();
+                return Ok(Some(self.finish()));
             }
+        }
+    }
+
+    /// Reads once into a buffer taken for the read. A read that finds
+    /// nothing yet gives the buffer back before it waits: it is taken again
+    /// when the pipe has output. Cancel-safe: a read that is not ready has
+    /// read nothing.
+    async fn fill(&mut self) -> std::io::Result<usize> {
+        give_back(std::mem::take(&mut self.chunk));
+        self.at = 0;
+        let (inner, chunk, size) = (&mut self.inner, &mut self.chunk, self.chunk_size);
+        std::future::poll_fn(|cx| {
+            let mut buffer = take_buffer(size);
+            // Reads into the buffer's room (it is empty, so it never grows).
+            let polled = std::pin::pin!(inner.read_buf(&mut buffer)).poll(cx);
+            if polled.is_pending() {
+                give_back(buffer);
+            } else {
+                *chunk = buffer;
+            }
+            polled
+        })
+        .await
+    }
+
+    /// Gives the buffer back once all that was read is consumed, so a
+    /// reader waiting to hand its lines over holds none either.
+    fn release_if_consumed(&mut self) {
+        if self.at == self.chunk.len() {
+            give_back(std::mem::take(&mut self.chunk));
+            self.at = 0;
         }
     }
 
@@ -72,16 +149,23 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     /// cap), without reading: the lines of a burst are handed over together.
     /// `None` leaves what is buffered to `next_line`.
     pub fn buffered_line(&mut self) -> Option<LineOut> {
+        if self.len > 0 {
+            return None; // a line begun in an earlier read: `next_line`'s
+        }
         let rest = &self.chunk[self.at..];
         let len = memchr::memchr(b'\n', rest).filter(|&i| i <= self.cap)?;
-        self.line.clear();
         self.line.extend_from_slice(&rest[..len]);
+        self.len = len;
         self.at += len + 1;
-        Some(self.finish(len))
+        self.release_if_consumed();
+        Some(self.finish())
     }
 
-    fn finish(&mut self, len: usize) -> LineOut {
+    /// The line gathered so far, ended.
+    fn finish(&mut self) -> LineOut {
+        let len = std::mem::take(&mut self.len);
         if len > self.cap {
+            self.line.clear();
             return LineOut::TooLong { len };
         }
         if self.line.last() == Some(&b'\r') {
@@ -93,6 +177,18 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
         LineOut::Line(line)
+    }
+
+    /// Where the buffer held is, if one is.
+    #[cfg(test)]
+    fn buffer(&self) -> Option<*const u8> {
+        (self.chunk.capacity() > 0).then_some(self.chunk.as_ptr())
+    }
+}
+
+impl<R> Drop for LineReader<R> {
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.chunk));
     }
 }
 
@@ -170,6 +266,52 @@ mod tests {
             Some(LineOut::Line("five".into()))
         );
         assert_eq!(r.next_line().await.unwrap(), None);
+    }
+
+    fn poll_once<F: Future>(f: F) -> std::task::Poll<F::Output> {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        std::pin::pin!(f).poll(&mut cx)
+    }
+
+    /// Tried: an agent that has printed nothing, then a line and the start
+    /// of the next, then the rest; then another agent's reader on the same
+    /// thread. Each wait is a call dropped (`next_line` is cancel-safe). A
+    /// reader holds a buffer only while output it read is unconsumed, and
+    /// the next read on the thread takes the one given back.
+    #[tokio::test]
+    async fn only_unconsumed_output_holds_a_buffer() {
+        use tokio::io::AsyncWriteExt;
+        let (mut agent, pipe) = tokio::io::duplex(1024);
+        let mut r = LineReader::new(pipe, 4096, 100);
+        assert!(poll_once(r.next_line()).is_pending());
+        assert_eq!(r.buffer(), None, "waiting for output: no buffer held");
+        agent.write_all(b"one\ntw").await.unwrap();
+        assert_eq!(
+            r.next_line().await.unwrap(),
+            Some(LineOut::Line("one".into()))
+        );
+        let held = r.buffer().expect("\"tw\" is read and not consumed");
+        assert!(poll_once(r.next_line()).is_pending());
+        assert_eq!(
+            r.buffer(),
+            None,
+            "\"tw\" waits with its line, not in the buffer"
+        );
+        agent.write_all(b"o\n").await.unwrap();
+        assert_eq!(
+            r.next_line().await.unwrap(),
+            Some(LineOut::Line("two".into()))
+        );
+        assert_eq!(r.buffer(), None, "all consumed");
+
+        let (mut other, pipe) = tokio::io::duplex(1024);
+        let mut second = LineReader::new(pipe, 4096, 100);
+        other.write_all(b"three\nfour").await.unwrap();
+        assert_eq!(
+            second.next_line().await.unwrap(),
+            Some(LineOut::Line("three".into()))
+        );
+        assert_eq!(second.buffer(), Some(held), "the spare is read into again");
     }
 
     #[tokio::test]
