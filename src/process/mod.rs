@@ -233,7 +233,10 @@ async fn run(
                         // at a burst, one queue slot and one budget take
                         // instead of one of each per line (those were ~10 %
                         // of the runtime's CPU at the load tool's turn).
-                        let mut lines = vec![l];
+                        // Room for a whole batch: a burst's list is not
+                        // regrown (and copied) five times on its way to 64.
+                        let mut lines = Vec::with_capacity(LINE_BATCH);
+                        lines.push(l);
                         while lines.len() < LINE_BATCH {
                             match r.buffered_line() {
                                 Some(LineOut::Line(l)) => lines.push(l),

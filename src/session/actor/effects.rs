@@ -23,17 +23,13 @@ impl Actor {
             (self.state.running().is_some(), self.state.prompts_waiting());
 
         self.state.set_now(now_ms);
-        for effect in self.state.handle(input) {
-            self.perform(effect, reply_to.as_ref());
-        }
+        self.step(input, reply_to.as_ref());
         // What the step's effects had to say back (a turn waiting for an
         // agent slot, a spawn that will not happen): fed after every effect
         // of the step is carried out, so one input's effects stay in order.
         while !self.deferred.is_empty() {
             for (proc, event) in std::mem::take(&mut self.deferred) {
-                for effect in self.state.handle(Input::Agent { proc, event }) {
-                    self.perform(effect, reply_to.as_ref());
-                }
+                self.step(Input::Agent { proc, event }, reply_to.as_ref());
             }
         }
         // Gauges for /metrics move by this session's change.
@@ -53,6 +49,18 @@ impl Actor {
         if running != was_running || (now_waiting > 0) != (was_waiting > 0) {
             self.rt.notices.status(&self.id, running, now_waiting > 0);
         }
+    }
+
+    /// One input through the state machine, its effects carried out in
+    /// order. The effects' list is the actor's, reused (a step within a
+    /// step, if an effect ever fed one, would take a fresh list).
+    fn step(&mut self, input: Input, reply_to: Option<&mpsc::Sender<Frame>>) {
+        let mut effects = std::mem::take(&mut self.effects);
+        self.state.handle_into(input, &mut effects);
+        for effect in effects.drain(..) {
+            self.perform(effect, reply_to);
+        }
+        self.effects = effects;
     }
 
     pub(super) fn perform(&mut self, effect: Effect, reply_to: Option<&mpsc::Sender<Frame>>) {

@@ -97,6 +97,7 @@ impl SessionHandle {
             closers: Vec::new(),
             proc_records: Vec::new(),
             deferred: Vec::new(),
+            effects: Vec::new(),
             pending: None,
             slots: HashMap::new(),
             slot_idle: false,
@@ -168,6 +169,9 @@ struct Actor {
     proc_records: Vec<Cmd>,
     /// Agent events the step's effects produced themselves (see `feed`).
     deferred: Vec<(ProcId, AgentEvent)>,
+    /// The list a step's effects are written into, kept between steps (a
+    /// new one per input was an allocation per agent line).
+    effects: Vec<Effect>,
     /// A spawn waiting for an agent slot (`--max-agents`).
     pending: Option<PendingSpawn>,
     /// The slot each live agent process holds.

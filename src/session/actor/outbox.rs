@@ -114,23 +114,18 @@ impl Outbox {
     /// gap, and its last error.
     pub fn on_commit(&mut self, commit: &Commit) -> Released {
         let mut out = Released::default();
-        while self
+        // Both queues are in seq order: the released part is a prefix,
+        // taken at its size (a list grown by doubling copied itself and
+        // touched fresh pages at every commit of a long burst).
+        let n = self
             .unacked
-            .front()
-            .is_some_and(|(seq, _)| *seq <= commit.committed)
-        {
-            if let Some((seq, frame)) = self.unacked.pop_front() {
-                self.unacked_bytes -= frame.len();
-                out.frames.push((seq, frame));
-            }
-        }
-        while let Some(&(seq, at)) = self.line_stamps.front() {
-            if seq > commit.committed {
-                break;
-            }
-            self.line_stamps.pop_front();
-            out.line_arrivals.push(at);
-        }
+            .partition_point(|(seq, _)| *seq <= commit.committed);
+        out.frames = self.unacked.drain(..n).collect();
+        self.unacked_bytes -= out.frames.iter().map(|(_, f)| f.len()).sum::<usize>();
+        let n = self
+            .line_stamps
+            .partition_point(|(seq, _)| *seq <= commit.committed);
+        out.line_arrivals = self.line_stamps.drain(..n).map(|(_, at)| at).collect();
         match &commit.error {
             Some(e) if !self.unacked.is_empty() => out.failed = Some(self.failed(e.clone())),
             _ => {

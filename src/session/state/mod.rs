@@ -338,6 +338,17 @@ impl SessionState {
         }
     }
 
+    /// As `handle`, the effects appended to `out`: a caller that keeps one
+    /// list saves an allocation per input.
+    pub fn handle_into(&mut self, input: Input, out: &mut Vec<Effect>) {
+        // The step writes into `self.out`, which `handle` hands back whole.
+        // Invariant: `self.out` is empty between steps (each step ends in
+        // `finish_step`, which takes it), so the swap drops nothing.
+        debug_assert!(self.out.is_empty());
+        std::mem::swap(&mut self.out, out);
+        *out = self.handle(input);
+    }
+
     pub fn handle(&mut self, input: Input) -> Vec<Effect> {
         match input {
             Input::UserMessage {
