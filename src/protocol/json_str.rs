@@ -246,7 +246,8 @@ mod tests {
     }
 
     /// Strings longer than a chunk (`CHUNK` bytes escaped at a time): every
-    /// kind of escape at and around the chunk's end, and a long mixed one.
+    /// kind of escape at and around the chunk's end, a long mixed one, and
+    /// chunks that fill the scratch buffer's worst case.
     #[test]
     fn escapes_across_chunks() {
         let mut cases = Vec::new();
@@ -259,6 +260,10 @@ mod tests {
             }
         }
         cases.push("ab\"c\\d\ne\u{1}fé€😀 ".repeat(2_000));
+        // The worst cases for the scratch's room: every byte six bytes
+        // escaped, every byte a quote.
+        cases.push("\u{1}".repeat(2 * CHUNK + 3));
+        cases.push("\"".repeat(2 * CHUNK + 3));
         for s in &cases {
             assert_eq!(
                 ours(s),
