@@ -44,6 +44,12 @@ pub fn needed<'a>(needles: impl IntoIterator<Item = &'a str>) -> Option<u64> {
 }
 
 /// Whether a path with characters `has` may match a query needing `need`.
+/// Whether a path with characters `has` is all ASCII (the matcher can
+/// then read its bytes as they are, without a check or a conversion).
+pub fn is_ascii(has: u64) -> bool {
+    has & OTHER == 0
+}
+
 pub fn may_match(has: u64, need: u64) -> bool {
     has & OTHER != 0 || has & need == need
 }

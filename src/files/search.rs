@@ -298,14 +298,15 @@ impl Scorer {
         // need not be scored at all (most paths of `rs` or `s`). The name's
         // character set first: one AND turns most names that cannot match away.
         let name_may = charset::may_match(e.name_chars, self.need);
+        let ascii = charset::is_ascii(e.chars);
         if self.name_implies_path && e.name_start > 0 && name_may {
-            if let Some(s) = self.score(name, pattern, greedy) {
+            if let Some(s) = self.score(name, ascii, pattern, greedy) {
                 return Some((s + NAME_BONUS, !e.is_dir, Reverse(e.rel.len()), index));
             }
         }
-        let in_path = self.score(&e.rel, pattern, greedy)?;
+        let in_path = self.score(&e.rel, ascii, pattern, greedy)?;
         let total = if e.name_start > 0 && !self.name_implies_path && name_may {
-            self.score(name, pattern, greedy)
+            self.score(name, ascii, pattern, greedy)
                 .map_or(in_path, |s| s + NAME_BONUS)
         } else if e.name_start == 0 {
             in_path + NAME_BONUS
@@ -315,10 +316,17 @@ impl Scorer {
         Some((total, !e.is_dir, Reverse(e.rel.len()), index))
     }
 
-    /// The pattern's score for `hay`: exact, or with fuzzy atoms matched
-    /// greedily (linear; the same characters, a rougher score).
-    fn score(&mut self, hay: &str, pattern: &Pattern, greedy: bool) -> Option<u32> {
-        let hay = Utf32Str::new(hay, &mut self.buf);
+    /// The pattern's score for `hay` (`ascii`: known to be ASCII): exact,
+    /// or with fuzzy atoms matched greedily (linear; the same characters, a
+    /// rougher score).
+    fn score(&mut self, hay: &str, ascii: bool, pattern: &Pattern, greedy: bool) -> Option<u32> {
+        // Most paths are ASCII, known from their character set: no scan
+        // for a wide character on every entry of every search.
+        let hay = if ascii {
+            Utf32Str::Ascii(hay.as_bytes())
+        } else {
+            Utf32Str::new(hay, &mut self.buf)
+        };
         if !greedy {
             return pattern.score(hay, &mut self.matcher);
         }
@@ -402,6 +410,35 @@ mod tests {
         assert_eq!(rels, ["src/make.rs", "src", "Makefile", "zeta.md"]);
         assert!(b[0].recent && !b[1].recent);
         assert_eq!(search(&e, "/p", "xyz", 10).len(), 0);
+    }
+
+    #[test]
+    fn paths_with_wide_characters_match_beside_ascii_ones() {
+        // ASCII paths are read as bytes without the matcher's check; a path
+        // with a wide character still goes through it (normalised: `e`
+        // finds `é`), with highlights counted in characters, in both the
+        // exact (small index) and the greedy (large index) ranking.
+        let mut paths: Vec<String> = (0..PARALLEL_MIN + 10)
+            .map(|i| format!("src/mod_{i}.rs"))
+            .collect();
+        paths.extend(["docs/café.md".into(), "docs/cafe.md".into()]);
+        for n in [3, paths.len()] {
+            let e = entries(
+                &paths[paths.len() - n..]
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+            );
+            let hits = search(&e, "/p", "cafe", 10);
+            let rels: Vec<&str> = hits.iter().map(|h| h.file.rel_path.as_str()).collect();
+            assert_eq!(rels.len(), 2, "{n} entries: {rels:?}");
+            assert!(rels.contains(&"docs/café.md") && rels.contains(&"docs/cafe.md"));
+            let wide = hits
+                .iter()
+                .find(|h| h.file.rel_path == "docs/café.md")
+                .unwrap();
+            assert_eq!(wide.matches, [5, 6, 7, 8], "character positions");
+        }
     }
 
     #[test]
