@@ -130,20 +130,26 @@ fn escape_chunk(src: &[u8], dst: &mut [u8]) -> usize {
     for word in &mut words {
         let word: [u8; 8] = word.try_into().expect("eight bytes");
         let w = u64::from_le_bytes(word);
-        dst[o..o + 8].copy_from_slice(&word);
-        if escape_flags(w) == 0 {
+        // A word escapes into at most 16 bytes (a backslash per byte) and
+        // its last store reaches 9 bytes past its last escape: one check of
+        // 24 bytes of room, none per store below.
+        let room: &mut [u8; 24] = (&mut dst[o..o + 24]).try_into().expect("24 bytes");
+        room[..8].copy_from_slice(&word);
+        let mut flags = quotes_and_backslashes(w);
+        if flags | below_0x20(w) == 0 {
             o += 8;
         } else if below_0x20(w) != 0 {
             o += escape_bytes(&word, &mut dst[o..]);
         } else {
-            let mut flags = quotes_and_backslashes(w);
             let mut added = 0;
             while flags != 0 {
                 let p = (flags.trailing_zeros() / 8) as usize;
-                // Byte p of the word now sits at o + p + added.
-                let at = o + p + added;
-                dst[at] = b'\\';
-                dst[at + 1..at + 9].copy_from_slice(&(w >> (8 * p)).to_le_bytes());
+                // Byte p of the word now sits at p + added (at most 14: p
+                // and added are each at most 7; the mask only tells the
+                // compiler so).
+                let at = (p + added) & 15;
+                room[at] = b'\\';
+                room[at + 1..at + 9].copy_from_slice(&(w >> (8 * p)).to_le_bytes());
                 added += 1;
                 flags &= flags - 1;
             }
