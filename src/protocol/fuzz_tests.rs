@@ -286,6 +286,8 @@ proptest! {
             for e in s.handle(input) {
                 if let Effect::Event { seq, frame } = e {
                     serde_json::from_str::<serde_json::Value>(&frame).expect("events are JSON");
+                    // One line each: the store splits its rows on newlines.
+                    assert!(!frame.contains('\n'), "a raw newline in {frame}");
                     seqs.push(seq);
                 }
             }

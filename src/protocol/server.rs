@@ -201,6 +201,9 @@ struct Sequenced<'a> {
 }
 
 impl SessionEvent {
+    /// The event's frame: compact JSON, so never a raw newline (every
+    /// control byte in a string is escaped). The store relies on it: a log
+    /// row holds a burst of frames, one per line (`store/log_rows.rs`).
     pub fn to_frame(&self, seq: u64) -> Frame {
         // An agent's raw line (most events by far) is written straight into
         // a buffer of about its final size: the same bytes the general path
@@ -210,7 +213,9 @@ impl SessionEvent {
         }
         serde_json::to_string(&Sequenced { seq, event: self })
             .unwrap_or_else(|e| {
-                format!(r#"{{"type":"error","seq":{seq},"message":"serialisation failed: {e}"}}"#)
+                // A `Value` always serialises, its message escaped.
+                serde_json::json!({"type": "error", "seq": seq, "message": format!("serialisation failed: {e}")})
+                    .to_string()
             })
             .into()
     }
