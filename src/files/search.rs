@@ -223,7 +223,13 @@ impl Best {
         pattern: &Pattern,
         greedy: bool,
     ) {
+        // Once full, the lowest kept rank: an entry whose best possible
+        // rank is below it is passed over unscored (`Scorer::cannot_beat`).
+        let mut cut = self.cut(scorer, greedy);
         for (i, e) in part.iter().enumerate() {
+            if cut.as_ref().is_some_and(|c| scorer.cannot_beat(e, c)) {
+                continue;
+            }
             let Some(key) = scorer.key(e, offset + i, pattern, greedy) else {
                 continue;
             };
@@ -232,12 +238,115 @@ impl Best {
             } else if self.heap.peek().is_some_and(|Reverse(low)| key > *low) {
                 self.heap.pop();
                 self.heap.push(Reverse(key));
+            } else {
+                continue;
             }
+            cut = self.cut(scorer, greedy);
         }
+    }
+
+    /// What an entry must reach to be kept, once `max` are kept and if the
+    /// pattern's bound can turn any entry away (only the greedy ranking of
+    /// a large index prunes).
+    fn cut(&self, scorer: &Scorer, greedy: bool) -> Option<Cut> {
+        if !greedy || self.heap.len() < self.max {
+            return None;
+        }
+        let b = scorer.bound.as_ref()?;
+        let &Reverse((score, file, len, _)) = self.heap.peek()?;
+        // Only a floor of name matches: any other match scores below them.
+        let over = score.checked_sub(NAME_BONUS)?;
+        (over >= b.least).then_some(Cut {
+            over,
+            file,
+            len,
+            all: over > b.most,
+        })
     }
 
     fn into_keys(self) -> Vec<RankKey> {
         self.heap.into_iter().map(|Reverse(k)| k).collect()
+    }
+}
+
+/// The matcher's scoring (nucleo-matcher 0.3, paths configuration): a
+/// matched character, the bonus after a `/` (and at a string's start), the
+/// largest bonus anywhere else.
+const SCORE_MATCH: u32 = 16;
+const DELIMITER_BONUS: u32 = 9;
+const BOUNDARY_BONUS: u32 = 8;
+
+/// The lowest kept rank, its score less the name bonus; `all`: above what
+/// any name can score.
+struct Cut {
+    over: u32,
+    file: bool,
+    len: Reverse<usize>,
+    all: bool,
+}
+
+/// The most a file name can score against a pattern of plain fuzzy ASCII
+/// atoms: each atom at most every character matched at the best bonus. In
+/// a name (no `/` in it) the matcher's largest bonus, the one after a
+/// delimiter, comes only at its first byte (which counts as following one);
+/// every other place gets at most `BOUNDARY_BONUS`. An atom of n characters
+/// thus scores at most `16 + 2 * 8 + (n - 1) * (16 + 8)` (the first
+/// character's bonus counts twice, later ones at most the run's), or n + 1
+/// more if it starts with the name's first character. Checked against the
+/// matcher in `the_name_bound_holds`.
+#[derive(Debug)]
+struct NameBound {
+    /// With no atom starting where the name does.
+    least: u32,
+    /// With every atom starting where the name does (a bound for any name).
+    most: u32,
+    /// Each atom's first character (lower case) and what it adds then.
+    firsts: Vec<(u8, u32)>,
+}
+
+impl NameBound {
+    fn new(pattern: &Pattern, texts: &[String]) -> Option<NameBound> {
+        let plain = pattern
+            .atoms
+            .iter()
+            .all(|a| a.kind == AtomKind::Fuzzy && !a.negative);
+        // Short enough that no bound comes near `NAME_BONUS`.
+        let total: usize = texts.iter().map(String::len).sum();
+        if !plain || total > 1_000 || texts.iter().any(|t| t.is_empty() || !t.is_ascii()) {
+            return None;
+        }
+        let mut b = NameBound {
+            least: 0,
+            most: 0,
+            firsts: Vec::new(),
+        };
+        for t in texts {
+            let n = t.len() as u32;
+            b.least += SCORE_MATCH + 2 * BOUNDARY_BONUS + (n - 1) * (SCORE_MATCH + BOUNDARY_BONUS);
+            let extra = (n + 1) * (DELIMITER_BONUS - BOUNDARY_BONUS);
+            b.most += extra;
+            b.firsts.push((t.as_bytes()[0].to_ascii_lowercase(), extra));
+        }
+        b.most += b.least;
+        Some(b)
+    }
+
+    /// The bound for a name starting with `first`.
+    #[inline]
+    fn starting(&self, first: Option<u8>) -> u32 {
+        let Some(first) = first.map(|c| c.to_ascii_lowercase()) else {
+            return self.least;
+        };
+        if let [(c, _)] = self.firsts[..] {
+            return if c == first { self.most } else { self.least };
+        }
+        self.least
+            + self
+                .firsts
+                .iter()
+                .filter(|&&(c, _)| c == first)
+                .map(|(_, extra)| extra)
+                .sum::<u32>()
     }
 }
 
@@ -252,6 +361,9 @@ struct Scorer {
     name_implies_path: bool,
     /// Characters a path must hold to match (`charset`); 0: no test.
     need: u64,
+    /// The most a file name can score (`NameBound`); `None` when the
+    /// pattern has an atom that is not plain fuzzy ASCII.
+    bound: Option<NameBound>,
 }
 
 impl Scorer {
@@ -281,7 +393,25 @@ impl Scorer {
                     .map(|(_, t)| t.as_str()),
             )
             .unwrap_or(0),
+            bound: NameBound::new(pattern, &texts),
         }
+    }
+
+    /// Whether entry `e` ranks below the cut whatever it scores: its name's
+    /// best possible score (`NameBound`) and its tie-breaks come below the
+    /// lowest kept rank's.
+    #[inline]
+    fn cannot_beat(&self, e: &Entry, cut: &Cut) -> bool {
+        if cut.all {
+            return true;
+        }
+        let Some(b) = &self.bound else { return false };
+        if !charset::is_ascii(e.chars) {
+            return false;
+        }
+        let most = b.starting(e.rel.as_bytes().get(e.name_start).copied());
+        // Strictly below: an entry equal on all three wins on its index.
+        (most, !e.is_dir, Reverse(e.rel.len())) < (cut.over, cut.file, cut.len)
     }
 
     /// The rank of entry `e` (number `index`), or `None` if it does not
@@ -512,6 +642,137 @@ mod tests {
             assert_eq!(fast[..5], exact[..5], "{query}");
             let shared = fast.iter().filter(|p| exact.contains(p)).count();
             assert!(shared >= 8, "{query}: {fast:?} against {exact:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pattern(q: &str) -> Pattern {
+        Pattern::parse(q, CaseMatching::Smart, Normalization::Smart)
+    }
+
+    /// The keys a greedy scan keeps, sorted, with or without pruning.
+    fn kept(entries: &[Entry], query: &str, keep: usize, prune: bool) -> Vec<RankKey> {
+        let p = pattern(query);
+        let mut scorer = Scorer::new(&p);
+        if !prune {
+            scorer.bound = None;
+        }
+        let mut best = Best::new(keep);
+        // In blocks, as the workers scan, so the floor carries over.
+        for (b, part) in entries.chunks(BLOCK).enumerate() {
+            best.scan(part, b * BLOCK, &mut scorer, &p, true);
+        }
+        let mut keys = best.into_keys();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// A project of the finder's shape (1-4 levels), with names that start
+    /// with every kind of character, folders, capitals and a few wide
+    /// characters: pruning keeps exactly what scoring everything keeps.
+    #[test]
+    fn pruning_keeps_what_scoring_every_entry_keeps() {
+        let names = [
+            "file", "src", "Makefile", "_init", "rs", "mod", "s", "x-y", "9lives", "café", "lib",
+        ];
+        let mut paths: Vec<String> = Vec::new();
+        for i in 0..30_000 {
+            let dir = match i % 4 {
+                0 => format!("src/m{}", i % 97),
+                1 => format!("src/m{}/sub{}", i % 97, i % 13),
+                2 => format!("lib/p{}/src/a{}/b{}", i % 31, i % 11, i % 5),
+                _ => format!("t{}", i % 41),
+            };
+            paths.push(format!("{dir}/{}_{i}.rs", names[i % names.len()]));
+            if i % 500 == 0 {
+                paths.push(dir);
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        let entries: Vec<Entry> = paths
+            .iter()
+            .map(|p| Entry::new(p, !p.contains('.')))
+            .collect();
+        let queries = [
+            "s",
+            "rs",
+            "f",
+            "F",
+            "mod",
+            "file_42",
+            "srcm3sub",
+            "libpsrcab",
+            "zzzz",
+            "Make",
+            "_",
+            "9",
+            "m rs",
+            "lib mod",
+            "caf",
+            "s_1",
+            "x-y",
+            "src",
+            "t4",
+            "é",
+        ];
+        for q in queries {
+            for keep in [1, 40, 200] {
+                assert_eq!(
+                    kept(&entries, q, keep, true),
+                    kept(&entries, q, keep, false),
+                    "{q:?}, keep {keep}"
+                );
+            }
+        }
+    }
+
+    fn name_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            4 => prop::char::range('a', 'z'),
+            1 => prop::char::range('A', 'Z'),
+            1 => prop::char::range('0', '9'),
+            1 => prop::sample::select(vec!['_', '-', '.', ' ', ',', ':', ';', '|', '\\', '(']),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+        /// Tried: ASCII names of every character class (no `/`), queries of
+        /// one to three atoms taken from the name or made up. Neither the
+        /// greedy nor the exact score of a name is above its bound.
+        #[test]
+        fn the_name_bound_holds(
+            name in prop::collection::vec(name_char(), 1..24).prop_map(|c| c.into_iter().collect::<String>()),
+            picks in prop::collection::vec((any::<prop::sample::Index>(), 1usize..5), 1..4),
+            made_up in prop::collection::vec(name_char(), 1..6).prop_map(|c| c.into_iter().collect::<String>()),
+        ) {
+            let chars: Vec<char> = name.chars().collect();
+            let mut atoms: Vec<String> = picks
+                .iter()
+                .map(|(at, len)| {
+                    let start = at.index(chars.len());
+                    chars[start..(start + len).min(chars.len())].iter().collect::<String>()
+                })
+                .collect();
+            atoms.push(made_up);
+            for query in [atoms[0].clone(), atoms.join(" "), atoms.last().cloned().unwrap_or_default()] {
+                let p = pattern(&query);
+                let mut scorer = Scorer::new(&p);
+                let Some(bound) = scorer.bound.take() else { continue };
+                let most = bound.starting(name.as_bytes().first().copied());
+                for greedy in [true, false] {
+                    if let Some(s) = scorer.score(&name, true, &p, greedy) {
+                        prop_assert!(s <= most, "{query:?} in {name:?}: {s} over {most} (greedy {greedy})");
+                    }
+                }
+            }
         }
     }
 }
