@@ -150,32 +150,31 @@ fn candidates(
         // the best overall are among the union, whichever worker saw them.
         let blocks = entries.len().div_ceil(BLOCK);
         let next = AtomicUsize::new(0);
+        // Relaxed: the counter only hands out distinct block numbers;
+        // results come back through join.
+        let work = || {
+            let mut scorer = Scorer::new(pattern);
+            let mut best = Best::new(keep);
+            loop {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                if b >= blocks {
+                    break;
+                }
+                let start = b * BLOCK;
+                let part = &entries[start..(start + BLOCK).min(entries.len())];
+                best.scan(part, start, &mut scorer, pattern, greedy);
+            }
+            best.into_keys()
+        };
+        // The calling thread is one of the workers: a thread less to start
+        // per query.
         std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    let next = &next;
-                    scope.spawn(move || {
-                        let mut scorer = Scorer::new(pattern);
-                        let mut best = Best::new(keep);
-                        loop {
-                            // Relaxed: the counter only hands out distinct
-                            // block numbers; results come back through join.
-                            let b = next.fetch_add(1, Ordering::Relaxed);
-                            if b >= blocks {
-                                break;
-                            }
-                            let start = b * BLOCK;
-                            let part = &entries[start..(start + BLOCK).min(entries.len())];
-                            best.scan(part, start, &mut scorer, pattern, greedy);
-                        }
-                        best.into_keys()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().unwrap_or_default())
-                .collect()
+            let others: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+            let mut keys = work();
+            for w in others {
+                keys.extend(w.join().unwrap_or_default());
+            }
+            keys
         })
     }
 }
