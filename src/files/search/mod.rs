@@ -294,6 +294,12 @@ struct Scorer {
     /// The most a file name can score (`NameBound`); `None` when the
     /// pattern has an atom that is not plain fuzzy ASCII.
     bound: Option<NameBound>,
+    /// Every atom is plain fuzzy of two characters or more (matched
+    /// greedily): a path whose folder alone matches scores what its folder
+    /// does (`path_score`). The longest atom's length.
+    by_folder: Option<usize>,
+    /// The last folder scored alone, and its score.
+    folder: Option<(String, Option<u32>)>,
 }
 
 impl Scorer {
@@ -324,6 +330,12 @@ impl Scorer {
             )
             .unwrap_or(0),
             bound: NameBound::new(pattern, &texts),
+            by_folder: pattern
+                .atoms
+                .iter()
+                .all(|a| a.kind == AtomKind::Fuzzy && !a.negative && a.needle_text().len() > 1)
+                .then(|| texts.iter().map(String::len).max().unwrap_or(0)),
+            folder: None,
         }
     }
 
@@ -364,7 +376,7 @@ impl Scorer {
                 return Some((s + NAME_BONUS, !e.is_dir, Reverse(e.rel.len()), index));
             }
         }
-        let in_path = self.score(&e.rel, ascii, pattern, greedy)?;
+        let in_path = self.path_score(e, ascii, pattern, greedy)?;
         let total = if e.name_start > 0 && !self.name_implies_path && name_may {
             self.score(name, ascii, pattern, greedy)
                 .map_or(in_path, |s| s + NAME_BONUS)
@@ -374,6 +386,42 @@ impl Scorer {
             in_path
         };
         Some((total, !e.is_dir, Reverse(e.rel.len()), index))
+    }
+
+    /// The pattern's score for the whole path of `e`. A greedy match is
+    /// the earliest one: where the folder alone holds every atom, the
+    /// match lies in the folder and the path scores what the folder does,
+    /// whatever the file's name. The index is sorted, so a folder's files
+    /// come together and the folder is scored once for all of them (a
+    /// query matched in folders, such as `libpsrcab`, scored the same
+    /// folder for each of its files).
+    fn path_score(
+        &mut self,
+        e: &Entry,
+        ascii: bool,
+        pattern: &Pattern,
+        greedy: bool,
+    ) -> Option<u32> {
+        let folder = &e.rel[..e.name_start];
+        let cacheable =
+            greedy && ascii && self.by_folder.is_some_and(|longest| folder.len() > longest);
+        if cacheable {
+            let score = match &self.folder {
+                Some((f, score)) if f == folder => *score,
+                _ => {
+                    let score = self.score(folder, ascii, pattern, greedy);
+                    let (f, s) = self.folder.get_or_insert_with(Default::default);
+                    f.clear();
+                    f.push_str(folder);
+                    *s = score;
+                    score
+                }
+            };
+            if score.is_some() {
+                return score;
+            }
+        }
+        self.score(&e.rel, ascii, pattern, greedy)
     }
 
     /// The pattern's score for `hay` (`ascii`: known to be ASCII): exact,

@@ -293,3 +293,55 @@ proptest! {
         }
     }
 }
+
+/// Tried: every entry of a tree of the finder's shape (folders, names with
+/// and without the query's characters, wide characters) against queries
+/// matched in folders, in names, in both, and not at all. With folders
+/// scored once each, every entry's rank is what scoring its whole path
+/// gives.
+#[test]
+fn a_folders_score_is_its_files_score() {
+    let mut paths: Vec<String> = Vec::new();
+    for i in 0..6_000 {
+        let dir = match i % 4 {
+            0 => format!("src/m{}", i % 97),
+            1 => format!("src/m{}/sub{}", i % 97, i % 13),
+            2 => format!("lib/p{}/src/a{}/b{}", i % 31, i % 11, i % 5),
+            _ => format!("t{}/é{}", i % 41, i % 3),
+        };
+        let name = ["file", "lib", "bsrc", "sub", "ab"][i % 5];
+        paths.push(format!("{dir}/{name}_{i}.rs"));
+        paths.push(dir);
+    }
+    paths.sort();
+    paths.dedup();
+    let entries: Vec<Entry> = paths
+        .iter()
+        .map(|p| Entry::new(p, !p.contains('.')))
+        .collect();
+    for q in [
+        "libpsrcab",
+        "srcm3sub",
+        "src",
+        "ab",
+        "lib sub",
+        "psab rs",
+        "t4",
+        "zz",
+        "m1s",
+        "é1",
+    ] {
+        let p = Pattern::parse(q, CaseMatching::Smart, Normalization::Smart);
+        let mut cached = Scorer::new(&p);
+        let mut fresh = Scorer::new(&p);
+        fresh.by_folder = None;
+        for (i, e) in entries.iter().enumerate() {
+            assert_eq!(
+                cached.key(e, i, &p, true),
+                fresh.key(e, i, &p, true),
+                "{q:?} on {}",
+                e.rel
+            );
+        }
+    }
+}
