@@ -81,14 +81,18 @@ mod tests {
     use super::*;
     use nucleo_matcher::pattern::{CaseMatching, Normalization};
 
-    fn bound(q: &str) -> NameBound {
+    fn of(q: &str) -> Option<NameBound> {
         let p = Pattern::parse(q, CaseMatching::Smart, Normalization::Smart);
         let texts: Vec<String> = p
             .atoms
             .iter()
             .map(|a| a.needle_text().to_string())
             .collect();
-        NameBound::new(&p, &texts).expect("a bound")
+        NameBound::new(&p, &texts)
+    }
+
+    fn bound(q: &str) -> NameBound {
+        of(q).expect("a bound")
     }
 
     #[test]
@@ -108,13 +112,7 @@ mod tests {
     #[test]
     fn none_for_queries_it_cannot_bound() {
         for q in ["^src", "!test", "'exact", "rs$", "é"] {
-            let p = Pattern::parse(q, CaseMatching::Smart, Normalization::Smart);
-            let texts: Vec<String> = p
-                .atoms
-                .iter()
-                .map(|a| a.needle_text().to_string())
-                .collect();
-            assert!(NameBound::new(&p, &texts).is_none(), "{q}");
+            assert!(of(q).is_none(), "{q}");
         }
     }
 }

@@ -190,6 +190,33 @@ fn kept(entries: &[Entry], query: &str, keep: usize, prune: bool) -> Vec<RankKey
     keys
 }
 
+/// `n` files in folders of the finder's shape (1-4 levels; with `wide`,
+/// one folder in four holds a wide character), named after `names` in
+/// turn, and every `folders_every`-th file's folder as an entry of its
+/// own; sorted, as the index keeps them.
+fn finder_shaped(n: usize, names: &[&str], wide: bool, folders_every: usize) -> Vec<Entry> {
+    let mut paths: Vec<String> = Vec::new();
+    for i in 0..n {
+        let dir = match i % 4 {
+            0 => format!("src/m{}", i % 97),
+            1 => format!("src/m{}/sub{}", i % 97, i % 13),
+            2 => format!("lib/p{}/src/a{}/b{}", i % 31, i % 11, i % 5),
+            _ if wide => format!("t{}/é{}", i % 41, i % 3),
+            _ => format!("t{}", i % 41),
+        };
+        paths.push(format!("{dir}/{}_{i}.rs", names[i % names.len()]));
+        if i % folders_every == 0 {
+            paths.push(dir);
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    paths
+        .iter()
+        .map(|p| Entry::new(p, !p.contains('.')))
+        .collect()
+}
+
 /// A project of the finder's shape (1-4 levels), with names that start
 /// with every kind of character, folders, capitals and a few wide
 /// characters: pruning keeps exactly what scoring everything keeps.
@@ -198,25 +225,7 @@ fn pruning_keeps_what_scoring_every_entry_keeps() {
     let names = [
         "file", "src", "Makefile", "_init", "rs", "mod", "s", "x-y", "9lives", "café", "lib",
     ];
-    let mut paths: Vec<String> = Vec::new();
-    for i in 0..30_000 {
-        let dir = match i % 4 {
-            0 => format!("src/m{}", i % 97),
-            1 => format!("src/m{}/sub{}", i % 97, i % 13),
-            2 => format!("lib/p{}/src/a{}/b{}", i % 31, i % 11, i % 5),
-            _ => format!("t{}", i % 41),
-        };
-        paths.push(format!("{dir}/{}_{i}.rs", names[i % names.len()]));
-        if i % 500 == 0 {
-            paths.push(dir);
-        }
-    }
-    paths.sort();
-    paths.dedup();
-    let entries: Vec<Entry> = paths
-        .iter()
-        .map(|p| Entry::new(p, !p.contains('.')))
-        .collect();
+    let entries = finder_shaped(30_000, &names, false, 500);
     let queries = [
         "s",
         "rs",
@@ -301,24 +310,7 @@ proptest! {
 /// gives.
 #[test]
 fn a_folders_score_is_its_files_score() {
-    let mut paths: Vec<String> = Vec::new();
-    for i in 0..6_000 {
-        let dir = match i % 4 {
-            0 => format!("src/m{}", i % 97),
-            1 => format!("src/m{}/sub{}", i % 97, i % 13),
-            2 => format!("lib/p{}/src/a{}/b{}", i % 31, i % 11, i % 5),
-            _ => format!("t{}/é{}", i % 41, i % 3),
-        };
-        let name = ["file", "lib", "bsrc", "sub", "ab"][i % 5];
-        paths.push(format!("{dir}/{name}_{i}.rs"));
-        paths.push(dir);
-    }
-    paths.sort();
-    paths.dedup();
-    let entries: Vec<Entry> = paths
-        .iter()
-        .map(|p| Entry::new(p, !p.contains('.')))
-        .collect();
+    let entries = finder_shaped(6_000, &["file", "lib", "bsrc", "sub", "ab"], true, 1);
     for q in [
         "libpsrcab",
         "srcm3sub",
