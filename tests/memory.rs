@@ -17,15 +17,29 @@ const LINES: usize = 120;
 const LINE_BYTES: usize = 7_000_000;
 
 /// Reads until `exec_end`; returns the seqs seen and how many big lines.
+/// A big frame is read by its head alone (`{"seq":N,"type":"claudejson",`
+/// as the server writes it): parsing 7 MB into a `Value` in a debug build
+/// made this tab slower than the agent, and a tab that holds its whole
+/// byte budget is dropped by design.
 async fn read_turn(c: &mut Client) -> (Vec<u64>, usize) {
     let (mut seqs, mut big) = (Vec::new(), 0);
     loop {
-        let v: Value = c.recv().await;
+        let text = c.recv_text().await;
+        if text.len() > 1_000_000 {
+            let head = text.strip_prefix(r#"{"seq":"#).expect("a sequenced frame");
+            let (seq, rest) = head.split_once(',').expect("a seq");
+            assert!(
+                rest.starts_with(r#""type":"claudejson","content":""#),
+                "{}",
+                &rest[..40]
+            );
+            seqs.push(seq.parse().expect("a number"));
+            big += 1;
+            continue;
+        }
+        let v: Value = serde_json::from_str(&text).expect("JSON frame");
         if let Some(s) = v["seq"].as_u64() {
             seqs.push(s);
-        }
-        if v["type"] == "claudejson" && v["content"].as_str().is_some_and(|c| c.len() > 1_000_000) {
-            big += 1;
         }
         if v["type"] == "exec_end" {
             return (seqs, big);
