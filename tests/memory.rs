@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use support::*;
 
 /// Peak and current resident memory of a process, in MiB.
@@ -83,12 +83,29 @@ async fn big_output_and_tabs_that_never_read_stay_within_bytes() {
             .await;
         idle.push(c); // never read from
     }
-    // The measurement window: what the server holds for readers that stall.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The event: each stalled replay holds a page it cannot write (a tab
+    // holds one page at most), so all three have read what they will hold.
+    server.until_metric("replay_pages_held", |p| p == 3.0).await;
+    let held = server.metric("replay_bytes_held").await;
+    assert!(
+        held >= (3 * LINE_BYTES) as f64,
+        "a page holds a big line: {held}"
+    );
     let (peak, now) = rss_mib(server.pid());
-    eprintln!("three stalled replays: peak RSS {peak} MiB, now {now} MiB");
+    eprintln!(
+        "three stalled replays ({:.0} MB of pages held): peak RSS {peak} MiB, now {now} MiB",
+        held / 1e6
+    );
     assert!(peak < 500, "peak RSS {peak} MiB with three stalled replays");
+    // A tab that reads gets everything while they stay stalled, and their
+    // hold does not grow meanwhile.
     let mut fresh = server.client().await;
     fresh.hello("big", 0).await;
     assert_eq!(read_turn(&mut fresh).await.1, LINES);
+    let (peak, _) = rss_mib(server.pid());
+    eprintln!("and a full replay beside them: peak RSS {peak} MiB");
+    assert!(
+        peak < 500,
+        "peak RSS {peak} MiB with three stalled replays and a reader"
+    );
 }

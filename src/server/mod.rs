@@ -394,6 +394,18 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         app.message_files.held().to_string(),
     );
     m(
+        "replay_bytes_held",
+        "gauge",
+        "Bytes of stored events read for tabs' replays and not yet written to their sockets.",
+        s.replay_bytes.load(Relaxed).to_string(),
+    );
+    m(
+        "replay_pages_held",
+        "gauge",
+        "Pages of stored events read for tabs' replays and not yet written (one per replaying tab at most).",
+        s.replay_pages.load(Relaxed).to_string(),
+    );
+    m(
         "store_batches_total",
         "counter",
         "Store transactions.",

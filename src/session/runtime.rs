@@ -100,6 +100,11 @@ pub struct Stats {
     pub connections: AtomicI64,
     /// Quiet sessions retired from memory.
     pub sessions_retired: AtomicU64,
+    /// Bytes of stored events read for tabs' replays and not yet written
+    /// to their sockets, and in how many pages (a page per replaying tab
+    /// at most).
+    pub replay_bytes: AtomicI64,
+    pub replay_pages: AtomicI64,
     /// From an agent line reaching its session to its event being queued
     /// for the tabs (includes the store commit).
     pub event_delay: super::latency::Histogram,

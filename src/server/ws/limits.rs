@@ -6,19 +6,24 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Counts an open connection for as long as it lives.
-pub(super) struct Gauge<'a>(&'a std::sync::atomic::AtomicI64);
+/// Counts something (an open connection, the bytes of a replay page) on
+/// a gauge for as long as it lives.
+pub(super) struct Gauge<'a>(&'a std::sync::atomic::AtomicI64, i64);
 
 impl<'a> Gauge<'a> {
     pub(super) fn up(g: &'a std::sync::atomic::AtomicI64) -> Self {
-        g.fetch_add(1, Ordering::Relaxed);
-        Gauge(g)
+        Self::add(g, 1)
+    }
+
+    pub(super) fn add(g: &'a std::sync::atomic::AtomicI64, n: i64) -> Self {
+        g.fetch_add(n, Ordering::Relaxed);
+        Gauge(g, n)
     }
 }
 
 impl Drop for Gauge<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(self.1, Ordering::Relaxed);
     }
 }
 

@@ -58,6 +58,10 @@ async fn replay_from_store(sink: &mut SplitSink<WebSocket, Message>, gap: &Store
             }
         };
         let Some(&(last, _)) = page.last() else { break };
+        let bytes = page.iter().map(|(_, f)| f.len() as i64).sum();
+        // Until the page is written (or the tab is gone) and dropped.
+        let _held = super::limits::Gauge::add(&gap.stats.replay_bytes, bytes);
+        let _page = super::limits::Gauge::up(&gap.stats.replay_pages);
         for (_, frame) in &page {
             if sink.feed(text(frame)).await.is_err() {
                 return false;

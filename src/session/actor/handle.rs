@@ -56,6 +56,8 @@ pub struct StoreGap {
     pub before: u64,
     /// Bytes per page read (`--replay-page-bytes`).
     pub page_bytes: usize,
+    /// Where the reader counts the page it holds (`replay_bytes`).
+    pub stats: Arc<crate::session::runtime::Stats>,
 }
 
 pub(super) enum Command {

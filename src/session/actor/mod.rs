@@ -435,6 +435,7 @@ impl Actor {
                         after,
                         before: log.first_seq(),
                         page_bytes: self.rt.bytes.replay_page,
+                        stats: self.rt.stats.clone(),
                     });
                 let hello = Reply::Session {
                     session: self.id.to_string(),
