@@ -118,8 +118,9 @@ pub struct Args {
     /// and any event larger than this, are read from the store).
     #[arg(long, env = "SWE_SWE_TAIL_BYTES", default_value_t = 16 << 20)]
     pub tail_bytes: usize,
-    /// Bytes of events read from the store per page of a replay (a larger
-    /// event is a page of its own).
+    /// Bytes of events read from the store per page of a replay: events are
+    /// taken while the page is under it, so a page is at most this plus one
+    /// event. A tab holds one page at a time.
     #[arg(long, env = "SWE_SWE_REPLAY_PAGE_BYTES", default_value_t = 8 << 20)]
     pub replay_page_bytes: usize,
     /// Bytes of events queued per tab before a tab that does not keep up is
