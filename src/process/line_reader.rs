@@ -154,7 +154,9 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         }
         let rest = &self.chunk[self.at..];
         let len = memchr::memchr(b'\n', rest).filter(|&i| i <= self.cap)?;
-        self.line.extend_from_slice(&rest[..len]);
+        // `line` holds nothing here (`len` is 0): a buffer of the line's
+        // size at once, without the growth path of an empty `Vec`.
+        self.line = rest[..len].to_vec();
         self.len = len;
         self.at += len + 1;
         self.release_if_consumed();
