@@ -124,6 +124,7 @@ fn quotes_and_backslashes(w: u64) -> u64 {
 /// backslash is stored at its place and the rest of the word once more one
 /// place on: a store or two per escape, no copy call per run between two.
 /// A word with a control byte goes byte by byte.
+#[inline(always)]
 fn escape_chunk(src: &[u8], dst: &mut [u8]) -> usize {
     let mut o = 0;
     let mut words = src.chunks_exact(8);
@@ -168,30 +169,50 @@ fn escape_bytes(bytes: &[u8], to: &mut [u8]) -> usize {
     n
 }
 
-/// Appends `s` to `out` as a JSON string, quotes included: escaped into a
-/// scratch buffer kept per thread, a chunk at a time, and appended from it
-/// (the frame keeps an allocation of about its own size).
-pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push(b'"');
+/// The parts of `head`, then `s` as a JSON string (quotes included), then
+/// `tail`, in one buffer. Escaped into a scratch buffer kept per thread, a
+/// chunk at a time. For a string of one chunk (nearly every agent line)
+/// the buffer is taken at its exact size once the escaped length is known;
+/// a longer one is built at an estimate and cut to its size. A frame held
+/// in a session's tail thus takes about the memory its byte budget counts
+/// (an estimate of a quarter more held up to 25 % more than counted, and
+/// often a larger size class).
+pub fn json_str_between(head: &[&[u8]], s: &str, tail: &[u8]) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let around = head.iter().map(|h| h.len()).sum::<usize>() + 2 + tail.len();
+    let build = |scratch: &mut Vec<u8>| {
+        if scratch.len() < SCRATCH {
+            scratch.resize(SCRATCH, 0);
+        }
+        let mut out;
+        if bytes.len() <= CHUNK {
+            let n = escape_chunk(bytes, scratch);
+            out = Vec::with_capacity(around + n);
+            head.iter().for_each(|h| out.extend_from_slice(h));
+            out.push(b'"');
+            out.extend_from_slice(&scratch[..n]);
+        } else {
+            // A JSON line quotes every key and string: about one byte in
+            // six gains a backslash, so a quarter more is room for most.
+            out = Vec::with_capacity(around + bytes.len() + bytes.len() / 4);
+            head.iter().for_each(|h| out.extend_from_slice(h));
+            out.push(b'"');
+            for chunk in bytes.chunks(CHUNK) {
+                let n = escape_chunk(chunk, scratch);
+                out.extend_from_slice(&scratch[..n]);
+            }
+        }
+        out.push(b'"');
+        out.extend_from_slice(tail);
+        // Only the long path has room to give back (a large allocation
+        // shrinks in place).
+        out.shrink_to_fit();
+        out
+    };
     // A thread that is ending has no scratch left: one of its own then.
-    if SCRATCH_BUF
-        .try_with(|scratch| escape_via(out, s, &mut scratch.borrow_mut()))
-        .is_err()
-    {
-        escape_via(out, s, &mut Vec::new());
-    }
-    out.push(b'"');
-}
-
-fn escape_via(out: &mut Vec<u8>, s: &str, scratch: &mut Vec<u8>) {
-    if scratch.len() < SCRATCH {
-        scratch.resize(SCRATCH, 0);
-    }
-    for chunk in s.as_bytes().chunks(CHUNK) {
-        let n = escape_chunk(chunk, scratch);
-        out.extend_from_slice(&scratch[..n]);
-    }
+    SCRATCH_BUF
+        .try_with(|scratch| build(&mut scratch.borrow_mut()))
+        .unwrap_or_else(|_| build(&mut Vec::new()))
 }
 
 #[cfg(test)]
@@ -199,8 +220,8 @@ mod tests {
     use super::*;
 
     fn ours(s: &str) -> String {
-        let mut out = Vec::new();
-        push_json_str(&mut out, s);
+        let out = json_str_between(&[], s, b"");
+        assert_eq!(out.capacity(), out.len(), "taken at its size");
         String::from_utf8(out).expect("UTF-8")
     }
 

@@ -223,14 +223,13 @@ impl SessionEvent {
 
 /// `{"seq":N,"type":"claudejson","content":"<line as a JSON string>"}`.
 fn claudejson_frame(seq: u64, content: &str) -> Frame {
-    // A JSON line quotes every key and string: about one byte in six
-    // gains a backslash, so a quarter more is room enough for most lines.
-    let mut out = Vec::with_capacity(content.len() + content.len() / 4 + 64);
-    out.extend_from_slice(br#"{"seq":"#);
-    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
-    out.extend_from_slice(br#","type":"claudejson","content":"#);
-    super::json_str::push_json_str(&mut out, content);
-    out.push(b'}');
+    let mut seq_text = itoa::Buffer::new();
+    let head: [&[u8]; 3] = [
+        br#"{"seq":"#,
+        seq_text.format(seq).as_bytes(),
+        br#","type":"claudejson","content":"#,
+    ];
+    let out = super::json_str::json_str_between(&head, content, b"}");
     // The line's own UTF-8 with ASCII escapes put in: valid UTF-8.
     String::from_utf8(out)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
