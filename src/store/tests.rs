@@ -180,3 +180,48 @@ async fn reads_cut_rows_of_many_events_exactly() {
     let listed = store.session("s").await.unwrap().unwrap();
     assert_eq!((listed.event_count, listed.last_seq), (120, 120));
 }
+
+/// A meta save whose history is the one written last leaves the
+/// conversations index as it is. Tried: the same history saved again, one
+/// id added, one dropped, the session deleted and made again under its id
+/// with another history; after each, the index holds exactly the
+/// session's history.
+#[tokio::test]
+async fn the_conversations_index_follows_the_history_it_skips_rewriting() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let ids = || ["a", "b", "c"].map(String::from).to_vec();
+    let save = |history: &[&str]| Cmd::SaveMeta {
+        session: "s".into(),
+        agent: "claude".into(),
+        meta: SessionMeta {
+            history: history.iter().map(|h| h.to_string()).collect(),
+            ..Default::default()
+        },
+    };
+    let owned = |store: Store| async move {
+        store.flush().await.unwrap();
+        let mut v: Vec<String> = store
+            .owned_agent_sessions(ids())
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        v.sort();
+        v
+    };
+    store.send_for_bench(save(&["a"])).await;
+    assert_eq!(owned(store.clone()).await, ["a"]);
+    store.send_for_bench(save(&["a"])).await;
+    assert_eq!(owned(store.clone()).await, ["a"]);
+    store.send_for_bench(save(&["a", "b"])).await;
+    assert_eq!(owned(store.clone()).await, ["a", "b"]);
+    store.send_for_bench(save(&["b"])).await;
+    assert_eq!(owned(store.clone()).await, ["b"]);
+    assert!(store.delete("s").await.unwrap());
+    assert!(owned(store.clone()).await.is_empty());
+    store.send_for_bench(save(&["b"])).await;
+    assert_eq!(owned(store.clone()).await, ["b"], "a session made again");
+    store.send_for_bench(save(&["c"])).await;
+    assert_eq!(owned(store.clone()).await, ["c"]);
+}

@@ -53,7 +53,16 @@ struct Memory {
     skipped: HashSet<Arc<str>>,
     /// When each session's `updated_ms` was last written.
     touched: HashMap<Arc<str>, i64>,
+    /// The history (agent conversations) last written for each session:
+    /// a meta save whose history is the same leaves `conversations` as it
+    /// is (a save comes with most turn steps; the history changes at most
+    /// once a turn).
+    histories: HashMap<Arc<str>, Vec<String>>,
 }
+
+/// Sessions whose last written history the writer remembers (each at most
+/// --history-cap ids: ~0.5 KB at the default).
+const HISTORIES_HELD: usize = 4_096;
 
 /// `updated_ms` (the list's order) is refreshed at most this often per
 /// session: one row and index update per second instead of one per commit.
@@ -171,13 +180,20 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                 )?
                 .execute(params![key, json, status, now, meta.title])?;
                 // The conversations it holds (at most --history-cap).
-                tx.prepare_cached("DELETE FROM conversations WHERE session = ?1")?
-                    .execute(params![session.as_ref()])?;
-                let mut held = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO conversations (conversation, session) VALUES (?1, ?2)",
-                )?;
-                for id in &meta.history {
-                    held.execute(params![id, session.as_ref()])?;
+                if mem.histories.get(session) != Some(&meta.history) {
+                    tx.prepare_cached("DELETE FROM conversations WHERE session = ?1")?
+                        .execute(params![session.as_ref()])?;
+                    let mut held = tx.prepare_cached(
+                        "INSERT OR IGNORE INTO conversations (conversation, session) VALUES (?1, ?2)",
+                    )?;
+                    for id in &meta.history {
+                        held.execute(params![id, session.as_ref()])?;
+                    }
+                    // A cache: emptied past a bound (a miss only rewrites).
+                    if mem.histories.len() >= HISTORIES_HELD {
+                        mem.histories.clear();
+                    }
+                    mem.histories.insert(session.clone(), meta.history.clone());
                 }
             }
             Cmd::ProcStarted {
@@ -204,6 +220,7 @@ fn apply(conn: &mut Connection, batch: &[Cmd], mem: &mut Memory) -> Result<(), r
                 // Appends for it earlier in this batch must not touch it.
                 appended.remove(session.as_str());
                 mem.touched.remove(session.as_str());
+                mem.histories.remove(session.as_str());
                 tx.prepare_cached(
                     "DELETE FROM log WHERE session = (SELECT key FROM sessions WHERE id = ?1)",
                 )?
