@@ -3,9 +3,11 @@
 //! highlighting. A match whose characters all fall in the file name ranks
 //! above one spread over directories.
 
+mod in_order;
 mod name_bound;
 
 use super::{charset, Entry};
+use in_order::in_order;
 use name_bound::NameBound;
 use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config, Matcher, Utf32Str};
@@ -443,9 +445,19 @@ impl Scorer {
             // One character: the exact scoring has a fast path of its own.
             let s =
                 if atom.kind == AtomKind::Fuzzy && !atom.negative && atom.needle_text().len() > 1 {
+                    let needle = atom.needle_text();
+                    // Most paths that hold a longer atom's characters do not
+                    // hold them in order (`in_order.rs`); two characters
+                    // found in a path mostly are in order, and the check
+                    // would only add to the matcher's own.
+                    if let (Utf32Str::Ascii(bytes), Utf32Str::Ascii(want)) = (hay, needle) {
+                        if want.len() > 2 && !in_order(bytes, want, ignore_case) {
+                            return None;
+                        }
+                    }
                     self.matcher.config.ignore_case = ignore_case;
                     self.matcher.config.normalize = true;
-                    self.matcher.fuzzy_match_greedy(hay, atom.needle_text())?
+                    self.matcher.fuzzy_match_greedy(hay, needle)?
                 } else {
                     atom.score(hay, &mut self.matcher)?
                 };
