@@ -17,3 +17,4 @@ pub mod protocol;
 pub mod server;
 pub mod session;
 pub mod store;
+mod swar;

@@ -6,6 +6,7 @@
 //! whole, and each quote or backslash in it costs a store or two (see
 //! `escape_chunk`), not a copy call for the run before it.
 
+use crate::swar::{HIGH, ONES};
 use std::cell::RefCell;
 
 /// What follows the backslash for a byte that needs one: 0 for none, `u`
@@ -39,9 +40,6 @@ fn escape_flags(w: u64) -> u64 {
         | zero_byte(w ^ (ONES * u64::from(b'\\')))
         | below_0x20(w)
 }
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
 
 /// Non-zero if any byte of `w` is below 0x20 (a control byte).
 fn below_0x20(w: u64) -> u64 {

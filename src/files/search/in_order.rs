@@ -4,8 +4,7 @@
 //! in order (`file_42` against `lib/d3/file_4107.rs`); the matcher's own
 //! check took ~500 instructions a path, this goes eight bytes at a time.
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
+use crate::swar::{HIGH, ONES};
 
 /// Whether `needle` occurs in `hay` in order, both ASCII; case folded when
 /// `ignore_case` (the needle then holds no capital, as smart case gives).
