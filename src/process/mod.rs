@@ -403,6 +403,13 @@ async fn leader_exited(pid: Pid) {
             return;
         }
     }
+    exited_without_pidfd(pid).await;
+}
+
+/// `leader_exited` where pidfds are refused (Linux before 5.3, or a
+/// seccomp filter, as some container runtimes install, that answers
+/// ENOSYS or EPERM): a blocking-pool thread waits.
+async fn exited_without_pidfd(pid: Pid) {
     let _ = tokio::task::spawn_blocking(move || wait_without_reaping(pid)).await;
 }
 
@@ -413,5 +420,63 @@ fn wait_without_reaping(pid: Pid) {
             Err(nix::errno::Errno::EINTR) => continue,
             _ => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::pin;
+
+    /// The state letter `/proc` gives `pid` (`Z`: exited, not reaped),
+    /// `None` once it is reaped.
+    fn state(pid: Pid) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(") ")?.1.chars().next()
+    }
+
+    /// One way of waiting for the leader, with a kernel that has pidfds
+    /// and as on one without: it resolves only once the leader has
+    /// exited, and leaves it unreaped (its pid, and so its group id,
+    /// cannot be reused while the group is killed); reaping it afterwards
+    /// gives its status.
+    async fn waits_and_leaves_a_zombie<F: Future<Output = ()>>(wait: impl FnOnce(Pid) -> F) {
+        let mut child = tokio::process::Command::new("sh")
+            .args(["-c", "read line; exit 3"])
+            .stdin(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("sh starts");
+        let pid = Pid::from_raw(child.id().expect("running") as i32);
+        let mut exited = pin!(wait(pid));
+        // Tried: waiting while the leader still runs (it reads its stdin).
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), &mut exited)
+                .await
+                .is_err(),
+            "the wait ended while the leader runs"
+        );
+        drop(child.stdin.take()); // end of input: `sh` exits with 3
+        tokio::time::timeout(Duration::from_secs(20), &mut exited)
+            .await
+            .expect("the leader's exit is seen");
+        assert_eq!(state(pid), Some('Z'), "the wait must not reap the leader");
+        let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+            .await
+            .expect("reaped")
+            .expect("its status");
+        assert_eq!(status.code(), Some(3));
+        assert_eq!(state(pid), None);
+    }
+
+    #[tokio::test]
+    async fn the_leader_is_waited_for_unreaped_with_a_pidfd() {
+        waits_and_leaves_a_zombie(leader_exited).await;
+    }
+
+    #[tokio::test]
+    async fn the_leader_is_waited_for_unreaped_without_a_pidfd() {
+        waits_and_leaves_a_zombie(exited_without_pidfd).await;
     }
 }
