@@ -181,7 +181,7 @@ fn string(b: &[u8], i: usize) -> Option<(usize, bool)> {
 }
 
 /// A string the one-word test did not settle (longer, or with an escape):
-/// runs without a special byte passed over eight bytes at a time, each
+/// runs without a special byte passed over sixteen bytes at a time, each
 /// escape checked. Kept out of line so `string` stays small where inlined.
 #[inline(never)]
 fn long_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
