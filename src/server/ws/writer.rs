@@ -52,7 +52,9 @@ async fn replay_from_store(sink: &mut SplitSink<WebSocket, Message>, gap: &Store
             Err(e) => {
                 let msg = format!("could not read older events from the store: {e}");
                 let _ = sink
-                    .send(text(&Reply::error("storage_failed", msg).to_frame()))
+                    .send(Message::Text(
+                        Reply::error("storage_failed", msg).to_frame(),
+                    ))
                     .await;
                 return false;
             }
@@ -62,8 +64,8 @@ async fn replay_from_store(sink: &mut SplitSink<WebSocket, Message>, gap: &Store
         // Until the page is written (or the tab is gone) and dropped.
         let _held = super::limits::Gauge::add(&gap.stats.replay_bytes, bytes);
         let _page = super::limits::Gauge::up(&gap.stats.replay_pages);
-        for (_, frame) in &page {
-            if sink.feed(text(frame)).await.is_err() {
+        for (_, frame) in page {
+            if sink.feed(Message::Text(frame)).await.is_err() {
                 return false;
             }
         }
@@ -86,8 +88,11 @@ async fn send_batch(
 ) -> bool {
     const BATCH: usize = 64;
     // Out of the queue: no longer counted against the tab's byte budget.
+    // Frames are moved into their messages, not cloned: a clone and a drop
+    // are two changes of a count whose cache line the session's thread
+    // last wrote.
     queued.fetch_sub(first.len(), Ordering::AcqRel);
-    if sink.feed(text(&first)).await.is_err() {
+    if sink.feed(Message::Text(first)).await.is_err() {
         return false;
     }
     if let Some(rx) = events {
@@ -95,7 +100,7 @@ async fn send_batch(
             match rx.try_recv() {
                 Ok(f) => {
                     queued.fetch_sub(f.len(), Ordering::AcqRel);
-                    if sink.feed(text(&f)).await.is_err() {
+                    if sink.feed(Message::Text(f)).await.is_err() {
                         return false;
                     }
                 }
@@ -104,10 +109,6 @@ async fn send_batch(
         }
     }
     sink.flush().await.is_ok()
-}
-
-fn text(frame: &Frame) -> Message {
-    Message::Text(frame.clone())
 }
 
 pub(super) async fn close(
