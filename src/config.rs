@@ -135,6 +135,14 @@ pub struct Args {
     /// 0s: every event goes out as soon as it is stored.
     #[arg(long, env = "SWE_SWE_COALESCE", default_value = "0s", value_parser = parse_duration)]
     pub coalesce: Duration,
+    /// A store commit starts at least this long after the previous one
+    /// ended (at most 100ms): under load, the events that arrive meanwhile
+    /// share one commit (less CPU per event), each waiting up to this much
+    /// longer before it is sent; after a quiet spell an event is committed
+    /// at once. 0s: commit whatever has arrived as soon as the last commit
+    /// ends.
+    #[arg(long, env = "SWE_SWE_COMMIT_INTERVAL", default_value = "1ms", value_parser = parse_duration)]
+    pub commit_interval: Duration,
     /// Bytes of attached files that messages waiting or running may hold in
     /// memory at once, across sessions (at most 4 GiB); a message beyond it
     /// is refused (`attachments_busy`) until a turn ends.
@@ -234,6 +242,8 @@ pub enum ConfigError {
     Zero(&'static str),
     #[error("--coalesce is at most 1s (it delays every event a tab sees), got {0:?}")]
     CoalesceTooLong(Duration),
+    #[error("--commit-interval is at most 100ms (every event waits for its commit), got {0:?}")]
+    CommitIntervalTooLong(Duration),
     #[error("--token-file {path:?}: {reason}")]
     TokenFile { path: PathBuf, reason: String },
 }
@@ -261,6 +271,8 @@ pub struct Config {
     pub bytes: crate::session::runtime::ByteBudgets,
     /// `--coalesce` (at most one second).
     pub coalesce: Duration,
+    /// `--commit-interval` (at most 100 ms).
+    pub commit_interval: Duration,
     pub message_files_bytes: usize,
     pub max_sessions: usize,
     pub data_dir: PathBuf,
@@ -338,6 +350,9 @@ impl Args {
         if self.coalesce > Duration::from_secs(1) {
             return Err(ConfigError::CoalesceTooLong(self.coalesce));
         }
+        if self.commit_interval > Duration::from_millis(100) {
+            return Err(ConfigError::CommitIntervalTooLong(self.commit_interval));
+        }
         let agent = match agent {
             AgentSpec::Acp(a) => AgentSpec::Acp(a.in_dir(workdir.clone())),
             other => other,
@@ -359,6 +374,7 @@ impl Args {
             max_line_bytes: self.max_line_bytes,
             subscriber_queue: self.subscriber_queue,
             coalesce: self.coalesce,
+            commit_interval: self.commit_interval,
             message_files_bytes: self.message_files_bytes.max(1),
             bytes: crate::session::runtime::ByteBudgets::new(
                 self.tail_bytes,
@@ -465,25 +481,35 @@ mod tests {
     }
 
     /// Tried: `--coalesce` of 2s, beyond what a tab should wait for an
-    /// event: refused with the flag's name; 250ms and the default pass.
+    /// event, and `--commit-interval` of 101ms (every event waits for its
+    /// commit): each refused with the flag's name and its bound; values
+    /// within and the defaults pass.
     #[test]
-    fn a_coalescing_hold_is_at_most_a_second() {
+    fn the_delays_a_tab_sees_are_bounded() {
         let dir = std::env::temp_dir();
-        let with = |v: &str| {
-            Args::parse_from([
-                "swe-swe",
-                "--workdir",
-                dir.to_str().unwrap(),
-                "--coalesce",
-                v,
-            ])
-            .into_config()
+        let with = |flag: &str, v: &str| {
+            Args::parse_from(["swe-swe", "--workdir", dir.to_str().unwrap(), flag, v]).into_config()
         };
-        let err = with("2s").unwrap_err().to_string();
+        let err = with("--coalesce", "2s").unwrap_err().to_string();
         assert!(err.contains("--coalesce") && err.contains("1s"), "{err}");
-        assert_eq!(with("250ms").unwrap().coalesce, Duration::from_millis(250));
-        let default = Args::parse_from(["swe-swe", "--workdir", dir.to_str().unwrap()]);
-        assert_eq!(default.into_config().unwrap().coalesce, Duration::ZERO);
+        let err = with("--commit-interval", "101ms").unwrap_err().to_string();
+        assert!(
+            err.contains("--commit-interval") && err.contains("100ms"),
+            "{err}"
+        );
+        assert_eq!(
+            with("--coalesce", "250ms").unwrap().coalesce,
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            with("--commit-interval", "0s").unwrap().commit_interval,
+            Duration::ZERO
+        );
+        let default = Args::parse_from(["swe-swe", "--workdir", dir.to_str().unwrap()])
+            .into_config()
+            .unwrap();
+        assert_eq!(default.coalesce, Duration::ZERO);
+        assert_eq!(default.commit_interval, crate::store::COMMIT_INTERVAL);
     }
 
     /// Tried: a tab budget far below the session's unstored bound. One

@@ -44,7 +44,11 @@ async fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let config = Args::parse().into_config()?;
     raise_fd_limit();
-    let store = swe_swe::store::Store::open(&config.data_dir)?;
+    let options = swe_swe::store::StoreOptions {
+        commit_interval: config.commit_interval,
+        ..Default::default()
+    };
+    let store = swe_swe::store::Store::open_with(&config.data_dir, options)?;
     swe_swe::server::clean_up_after_previous_server(&store).await;
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)

@@ -189,17 +189,42 @@ const WRITE_QUEUE: usize = 4096;
 /// Reads waiting for the read connection; callers wait for room.
 const READ_QUEUE: usize = 1024;
 
+/// How a store runs; the default is the server's flags' defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// `--commit-interval`: a commit starts at least this long after the
+    /// previous one ended (writer.rs, `run`).
+    pub commit_interval: std::time::Duration,
+    /// WAL pages past which it is made to start over (checkpoint.rs).
+    pub wal_restart_frames: i64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            commit_interval: COMMIT_INTERVAL,
+            wal_restart_frames: checkpoint::RESTART_FRAMES,
+        }
+    }
+}
+
+/// `--commit-interval`'s default.
+pub const COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
+
 impl Store {
     /// Opens (creating and migrating) the store in `dir`. Fails with a clear
     /// error when the folder is unusable, locked by another swe-swe, or the
     /// database is corrupt.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Self::open_tuned(dir, checkpoint::RESTART_FRAMES)
+        Self::open_with(dir, StoreOptions::default())
     }
 
-    /// `open` with the WAL size (in pages) past which it is made to start
-    /// over; tests use a small one.
-    pub(crate) fn open_tuned(dir: &Path, wal_restart_frames: i64) -> Result<Store, StoreError> {
+    /// `open` as `options` say.
+    pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        let StoreOptions {
+            commit_interval,
+            wal_restart_frames,
+        } = options;
         let data_dir = |reason: String| StoreError::DataDir {
             path: dir.to_owned(),
             reason,
@@ -248,7 +273,7 @@ impl Store {
         let read = Connection::open(&path).map_err(corrupt)?;
         schema::tune(&read)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        writer::spawn(write, rx, stats.clone(), bell);
+        writer::spawn(write, rx, stats.clone(), bell, commit_interval);
         Ok(Store {
             stats,
             tx,

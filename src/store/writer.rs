@@ -9,6 +9,7 @@ use rusqlite::{params, Connection};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most commands in one transaction.
@@ -31,10 +32,16 @@ pub struct StoreStats {
     pub wal_restarts: AtomicU64,
 }
 
-pub(super) fn spawn(conn: Connection, rx: mpsc::Receiver<Cmd>, stats: Arc<StoreStats>, bell: Bell) {
+pub(super) fn spawn(
+    conn: Connection,
+    rx: mpsc::Receiver<Cmd>,
+    stats: Arc<StoreStats>,
+    bell: Bell,
+    interval: Duration,
+) {
     let spawned = std::thread::Builder::new()
         .name("swe-swe-store".into())
-        .spawn(move || run(conn, rx, stats, bell));
+        .spawn(move || run(conn, rx, stats, bell, interval));
     if let Err(e) = spawned {
         tracing::error!("cannot start the store thread: {e}");
     }
@@ -68,10 +75,33 @@ const HISTORIES_HELD: usize = 4_096;
 /// session: one row and index update per second instead of one per commit.
 const TOUCH_EVERY_MS: i64 = 1_000;
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>, stats: Arc<StoreStats>, bell: Bell) {
+/// Group commit: a commit starts no sooner than `interval` after the
+/// previous one ended. A commit of a few events cost ~60 µs of this thread,
+/// most of it per commit (WAL pages and their headers, SQLite's locks, the
+/// wake-up each command caused), and at the load tool's 1,000 tabs a
+/// commit carried 1.7 lines. Under load what arrives in the interval joins
+/// one transaction; after a quiet spell the first command commits at once.
+fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Cmd>,
+    stats: Arc<StoreStats>,
+    bell: Bell,
+    interval: Duration,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut mem = Memory::default();
+    let mut last_end: Option<Instant> = None;
     while let Some(first) = rx.blocking_recv() {
+        // A pause for the interval, not a wait standing in for an event:
+        // nothing that could arrive would let this commit start sooner, and
+        // whatever arrives meanwhile is taken below (the channel is bounded:
+        // senders wait for room, they lose nothing).
+        if let Some(due) = last_end.map(|end| end + interval) {
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
         batch.push(first);
         while batch.len() < BATCH {
             match rx.try_recv() {
@@ -79,7 +109,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>, stats: Arc<StoreStats>
                 Err(_) => break,
             }
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let result = apply(&mut conn, &batch, &mut mem);
         let took = started.elapsed();
         tracing::trace!(commands = batch.len(), ?took, "store batch");
@@ -107,6 +137,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>, stats: Arc<StoreStats>
         }
         // Counted above: an idle checkpoint thread wakes to copy it back.
         bell.committed();
+        last_end = Some(Instant::now());
     }
 }
 
