@@ -4,6 +4,17 @@ use super::*;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// `events` appended to `session`, as its actor sends them, reported on
+/// the session's `commit`.
+fn append(session: &str, events: Vec<(u64, Frame)>, commit: &Arc<watch::Sender<Commit>>) -> Cmd {
+    Cmd::Append {
+        session: session.into(),
+        agent: "claude".into(),
+        events,
+        commit: commit.clone(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn constant_writing_cannot_grow_the_wal_without_end() {
     // What was tried: 100 sessions each appending an event every 10 ms for
@@ -21,7 +32,6 @@ async fn constant_writing_cannot_grow_the_wal_without_end() {
     let store = Store::open_with(dir.path(), options).unwrap();
     let wal = dir.path().join(format!("{DB_FILE}-wal"));
     let sessions: Vec<Arc<str>> = (0..100).map(|i| format!("s{i}").into()).collect();
-    let agent: Arc<str> = "claude".into();
     let (commit, _) = watch::channel(Commit::default());
     let commit = Arc::new(commit);
     let frame: Frame = format!(r#"{{"type":"claudejson","content":"{}"}}"#, "x".repeat(300)).into();
@@ -33,13 +43,9 @@ async fn constant_writing_cannot_grow_the_wal_without_end() {
         pace.tick().await;
         seq += 1;
         for s in &sessions {
-            let cmd = Cmd::Append {
-                session: s.clone(),
-                agent: agent.clone(),
-                events: vec![(seq, frame.clone())],
-                commit: commit.clone(),
-            };
-            store.send_for_bench(cmd).await;
+            store
+                .send_for_bench(append(s, vec![(seq, frame.clone())], &commit))
+                .await;
         }
         largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
     }
@@ -72,15 +78,10 @@ async fn the_data_folder_and_database_are_private_to_their_owner() {
     let t = tempfile::tempdir().unwrap();
     let fresh = t.path().join("a/b/data");
     let store = Store::open(&fresh).unwrap();
-    let (commit, _) = watch::channel(Commit::default());
+    let commit = Arc::new(watch::channel(Commit::default()).0);
     let frame: Frame = r#"{"type":"claudejson","content":"x"}"#.into();
     store
-        .send_for_bench(Cmd::Append {
-            session: "s1".into(),
-            agent: "claude".into(),
-            events: vec![(1, frame)],
-            commit: Arc::new(commit),
-        })
+        .send_for_bench(append("s1", vec![(1, frame)], &commit))
         .await;
     store.flush().await.unwrap();
     assert_eq!(mode(&fresh), 0o700);
@@ -120,12 +121,7 @@ async fn reads_cut_rows_of_many_events_exactly() {
     let mut all: Vec<(u64, Frame)> = (1..=90).map(|s| (s, frame(s))).collect();
     all.push((91, big.clone()));
     all.extend((92..=120).map(|s| (s, frame(s))));
-    let send = |events: Vec<(u64, Frame)>| Cmd::Append {
-        session: "s".into(),
-        agent: "claude".into(),
-        events,
-        commit: commit.clone(),
-    };
+    let send = |events: Vec<(u64, Frame)>| append("s", events, &commit);
     for burst in all[..90].chunks(30) {
         store.send_for_bench(send(burst.to_vec())).await;
     }
@@ -250,7 +246,10 @@ async fn commits_under_load_are_grouped_by_the_interval() {
     // A watch per session, as each session has.
     let mut watches: Vec<_> = sessions
         .iter()
-        .map(|_| watch::channel(Commit::default()))
+        .map(|_| {
+            let (tx, rx) = watch::channel(Commit::default());
+            (Arc::new(tx), rx)
+        })
         .collect();
     let frame: Frame = r#"{"type":"claudejson","content":"x"}"#.into();
     let started = Instant::now();
@@ -262,13 +261,9 @@ async fn commits_under_load_are_grouped_by_the_interval() {
         pace.tick().await;
         seq += 1;
         for (s, (commit, _)) in sessions.iter().zip(&watches) {
-            let cmd = Cmd::Append {
-                session: s.clone(),
-                agent: "claude".into(),
-                events: vec![(seq, frame.clone())],
-                commit: Arc::new(commit.clone()),
-            };
-            store.send_for_bench(cmd).await;
+            store
+                .send_for_bench(append(s, vec![(seq, frame.clone())], commit))
+                .await;
         }
     }
     tokio::time::timeout(Duration::from_secs(30), store.flush())
@@ -316,12 +311,7 @@ async fn a_commit_after_a_quiet_spell_is_not_delayed() {
     let (commit, mut committed) = watch::channel(Commit::default());
     let frame: Frame = r#"{"type":"claudejson","content":"x"}"#.into();
     store
-        .send_for_bench(Cmd::Append {
-            session: "s".into(),
-            agent: "claude".into(),
-            events: vec![(1, frame)],
-            commit: Arc::new(commit),
-        })
+        .send_for_bench(append("s", vec![(1, frame)], &Arc::new(commit)))
         .await;
     tokio::time::timeout(
         Duration::from_secs(10),
