@@ -183,28 +183,26 @@ fn escape_block(block: [u8; 16], from: Option<&[u8; 32]>, len: usize, dst: &mut 
     if controls & wanted != 0 {
         return escape_bytes(&block[..len], dst);
     }
+    let v = u128::from_le_bytes(block);
+    // The rest of the block from byte p on (the branch is the same for
+    // every escape of a block; the compiler takes it out of the loop).
+    let rest = |p: usize| -> [u8; 16] {
+        match from {
+            Some(from) => from[p..p + 16].try_into().expect("sixteen bytes"),
+            None => (v >> (8 * p)).to_le_bytes(),
+        }
+    };
     let mut added = 0;
-    // The masks only tell the compiler the bounds: p and added are each at
-    // most 15, so byte p of the block now sits at p + added, at most 30.
-    if let Some(from) = from {
-        while marks != 0 {
-            let p = marks.trailing_zeros() as usize & 15;
-            let at = (p + added) & 31;
-            room[at] = b'\\';
-            room[at + 1..at + 17].copy_from_slice(&from[p..p + 16]);
-            added += 1;
-            marks &= marks - 1;
-        }
-    } else {
-        let v = u128::from_le_bytes(block);
-        while marks != 0 {
-            let p = marks.trailing_zeros() as usize & 15;
-            let at = (p + added) & 31;
-            room[at] = b'\\';
-            room[at + 1..at + 17].copy_from_slice(&(v >> (8 * p)).to_le_bytes());
-            added += 1;
-            marks &= marks - 1;
-        }
+    while marks != 0 {
+        // The masks only tell the compiler the bounds: p and added are
+        // each at most 15, so byte p of the block now sits at p + added,
+        // at most 30.
+        let p = marks.trailing_zeros() as usize & 15;
+        let at = (p + added) & 31;
+        room[at] = b'\\';
+        room[at + 1..at + 17].copy_from_slice(&rest(p));
+        added += 1;
+        marks &= marks - 1;
     }
     len + added
 }
