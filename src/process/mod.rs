@@ -9,6 +9,7 @@
 //! of its group, and only then reap it. An unreaped leader keeps its pid and
 //! pgid from being reused, so a signal can never reach an unrelated process.
 
+mod drain;
 pub mod leftovers;
 pub mod line_reader;
 pub mod spawner;
@@ -18,6 +19,7 @@ pub use spawner::Spawner;
 
 use crate::agent::{SpawnSpec, StdinMode};
 use crate::session::state::{AgentEvent, ProcId};
+use drain::Drain;
 use line_reader::{LineOut, LineReader};
 use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
@@ -34,9 +36,10 @@ use tokio_util::task::TaskTracker;
 
 /// Longest stderr line kept; stderr is for humans.
 const STDERR_LINE_CAP: usize = 64 * 1024;
-/// How long to wait for output pipes to close after the group was killed.
-/// Only a process that left the group (setsid) can hold them open longer.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long an output reader waits on its pipe once the group is killed
+/// (`drain.rs`): only a process that left the group (setsid) can hold a
+/// pipe open that long. Time waiting for the session is not counted.
+pub const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
 /// Stdin frames waiting to be written (user turns, permission answers).
 const STDIN_QUEUE: usize = 64;
 
@@ -45,6 +48,8 @@ pub struct ProcLimits {
     pub max_line_bytes: usize,
     /// Used when the session disappears without saying how to stop.
     pub default_grace: Duration,
+    /// `OUTPUT_DRAIN` but in tests.
+    pub output_drain: Duration,
 }
 
 #[derive(Debug)]
@@ -219,15 +224,24 @@ async fn run(
     // The command holds the prompt: escaped, and only at debug level.
     tracing::debug!(proc = id.0, pid = raw_pid, command = %crate::log_safe::log_safe(&spec.display()), "agent started");
 
+    // Turned on once the group is killed: from then on each reader's
+    // `Drain` clock runs.
+    let (kill, killed) = tokio::sync::watch::channel(false);
     let mut io = JoinSet::new();
     if let Some(out) = child.stdout.take() {
         let events = events.clone();
         let cap = limits.max_line_bytes;
         let units = events.total_units();
+        let mut drain = Drain::new(killed.clone(), limits.output_drain);
         io.spawn(async move {
             let mut r = LineReader::new(out, 64 * 1024, cap);
-            while let Ok(Some(line)) = r.next_line().await {
-                let ev = match line {
+            loop {
+                let line = match drain.read(r.next_line()).await {
+                    Some(Ok(Some(line))) => line,
+                    Some(_) => break, // the pipe's end, or a read error
+                    None => return still_open(id),
+                };
+                let (ev, need) = match line {
                     LineOut::Line(l) => {
                         // The lines this read already brought come along:
                         // at a burst, one queue slot and one budget take
@@ -243,27 +257,34 @@ async fn run(
                                 _ => break,
                             }
                         }
-                        // Backpressure in bytes: wait until the session has
-                        // room (it returns the units once the lines are
-                        // handled; see `Actor::on_agent_event`).
                         let need = lines_units(lines.iter().map(String::len), units);
-                        match events.line_bytes.try_acquire_many(need) {
-                            Ok(p) => p.forget(),
-                            Err(_) => match events.line_bytes.acquire_many(need).await {
-                                Ok(p) => p.forget(),
-                                Err(_) => break,
-                            },
-                        }
-                        if lines.len() == 1 {
+                        let ev = if lines.len() == 1 {
                             AgentEvent::Line(lines.pop().expect("one line"))
                         } else {
                             AgentEvent::Lines(lines)
-                        }
+                        };
+                        (ev, need)
                     }
-                    LineOut::TooLong { len } => AgentEvent::LineTooLong { len, limit: cap },
+                    LineOut::TooLong { len } => (AgentEvent::LineTooLong { len, limit: cap }, 0),
                 };
-                // Backpressure: a session that cannot keep up slows the agent.
-                if events.send((id, ev)).await.is_err() {
+                // Backpressure, in bytes and in the queue: a session that
+                // cannot keep up slows the agent (it gives the units back
+                // once the lines are handled; see `Actor::on_agent_event`).
+                let handed = drain
+                    .off_the_clock(async {
+                        if need > 0 {
+                            match events.line_bytes.try_acquire_many(need) {
+                                Ok(p) => p.forget(),
+                                Err(_) => match events.line_bytes.acquire_many(need).await {
+                                    Ok(p) => p.forget(),
+                                    Err(_) => return false,
+                                },
+                            }
+                        }
+                        events.send((id, ev)).await.is_ok()
+                    })
+                    .await;
+                if !handed {
                     break;
                 }
             }
@@ -271,14 +292,20 @@ async fn run(
     }
     if let Some(err) = child.stderr.take() {
         let events = events.clone();
+        let mut drain = Drain::new(killed, limits.output_drain);
         io.spawn(async move {
             let mut r = LineReader::new(err, 8 * 1024, STDERR_LINE_CAP);
-            while let Ok(Some(line)) = r.next_line().await {
-                let text = match line {
-                    LineOut::Line(l) => l,
-                    LineOut::TooLong { len } => format!("[stderr line of {len} bytes skipped]"),
+            loop {
+                let text = match drain.read(r.next_line()).await {
+                    Some(Ok(Some(LineOut::Line(l)))) => l,
+                    Some(Ok(Some(LineOut::TooLong { len }))) => {
+                        format!("[stderr line of {len} bytes skipped]")
+                    }
+                    Some(_) => break,
+                    None => return still_open(id),
                 };
-                if events.send((id, AgentEvent::Stderr(text))).await.is_err() {
+                let ev = (id, AgentEvent::Stderr(text));
+                if drain.off_the_clock(events.send(ev)).await.is_err() {
                     break;
                 }
             }
@@ -345,16 +372,13 @@ async fn run(
     signal_group(pid, Signal::SIGKILL);
     let status = child.wait().await;
     stdin_task.abort_all();
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while io.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            proc = id.0,
-            "agent output still open after its group was killed; abandoning it"
-        );
-        io.abort_all();
+    let _ = kill.send(true);
+    // Each reader ends at its pipe's end, or when an escaped process held
+    // the pipe past its `Drain` budget; a session that is gone (it gives
+    // no more room in the line budget) ends them all.
+    tokio::select! {
+        _ = async { while io.join_next().await.is_some() {} } => {}
+        _ = events.tx.closed() => io.abort_all(),
     }
     let (code, signal) = match status {
         Ok(s) => (s.code(), s.signal()),
@@ -365,6 +389,14 @@ async fn run(
     };
     tracing::debug!(proc = id.0, ?code, ?signal, "agent exited");
     let _ = events.send((id, AgentEvent::Exited { code, signal })).await;
+}
+
+/// A reader gave up on a pipe that stayed open after the group was killed.
+fn still_open(id: ProcId) {
+    tracing::warn!(
+        proc = id.0,
+        "agent output still open after its group was killed; abandoning it"
+    );
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -468,6 +500,129 @@ mod tests {
             .expect("its status");
         assert_eq!(status.code(), Some(3));
         assert_eq!(state(pid), None);
+    }
+
+    /// Starts `sh -c script` as an agent whose events come on the returned
+    /// receiver (a queue of four, a line budget of 64 KiB), with readers
+    /// that may wait `drain` on a pipe once the group is killed. The handle
+    /// must be held: dropping it stops the agent, as a session that is gone.
+    fn run_script(
+        script: &str,
+        drain: Duration,
+    ) -> (
+        mpsc::Receiver<(ProcId, AgentEvent)>,
+        AgentEvents,
+        ProcHandle,
+    ) {
+        let (tx, rx) = mpsc::channel(4);
+        let events = AgentEvents::new(tx, 64 * 1024);
+        let spec = Arc::new(SpawnSpec {
+            program: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+            stdin: StdinMode::Null,
+        });
+        let limits = ProcLimits {
+            max_line_bytes: 1 << 20,
+            default_grace: Duration::from_secs(1),
+            output_drain: drain,
+        };
+        let spawner = Spawner::start(std::env::temp_dir()).expect("spawner");
+        let handle = spawn_run(
+            &TaskTracker::new(),
+            ProcId(1),
+            spec,
+            &spawner,
+            events.clone(),
+            limits,
+        );
+        (rx, events, handle)
+    }
+
+    /// The next event, as a session takes it (giving the line budget back).
+    async fn next(
+        rx: &mut mpsc::Receiver<(ProcId, AgentEvent)>,
+        events: &AgentEvents,
+    ) -> AgentEvent {
+        let (_, ev) = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .expect("an event within 20 s")
+            .expect("the run task sends until Exited");
+        match &ev {
+            AgentEvent::Line(l) => events.lines_done([l.len()]),
+            AgentEvent::Lines(ls) => events.lines_done(ls.iter().map(String::len)),
+            _ => {}
+        }
+        ev
+    }
+
+    /// Tried: an agent prints 10,000 lines (far more than the session's
+    /// queue and line budget hold; less than its pipe, so it can exit) and
+    /// exits while its session is busy for five times the drain budget (as
+    /// a store stalled on a slow disk, or a starved CPU, makes it). Every
+    /// line still reaches the session, in order, before `Exited`. (Fails
+    /// with a fixed drain timeout from the kill: the readers were given up
+    /// while they waited for the session, and the turn's end was lost.)
+    #[tokio::test]
+    async fn a_slow_session_gets_every_line_of_an_agent_that_exited() {
+        let drain = Duration::from_millis(100);
+        let (mut rx, events, _handle) = run_script("seq 1 10000", drain);
+        let AgentEvent::Started { pid, .. } = next(&mut rx, &events).await else {
+            panic!("Started comes first");
+        };
+        tokio::time::timeout(Duration::from_secs(20), leader_exited(Pid::from_raw(pid)))
+            .await
+            .expect("seq exits: its output fits its pipe");
+        // The session is busy: this wait is the slowness under test.
+        tokio::time::sleep(drain * 5).await;
+        let mut lines = Vec::new();
+        loop {
+            match next(&mut rx, &events).await {
+                AgentEvent::Line(l) => lines.push(l),
+                AgentEvent::Lines(ls) => lines.extend(ls),
+                AgentEvent::Exited { code, .. } => {
+                    assert_eq!(code, Some(0));
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let expected: Vec<String> = (1..=10_000).map(|n| n.to_string()).collect();
+        assert_eq!(lines.len(), expected.len(), "lines lost");
+        assert!(lines == expected, "lines out of order");
+    }
+
+    /// Tried: the agent leaves a process of its own session (`setsid`)
+    /// holding its stdout and stderr open, and exits. The turn still ends
+    /// once the readers' drain budget is spent, not when that process
+    /// does (in 30 s), and what the agent printed arrives first.
+    #[tokio::test]
+    async fn an_escaped_process_holding_the_pipes_does_not_hold_the_turn() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pidfile = dir.path().join("escaped.pid");
+        let script = format!(
+            "setsid sh -c 'echo $$ > {}; exec sleep 30' & echo printed",
+            pidfile.display()
+        );
+        let (mut rx, events, _handle) = run_script(&script, Duration::from_millis(200));
+        let start = std::time::Instant::now();
+        let mut printed = Vec::new();
+        loop {
+            match next(&mut rx, &events).await {
+                AgentEvent::Line(l) => printed.push(l),
+                AgentEvent::Lines(ls) => printed.extend(ls),
+                AgentEvent::Exited { .. } => break,
+                _ => {}
+            }
+        }
+        let took = start.elapsed();
+        if let Some(pid) = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        assert_eq!(printed, ["printed"]);
+        assert!(took < Duration::from_secs(10), "the turn waited {took:?}");
     }
 
     #[tokio::test]

@@ -106,6 +106,7 @@ pub async fn serve(
         limits: ProcLimits {
             max_line_bytes: cfg.max_line_bytes,
             default_grace: cfg.stop_grace,
+            output_drain: crate::process::OUTPUT_DRAIN,
         },
         subscriber_queue: cfg.subscriber_queue,
         tracker: tracker.clone(),

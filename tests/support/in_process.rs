@@ -36,6 +36,7 @@ pub fn runtime(dir: &Path, agent: &AgentSpec, coalesce: Duration) -> SessionRunt
         limits: ProcLimits {
             max_line_bytes: 1 << 20,
             default_grace: Duration::from_secs(1),
+            output_drain: swe_swe::process::OUTPUT_DRAIN,
         },
         subscriber_queue: 100_000,
         tracker: TaskTracker::new(),

@@ -27,6 +27,7 @@ fn runtime(subscriber_queue: usize) -> SessionRuntime {
         limits: ProcLimits {
             max_line_bytes: 1 << 20,
             default_grace: Duration::from_secs(1),
+            output_drain: crate::process::OUTPUT_DRAIN,
         },
         subscriber_queue,
         tracker: TaskTracker::new(),
