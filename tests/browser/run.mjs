@@ -561,6 +561,14 @@ const scenarios = {
 
     await page.click(`#session-list li[data-id="${first}"] button[title="Rename"]`);
     await page.fill('#session-list input', 'Renamed first');
+    // Tried: the list is redrawn while the name is typed (another tab
+    // renames the other session: every tab's list refreshes). The other
+    // row changes; the edit keeps its text and focus, and is saved.
+    await page.evaluate((id) => fetch(`api/sessions/${encodeURIComponent(id)}`, {
+      method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'Renamed elsewhere' }),
+    }), second);
+    await page.waitForSelector(`#session-list li[data-id="${second}"]:has-text("Renamed elsewhere")`);
+    assert.equal(await page.evaluate(() => document.activeElement?.value), 'Renamed first', 'the edit survives a redraw');
     await page.press('#session-list input', 'Enter');
     await page.waitForSelector(`#session-list li[data-id="${first}"]:has-text("Renamed first")`);
     await page.click(`#session-list li[data-id="${second}"] button[title="Delete"]`);

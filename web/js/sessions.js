@@ -16,6 +16,7 @@ export class Sessions {
     this.live = new Map(); // id → {running, needsYou}, from notices
     this.loading = null;
     this.again = false; // a refresh was asked for while one was loading
+    this.editing = null; // the input of a rename under way
   }
 
   async api(method, path, body) {
@@ -71,9 +72,16 @@ export class Sessions {
   }
 
   render(data, filtered = '') {
-    clear(this.list);
+    // A row being renamed stays as it is, in its place (the typed name, its
+    // focus and selection): notices redraw the list at any moment, and a
+    // redraw under the input threw the edit away. The rows around it are
+    // drawn anew; it goes only with its session.
+    const editing = this.editing?.isConnected ? this.editing.closest('li') : null;
+    for (const row of [...this.list.children]) if (row !== editing) row.remove();
+    let before = editing; // rows ahead of it go before it, the rest after
     const cur = this.current();
     for (const s of data.sessions || []) {
+      if (editing && s.id === editing.dataset.id) { before = null; continue; }
       const name = h('span', { class: 'name' }, h('span', { class: 'dot', hidden: true }), s.title || 'Untitled session');
       const open = h('button', { type: 'button', class: 'open', 'aria-current': s.id === cur ? 'page' : undefined, onclick: () => this.onOpen(s.id) },
         name, h('span', { class: 'when' }, when(s.updatedMs)));
@@ -81,10 +89,12 @@ export class Sessions {
         h('span', { class: 'row-actions' },
           h('button', { type: 'button', 'aria-label': `Rename ${s.title || 'session'}`, title: 'Rename', onclick: () => this.rename(li, s) }, '✎'),
           h('button', { type: 'button', 'aria-label': `Delete ${s.title || 'session'}`, title: 'Delete', onclick: () => this.remove(s) }, '×')));
-      this.list.append(li);
+      if (before) before.before(li); else this.list.append(li);
       const live = this.live.get(s.id);
       this.paint(li, live ? live.running : s.status === 'running', live?.needsYou);
     }
+    // Its session is gone (deleted in another tab), or filtered out.
+    if (editing && before) editing.remove();
     if (!(data.sessions || []).length) this.list.append(h('li', { class: 'notice' }, filtered ? `No session titled “${filtered}”` : 'No sessions yet'));
     clear(this.claudeList);
     const past = data.claude || [];
@@ -97,7 +107,11 @@ export class Sessions {
 
   rename(li, s) {
     const input = h('input', { type: 'text', value: s.title || '', 'aria-label': 'New session name' });
+    this.editing = input;
     const done = async (save) => {
+      // Once: Enter or Escape, then the blur of the input leaving the page.
+      if (this.editing !== input) return;
+      this.editing = null;
       if (save && input.value.trim()) {
         try { await this.api('PATCH', `api/sessions/${encodeURIComponent(s.id)}`, { title: input.value.trim() }); } catch (e) { console.warn(e); }
       }
