@@ -571,6 +571,19 @@ const scenarios = {
     assert.equal(await page.evaluate(() => document.activeElement?.value), 'Renamed first', 'the edit survives a redraw');
     await page.press('#session-list input', 'Enter');
     await page.waitForSelector(`#session-list li[data-id="${first}"]:has-text("Renamed first")`);
+    // Escape cancels: the input's blur as the list is redrawn saves nothing
+    // (Chromium fires it on removal; it used to save the typed name).
+    const patches = [];
+    const onRequest = (r) => { if (r.method() === 'PATCH') patches.push(r.postData()); };
+    page.on('request', onRequest);
+    await page.click(`#session-list li[data-id="${first}"] button[title="Rename"]`);
+    await page.fill('#session-list input', 'Not this');
+    await page.press('#session-list input', 'Escape');
+    await page.waitForFunction(() => !document.querySelector('#session-list input'));
+    await page.evaluate(() => fetch('healthz')); // requests made before it are reported by now
+    page.off('request', onRequest);
+    assert.deepEqual(patches, [], 'Escape saved the name');
+    await page.waitForSelector(`#session-list li[data-id="${first}"]:has-text("Renamed first")`);
     await page.click(`#session-list li[data-id="${second}"] button[title="Delete"]`);
     await page.waitForFunction((s) => !document.querySelector(`#session-list li[data-id="${s}"]`), second);
 
