@@ -12,15 +12,16 @@
 mod drain;
 pub mod leftovers;
 pub mod line_reader;
+mod output;
 pub mod spawner;
 
 pub use leftovers::{kill_leftovers, start_ticks, ticks_since_boot};
+pub use output::AgentEvents;
 pub use spawner::Spawner;
 
 use crate::agent::{SpawnSpec, StdinMode};
 use crate::session::state::{AgentEvent, ProcId};
 use drain::Drain;
-use line_reader::{LineOut, LineReader};
 use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use nix::unistd::Pid;
@@ -34,8 +35,6 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
-/// Longest stderr line kept; stderr is for humans.
-const STDERR_LINE_CAP: usize = 64 * 1024;
 /// How long an output reader waits on its pipe once the group is killed
 /// (`drain.rs`): only a process that left the group (setsid) can hold a
 /// pipe open that long. Time waiting for the session is not counted.
@@ -63,67 +62,6 @@ pub enum Control {
 pub struct ProcHandle {
     pub control: mpsc::Sender<Control>,
     pub stdin: Option<mpsc::Sender<String>>,
-}
-
-/// Where a session's agents send their events, with a byte budget for the
-/// output lines in flight: a reader waits for room before handing a line
-/// over, and the session gives the room back once it has made the line into
-/// events. A count bound alone let 256 lines of 8 MiB wait in the queue.
-#[derive(Clone)]
-pub struct AgentEvents {
-    pub tx: mpsc::Sender<(ProcId, AgentEvent)>,
-    pub line_bytes: Arc<tokio::sync::Semaphore>,
-    units: usize,
-}
-
-/// Units of the line budget: KiB, so a budget in bytes fits a semaphore.
-pub const LINE_BUDGET_UNIT: usize = 1024;
-
-/// What a line of `len` bytes takes from a budget of `total` units.
-fn line_units(len: usize, total: usize) -> u32 {
-    (len / LINE_BUDGET_UNIT + 1)
-        .min(total)
-        .min(u32::MAX as usize) as u32
-}
-
-/// What lines of these lengths handed over together take: their units,
-/// at most the whole budget (so a batch can always be had).
-pub fn lines_units(lens: impl IntoIterator<Item = usize>, total: usize) -> u32 {
-    let sum: u64 = lens
-        .into_iter()
-        .map(|len| u64::from(line_units(len, total)))
-        .sum();
-    sum.min(total as u64).min(u64::from(u32::MAX)) as u32
-}
-
-/// Lines handed over in one event at most (the actor's burst).
-const LINE_BATCH: usize = 64;
-
-impl AgentEvents {
-    pub fn new(tx: mpsc::Sender<(ProcId, AgentEvent)>, budget_bytes: usize) -> Self {
-        let units = (budget_bytes / LINE_BUDGET_UNIT).max(1);
-        AgentEvents {
-            tx,
-            line_bytes: Arc::new(tokio::sync::Semaphore::new(units)),
-            units,
-        }
-    }
-
-    /// Units the budget holds in all.
-    pub fn total_units(&self) -> usize {
-        self.units
-    }
-
-    /// Gives back what lines of these lengths took (the session handled
-    /// them): once for a batch, as it was taken.
-    pub fn lines_done(&self, lens: impl IntoIterator<Item = usize>) {
-        self.line_bytes
-            .add_permits(lines_units(lens, self.units) as usize);
-    }
-
-    async fn send(&self, ev: (ProcId, AgentEvent)) -> Result<(), ()> {
-        self.tx.send(ev).await.map_err(drop)
-    }
 }
 
 /// Starts the run task for `spec`. Its events arrive on `events`, ending with
@@ -229,87 +167,18 @@ async fn run(
     let (kill, killed) = tokio::sync::watch::channel(false);
     let mut io = JoinSet::new();
     if let Some(out) = child.stdout.take() {
-        let events = events.clone();
-        let cap = limits.max_line_bytes;
-        let units = events.total_units();
-        let mut drain = Drain::new(killed.clone(), limits.output_drain);
-        io.spawn(async move {
-            let mut r = LineReader::new(out, 64 * 1024, cap);
-            loop {
-                let line = match drain.read(r.next_line()).await {
-                    Some(Ok(Some(line))) => line,
-                    Some(_) => break, // the pipe's end, or a read error
-                    None => return still_open(id),
-                };
-                let (ev, need) = match line {
-                    LineOut::Line(l) => {
-                        // The lines this read already brought come along:
-                        // at a burst, one queue slot and one budget take
-                        // instead of one of each per line (those were ~10 %
-                        // of the runtime's CPU at the load tool's turn).
-                        // Room for a whole batch: a burst's list is not
-                        // regrown (and copied) five times on its way to 64.
-                        let mut lines = Vec::with_capacity(LINE_BATCH);
-                        lines.push(l);
-                        while lines.len() < LINE_BATCH {
-                            match r.buffered_line() {
-                                Some(LineOut::Line(l)) => lines.push(l),
-                                _ => break,
-                            }
-                        }
-                        let need = lines_units(lines.iter().map(String::len), units);
-                        let ev = if lines.len() == 1 {
-                            AgentEvent::Line(lines.pop().expect("one line"))
-                        } else {
-                            AgentEvent::Lines(lines)
-                        };
-                        (ev, need)
-                    }
-                    LineOut::TooLong { len } => (AgentEvent::LineTooLong { len, limit: cap }, 0),
-                };
-                // Backpressure, in bytes and in the queue: a session that
-                // cannot keep up slows the agent (it gives the units back
-                // once the lines are handled; see `Actor::on_agent_event`).
-                let handed = drain
-                    .off_the_clock(async {
-                        if need > 0 {
-                            match events.line_bytes.try_acquire_many(need) {
-                                Ok(p) => p.forget(),
-                                Err(_) => match events.line_bytes.acquire_many(need).await {
-                                    Ok(p) => p.forget(),
-                                    Err(_) => return false,
-                                },
-                            }
-                        }
-                        events.send((id, ev)).await.is_ok()
-                    })
-                    .await;
-                if !handed {
-                    break;
-                }
-            }
-        });
+        let drain = Drain::new(killed.clone(), limits.output_drain);
+        io.spawn(output::read_stdout(
+            id,
+            out,
+            events.clone(),
+            limits.max_line_bytes,
+            drain,
+        ));
     }
     if let Some(err) = child.stderr.take() {
-        let events = events.clone();
-        let mut drain = Drain::new(killed, limits.output_drain);
-        io.spawn(async move {
-            let mut r = LineReader::new(err, 8 * 1024, STDERR_LINE_CAP);
-            loop {
-                let text = match drain.read(r.next_line()).await {
-                    Some(Ok(Some(LineOut::Line(l)))) => l,
-                    Some(Ok(Some(LineOut::TooLong { len }))) => {
-                        format!("[stderr line of {len} bytes skipped]")
-                    }
-                    Some(_) => break,
-                    None => return still_open(id),
-                };
-                let ev = (id, AgentEvent::Stderr(text));
-                if drain.off_the_clock(events.send(ev)).await.is_err() {
-                    break;
-                }
-            }
-        });
+        let drain = Drain::new(killed, limits.output_drain);
+        io.spawn(output::read_stderr(id, err, events.clone(), drain));
     }
     let mut stdin_task = JoinSet::new();
     if let Some(mut stdin) = child.stdin.take() {
@@ -389,14 +258,6 @@ async fn run(
     };
     tracing::debug!(proc = id.0, ?code, ?signal, "agent exited");
     let _ = events.send((id, AgentEvent::Exited { code, signal })).await;
-}
-
-/// A reader gave up on a pipe that stayed open after the group was killed.
-fn still_open(id: ProcId) {
-    tracing::warn!(
-        proc = id.0,
-        "agent output still open after its group was killed; abandoning it"
-    );
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
