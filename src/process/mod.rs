@@ -47,7 +47,8 @@ pub struct ProcLimits {
     pub max_line_bytes: usize,
     /// Used when the session disappears without saying how to stop.
     pub default_grace: Duration,
-    /// `OUTPUT_DRAIN` but in tests.
+    /// How long a reader may wait on its pipe after the group kill:
+    /// `OUTPUT_DRAIN`, shorter in tests.
     pub output_drain: Duration,
 }
 
