@@ -249,7 +249,8 @@ export class Transcript {
     // swe-swe itself cut the turn short (shut down or killed): not a user's stop.
     else if (ev.status === 'interrupted') this.notice(`${(ev.message || 'interrupted').replace(/^interrupted/, 'Interrupted')}.`, 'stopped interrupted');
     else if (ev.status === 'error') {
-      const said = `The turn failed${ev.message ? ': ' + ev.message : ''}.`;
+      // A message that ends its own sentence gets no second full stop.
+      const said = `The turn failed${ev.message ? ': ' + ev.message : ''}`.replace(/([^.!?])$/, '$1.');
       if (ev.message && this.lastError?.message === ev.message) this.lastError.el.textContent = said;
       else this.notice(said, 'err');
     }
