@@ -71,6 +71,8 @@ impl Drain {
 mod tests {
     use super::*;
 
+    // Time is paused in these tests (`start_paused`): each sleep is the
+    // clock under test moving on at once, not a wait for an event.
     const BUDGET: Duration = Duration::from_secs(2);
 
     /// Timers round up to the millisecond.
